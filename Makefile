@@ -1,0 +1,49 @@
+# All targets set themselves up: a fresh clone needs only python3 (>= 3.11), npm and make.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TOOLS := .tools/bin
+export PATH := $(CURDIR)/$(TOOLS):$(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: setup tools test lint typecheck layers unit crds crds-check demo bench clean
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP) tools
+
+tools:
+	bash scripts/fetch-tools.sh $(TOOLS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy operator/agent_supervisor agent_image/agent_runtime localcluster
+
+layers: $(STAMP)
+	$(BIN)/lint-imports
+
+unit: setup
+	$(BIN)/python -m pytest
+
+# lint + types + import layers + every test
+test: setup lint typecheck layers unit
+
+crds: $(STAMP)
+	$(BIN)/python -m agent_supervisor.api.crdgen --out crds --chart-out charts/agent-supervisor/crds
+
+demo: setup
+	$(BIN)/python -m agent_supervisor.cli demo
+
+bench: setup
+	$(BIN)/python -m pytest benchmarks -q -s -p no:cacheprovider
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
