@@ -1,0 +1,324 @@
+"""The `Agent` resource: one LLM agent running in its own pod."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import (
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    model_validator,
+)
+
+from agent_supervisor.api.base import (
+    API_VERSION,
+    DNS_SUBDOMAIN_MAX,
+    DNS_SUBDOMAIN_PATTERN,
+    ApiModel,
+    list_map,
+    require_unique,
+)
+from agent_supervisor.api.common import (
+    DEFAULT_MAX_RESTARTS,
+    DEFAULT_PERIOD_SECONDS,
+    MAX_RESTARTS_LIMIT,
+    PERIOD_SECONDS_LIMIT,
+    ObjectMeta,
+    RestartBackoff,
+    RestartType,
+    SecretKeyRef,
+    ShutdownPolicy,
+)
+from agent_supervisor.api.pod import EnvVar, ResourceRequirements, Toleration
+from agent_supervisor.api.status import ResourceStatus
+
+MAX_TOOLS = 32
+MAX_ENV = 32
+MAX_TOLERATIONS = 32
+MAX_TEXT = 65_536
+DEFAULT_GRACE_SECONDS = 5
+
+
+class ModelParameters(ApiModel):
+    """Sampling parameters sent with each chat completion request; omitted ones use provider defaults."""
+
+    temperature: StrictFloat | None = Field(default=None, ge=0, le=2, description="Sampling temperature.")
+    top_p: StrictFloat | None = Field(
+        default=None, ge=0, le=1, description="Nucleus sampling probability mass."
+    )
+    max_tokens: StrictInt | None = Field(
+        default=None, ge=1, le=1_000_000, description="Most tokens the model may generate in one response."
+    )
+    seed: StrictInt | None = Field(
+        default=None, description="Seed for providers that support reproducible sampling."
+    )
+
+
+class ModelSpec(ApiModel):
+    """The language model the agent calls, through an OpenAI-compatible chat completions API."""
+
+    endpoint: StrictStr = Field(
+        max_length=2048,
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description=(
+            "Base URL of the OpenAI-compatible API, up to and including the version path, e.g. "
+            "https://api.openai.com/v1 or http://vllm.models.svc:8000/v1; the agent POSTs to "
+            "<endpoint>/chat/completions."
+        ),
+    )
+    name: StrictStr = Field(
+        min_length=1, max_length=256, description="Model name sent in each request, e.g. gpt-4o-mini."
+    )
+    parameters: ModelParameters | None = Field(default=None, description="Sampling parameters.")
+    api_key_secret_ref: SecretKeyRef | None = Field(
+        default=None,
+        description=(
+            "Secret key holding the API key, sent as a bearer token. The key never appears in the resource: "
+            "only this reference does. Omit it for endpoints that need no key."
+        ),
+    )
+
+
+HostPattern = Annotated[
+    str,
+    StringConstraints(
+        strict=True,
+        max_length=DNS_SUBDOMAIN_MAX,
+        pattern=r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:[0-9]{1,5})?$",
+    ),
+]
+
+
+class ToolSpec(ApiModel):
+    """A tool the agent may call, with its settings. Unknown tool names make the resource Invalid."""
+
+    name: StrictStr = Field(
+        max_length=64,
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description=(
+            "Tool name. Built in: send_message (send a message to another agent, no reply), ask_agent (send "
+            "one and wait for the reply), http_get (fetch a URL from allowedHosts), finish (end the task "
+            "with a result)."
+        ),
+    )
+    allowed_hosts: list[HostPattern] | None = Field(
+        default=None,
+        max_length=64,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+        description=(
+            "http_get: the hosts it may contact, e.g. api.github.com or *.example.com (a leading *. matches "
+            "subdomains); every other host is refused."
+        ),
+    )
+    max_response_bytes: StrictInt | None = Field(
+        default=None, ge=1, le=10_485_760, description="http_get: responses are cut to this many bytes."
+    )
+    timeout_seconds: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        le=3600,
+        description="ask_agent and http_get: how long to wait for the reply before the call fails.",
+    )
+
+    @model_validator(mode="after")
+    def _unique_hosts(self) -> ToolSpec:
+        require_unique(self.allowed_hosts or [], "allowedHosts", None, "host")
+        return self
+
+
+class AgentTemplate(ApiModel):
+    """What an agent is and runs: its model, prompt, task, tools, and pod settings.
+
+    The spec of an Agent, and the template of an agent child in an AgentSupervisor. Changes to the model,
+    prompt, task, tools or maxSteps are applied to the running agent without a restart; changes to the pod
+    settings (image, resources, env, serviceAccountName, nodeSelector, tolerations) replace its pod without
+    counting as a restart.
+    """
+
+    model: ModelSpec = Field(description="The language model the agent calls.")
+    system_prompt: StrictStr = Field(
+        min_length=1, max_length=MAX_TEXT, description="System prompt that defines the agent's role."
+    )
+    task: StrictStr | None = Field(
+        default=None,
+        max_length=MAX_TEXT,
+        description=(
+            "The task to carry out. With a task the agent works on it, records the result and exits 0; "
+            "without one it is a service that serves messages from its inbox, one message per task, and "
+            "never exits on its own."
+        ),
+    )
+    tools: list[ToolSpec] | None = Field(
+        default=None,
+        max_length=MAX_TOOLS,
+        json_schema_extra=list_map("name"),
+        description="Tools the agent may call, each at most once in the list.",
+    )
+    max_steps: StrictInt = Field(
+        default=50,
+        ge=1,
+        le=10_000,
+        description="Most model calls the agent makes for one task; the task stops when it is reached.",
+    )
+    resume: StrictBool = Field(
+        default=True,
+        description=(
+            "After a restart, continue from the last checkpoint (completed steps and unprocessed messages). "
+            "false starts from scratch each time, like a restarted OTP process with fresh state."
+        ),
+    )
+    image: StrictStr | None = Field(
+        default=None,
+        min_length=1,
+        max_length=512,
+        description=(
+            "Container image of the agent runtime; defaults to the operator's configured agent image."
+        ),
+    )
+    resources: ResourceRequirements | None = Field(
+        default=None, description="Resources of the agent's container."
+    )
+    env: list[EnvVar] | None = Field(
+        default=None,
+        max_length=MAX_ENV,
+        json_schema_extra=list_map("name"),
+        description="Extra environment variables of the agent's container.",
+    )
+    service_account_name: StrictStr | None = Field(
+        default=None,
+        max_length=DNS_SUBDOMAIN_MAX,
+        pattern=DNS_SUBDOMAIN_PATTERN,
+        description="ServiceAccount the agent's pod runs as; when omitted, the one the operator sets up.",
+    )
+    node_selector: dict[str, Annotated[str, StringConstraints(strict=True, max_length=63)]] | None = Field(
+        default=None, max_length=32, description="Node labels the agent's pod must be scheduled onto."
+    )
+    tolerations: list[Toleration] | None = Field(
+        default=None,
+        max_length=MAX_TOLERATIONS,
+        json_schema_extra={"x-kubernetes-list-type": "atomic"},
+        description="Taints the agent's pod tolerates.",
+    )
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> AgentTemplate:
+        require_unique([tool.name for tool in self.tools or []], "tools", "name", "tool name")
+        require_unique([var.name for var in self.env or []], "env", "name", "environment variable name")
+        return self
+
+    @property
+    def is_task(self) -> bool:
+        """A task agent finishes; a service agent (no task) serves its inbox until stopped."""
+        return self.task is not None
+
+
+class AgentSpec(AgentTemplate):
+    """Desired state of an Agent.
+
+    A standalone Agent supervises itself like a one_for_one supervisor of one child, using `restart`,
+    `maxRestarts`, `periodSeconds`, `restartBackoff` and `shutdown`. An Agent created by an AgentSupervisor
+    follows its child entry in the supervisor instead.
+    """
+
+    restart: RestartType | None = Field(
+        default=None,
+        description=(
+            "When the agent is restarted after it exits: permanent (always), transient (only after an "
+            "abnormal exit) or temporary (never). When omitted: transient for an agent with a task (it "
+            "finishes once and is retried only if it fails), permanent for a service agent."
+        ),
+    )
+    max_restarts: StrictInt = Field(
+        default=DEFAULT_MAX_RESTARTS,
+        ge=0,
+        le=MAX_RESTARTS_LIMIT,
+        description=(
+            "Restart intensity: most restarts within periodSeconds. One more and the agent is not "
+            "restarted: it becomes Failed with condition RestartBudgetExhausted (default 3, as Elixir)."
+        ),
+    )
+    period_seconds: StrictInt = Field(
+        default=DEFAULT_PERIOD_SECONDS,
+        ge=1,
+        le=PERIOD_SECONDS_LIMIT,
+        description=(
+            "Length of the restart intensity window, in whole seconds (default 5, as OTP and Elixir)."
+        ),
+    )
+    restart_backoff: RestartBackoff | None = Field(
+        default=None,
+        description="Optional delay between restarts; restarts are immediate when omitted, as in OTP.",
+    )
+    shutdown: ShutdownPolicy | None = Field(
+        default=None,
+        description=(
+            "How the agent's pod is stopped: set exactly one of graceSeconds or brutalKill; "
+            f"{DEFAULT_GRACE_SECONDS} grace seconds when omitted."
+        ),
+    )
+
+    @property
+    def effective_restart(self) -> RestartType:
+        """The restart type in force, with the omitted value resolved."""
+        return self.restart or default_restart(self)
+
+    @property
+    def effective_shutdown(self) -> ShutdownPolicy:
+        """The shutdown policy in force, with the omitted value resolved."""
+        return self.shutdown or DEFAULT_AGENT_SHUTDOWN
+
+
+DEFAULT_AGENT_SHUTDOWN = ShutdownPolicy(grace_seconds=DEFAULT_GRACE_SECONDS)
+
+
+def default_restart(template: AgentTemplate) -> RestartType:
+    """Task agents are retried only when they fail; service agents always come back."""
+    return RestartType.TRANSIENT if template.is_task else RestartType.PERMANENT
+
+
+class AgentStatus(ResourceStatus):
+    """Observed state of an Agent, written by the operator."""
+
+    supervisor: StrictStr | None = Field(
+        default=None,
+        max_length=DNS_SUBDOMAIN_MAX,
+        description="Name of the AgentSupervisor this agent is a child of; empty for a standalone agent.",
+    )
+    pod_name: StrictStr | None = Field(
+        default=None,
+        max_length=DNS_SUBDOMAIN_MAX,
+        description="Name of the pod running the current incarnation.",
+    )
+    attempt: StrictInt | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Incarnation number of the current pod; it grows with every (re)start and is on the pod's labels."
+        ),
+    )
+    config_revision: StrictStr | None = Field(
+        default=None, max_length=128, description="Revision of the configuration the operator last rendered."
+    )
+    applied_config_revision: StrictStr | None = Field(
+        default=None,
+        max_length=128,
+        description="Revision of the configuration the running agent reports as applied.",
+    )
+
+
+class Agent(ApiModel):
+    """An LLM agent running in its own pod, restarted by OTP rules.
+
+    On its own, an Agent is supervised like a one_for_one supervisor with one child; inside an AgentSupervisor
+    tree, its supervisor decides when it restarts.
+    """
+
+    api_version: Literal["otp.agents.dev/v1alpha1"] = API_VERSION
+    kind: Literal["Agent"] = "Agent"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: AgentSpec
+    status: AgentStatus | None = None

@@ -1,0 +1,363 @@
+"""Behaviour of the pydantic models: exact JSON round trips, resolved defaults, field-named errors, and the
+nesting limit shared with the CRD."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from agent_supervisor.api import (
+    MAX_NESTING_DEPTH,
+    Agent,
+    AgentSpec,
+    AgentStatus,
+    AgentSupervisor,
+    AgentTemplate,
+    ChildKind,
+    ChildSpec,
+    ChildStatus,
+    Condition,
+    ConditionStatus,
+    ExitClass,
+    ExitInfo,
+    ModelParameters,
+    ModelSpec,
+    RestartBackoff,
+    RestartType,
+    SecretKeyRef,
+    ShutdownPolicy,
+    SupervisorSpec,
+    SupervisorStatus,
+    ToolSpec,
+    field_issues,
+)
+from agent_supervisor.api.pod import (
+    ConfigMapKeySelector,
+    EnvVar,
+    EnvVarSource,
+    ResourceRequirements,
+    SecretKeySelector,
+    TaintEffect,
+    Toleration,
+    TolerationOperator,
+)
+
+T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+MODEL = {"endpoint": "http://model-server.agent-supervisor-system.svc:8000/v1", "name": "scripted"}
+
+
+def _template(**extra: Any) -> dict[str, Any]:
+    return {"model": MODEL, "systemPrompt": "You help.", **extra}
+
+
+def _full_template() -> dict[str, Any]:
+    """Every AgentTemplate field set, so that a round trip exercises all of them."""
+    return dict(
+        model=ModelSpec(
+            endpoint="https://api.example.com/v1",
+            name="gpt-4o-mini",
+            parameters=ModelParameters(temperature=0.5, top_p=0.9, max_tokens=512, seed=7),
+            api_key_secret_ref=SecretKeyRef(name="model-api-key", key="api-key"),
+        ),
+        system_prompt="You help.",
+        task="Summarise.",
+        tools=[
+            ToolSpec(
+                name="http_get", allowed_hosts=["*.example.com"], max_response_bytes=1000, timeout_seconds=9
+            )
+        ],
+        max_steps=12,
+        resume=False,
+        image="registry.example.com/agent:1",
+        resources=ResourceRequirements(
+            requests={"cpu": "100m", "memory": 134217728}, limits={"memory": "1Gi"}
+        ),
+        env=[
+            EnvVar(name="PLAIN", value="1"),
+            EnvVar(
+                name="TOKEN", value_from=EnvVarSource(secret_key_ref=SecretKeySelector(name="s", key="k"))
+            ),
+            EnvVar(
+                name="REGION",
+                value_from=EnvVarSource(config_map_key_ref=ConfigMapKeySelector(name="c", key="r")),
+            ),
+        ],
+        service_account_name="agents",
+        node_selector={"pool": "agents"},
+        tolerations=[
+            Toleration(
+                key="gpu",
+                operator=TolerationOperator.EQUAL,
+                value="yes",
+                effect=TaintEffect.NO_EXECUTE,
+                toleration_seconds=30,
+            )
+        ],
+    )
+
+
+def _exits() -> ExitInfo:
+    return ExitInfo(
+        code=137, classification=ExitClass.ABNORMAL, reason="OOMKilled", message="out of memory", time=T0
+    )
+
+
+def _conditions() -> list[Condition]:
+    return [
+        Condition(
+            type="Ready",
+            status=ConditionStatus.TRUE,
+            reason="Running",
+            message="up",
+            observed_generation=3,
+            last_transition_time=T0,
+        )
+    ]
+
+
+FULL_MODELS: list[BaseModel] = [
+    Agent(
+        metadata={
+            "name": "a",
+            "namespace": "n",
+            "labels": {"x": "y"},
+            "annotations": {"k": "v"},
+            "generation": 3,
+        },
+        spec=AgentSpec(
+            **_full_template(),
+            restart=RestartType.PERMANENT,
+            max_restarts=4,
+            period_seconds=30,
+            restart_backoff=RestartBackoff(initial_seconds=2, max_seconds=20),
+            shutdown=ShutdownPolicy(grace_seconds=10),
+        ),
+        status=AgentStatus(
+            observed_generation=3,
+            phase="Running",
+            conditions=_conditions(),
+            supervisor="team",
+            pod_name="a-7",
+            attempt=7,
+            restart_history=[1_700_000_010, 1_700_000_005],
+            restart_budget_left=2,
+            total_restarts=6,
+            last_exit=_exits(),
+            config_revision="r2",
+            applied_config_revision="r1",
+            supervision={"opaque": [1, {"nested": True}]},
+        ),
+    ),
+    AgentSupervisor(
+        metadata={"name": "s", "resourceVersion": "42"},
+        spec=SupervisorSpec(
+            strategy="rest_for_one",
+            max_restarts=1,
+            period_seconds=10,
+            auto_shutdown="any_significant",
+            restart_backoff=RestartBackoff(initial_seconds=1, max_seconds=5),
+            children=[
+                ChildSpec(
+                    name="worker",
+                    restart=RestartType.TRANSIENT,
+                    significant=True,
+                    shutdown=ShutdownPolicy(brutal_kill=True),
+                    agent=AgentTemplate(**_full_template()),
+                ),
+                ChildSpec(
+                    name="nested",
+                    supervisor=SupervisorSpec(children=[ChildSpec(name="leaf", agent=_template())]),
+                ),
+            ],
+        ),
+        status=SupervisorStatus(
+            observed_generation=2,
+            phase="Restarting",
+            conditions=_conditions(),
+            children=[
+                ChildStatus(
+                    name="worker",
+                    kind=ChildKind.AGENT,
+                    phase="Running",
+                    ready=True,
+                    restarts=1,
+                    last_exit=_exits(),
+                )
+            ],
+            ready_children="1/2",
+            restarts_in_window="1/1",
+            restart_history=[1_700_000_000],
+            restart_budget_left=0,
+            total_restarts=1,
+            last_exit=_exits(),
+            supervision={"state": "anything"},
+        ),
+    ),
+]
+
+
+def _unset_fields(model: BaseModel, path: str = "") -> list[str]:
+    unset = []
+    for name, value in model:
+        if name == "metadata":
+            continue  # passed through as the API server sends it
+        if isinstance(value, BaseModel):
+            unset += _unset_fields(value, f"{path}{name}.")
+        elif isinstance(value, list) and value and isinstance(value[0], BaseModel):
+            # A field of list entries counts as covered when any entry sets it.
+            per_entry = [set(_unset_fields(entry, f"{path}{name}[].")) for entry in value]
+            unset += sorted(set.intersection(*per_entry))
+        elif value is None:
+            unset.append(f"{path}{name}")
+    return unset
+
+
+def test_the_round_trip_fixtures_set_every_field() -> None:
+    """Keeps the round-trip test honest when fields are added (shutdown's brutalKill is set on a child)."""
+    unset = [field for model in FULL_MODELS for field in _unset_fields(model)]
+    assert unset == ["spec.shutdown.brutal_kill"]
+
+
+@pytest.mark.parametrize("model", FULL_MODELS, ids=lambda m: type(m).__name__)
+def test_model_to_json_to_model_is_identity(model: BaseModel) -> None:
+    text = model.model_dump_json(exclude_none=True)
+    again = type(model).model_validate_json(text)
+    assert again == model
+    assert again.model_dump_json(exclude_none=True) == text
+
+
+def test_python_names_in_camel_case_on_the_wire() -> None:
+    spec = AgentSpec(model=ModelSpec(**MODEL), system_prompt="x", max_restarts=1)
+    wire = spec.model_dump(mode="json", exclude_none=True)
+    assert wire["systemPrompt"] == "x" and wire["maxRestarts"] == 1 and "system_prompt" not in wire
+    assert AgentSpec.model_validate(wire) == spec
+
+
+def test_models_are_immutable() -> None:
+    spec = AgentSpec.model_validate(_template())
+    with pytest.raises(ValidationError):
+        spec.max_steps = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [(_template(task="do it"), RestartType.TRANSIENT), (_template(), RestartType.PERMANENT)],
+    ids=["task-agent", "service-agent"],
+)
+def test_omitted_restart_depends_on_whether_the_agent_has_a_task(
+    template: dict[str, Any], expected: RestartType
+) -> None:
+    assert AgentSpec.model_validate(template).effective_restart is expected
+    assert ChildSpec.model_validate({"name": "c", "agent": template}).effective_restart is expected
+    explicit = {"name": "c", "restart": "temporary", "agent": template}
+    assert ChildSpec.model_validate(explicit).effective_restart is RestartType.TEMPORARY
+
+
+def test_nested_supervisor_defaults_to_permanent_and_unlimited_shutdown() -> None:
+    child = ChildSpec.model_validate(
+        {"name": "sub", "supervisor": {"children": [{"name": "a", "agent": _template()}]}}
+    )
+    assert child.kind is ChildKind.AGENT_SUPERVISOR
+    assert child.effective_restart is RestartType.PERMANENT
+    assert child.effective_shutdown is None
+
+
+def test_agents_default_to_five_grace_seconds() -> None:
+    assert AgentSpec.model_validate(_template()).effective_shutdown == ShutdownPolicy(grace_seconds=5)
+    child = ChildSpec.model_validate({"name": "a", "agent": _template()})
+    assert child.kind is ChildKind.AGENT
+    assert child.effective_shutdown == ShutdownPolicy(grace_seconds=5)
+    brutal = ChildSpec.model_validate({"name": "a", "shutdown": {"brutalKill": True}, "agent": _template()})
+    assert brutal.effective_shutdown == ShutdownPolicy(brutal_kill=True)
+
+
+def test_supervisor_defaults_follow_otp_and_elixir() -> None:
+    spec = SupervisorSpec.model_validate({"children": [{"name": "a", "agent": _template()}]})
+    assert (spec.strategy, spec.max_restarts, spec.period_seconds, spec.auto_shutdown) == (
+        "one_for_one",
+        3,
+        5,
+        "never",
+    )
+    assert spec.restart_backoff is None
+    assert spec.children[0].significant is False
+
+
+def test_a_significant_task_agent_needs_no_explicit_restart(api) -> None:
+    manifest = {
+        "apiVersion": "otp.agents.dev/v1alpha1",
+        "kind": "AgentSupervisor",
+        "metadata": {"name": "s"},
+        "spec": {
+            "autoShutdown": "all_significant",
+            "children": [{"name": "job", "significant": True, "agent": _template(task="do it")}],
+        },
+    }
+    assert api.model_issues(manifest) == []
+    assert api.admit(manifest)[1] == []
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    child: dict[str, Any] = {"name": "leaf", "agent": _template()}
+    for level in range(levels):
+        child = {"name": f"level{level}", "supervisor": {"children": [child]}}
+    return {
+        "apiVersion": "otp.agents.dev/v1alpha1",
+        "kind": "AgentSupervisor",
+        "metadata": {"name": "tree"},
+        "spec": {"children": [child]},
+    }
+
+
+def test_the_deepest_allowed_tree_is_accepted_by_both_validators(api) -> None:
+    manifest = _nested(MAX_NESTING_DEPTH)
+    assert api.model_issues(manifest) == []
+    stored, issues = api.admit(manifest)
+    assert issues == []
+    assert api.model(stored) == api.model(manifest), "nothing of the deepest level may be pruned"
+
+
+def test_one_level_deeper_is_rejected_by_both_validators_at_the_same_field(api) -> None:
+    manifest = _nested(MAX_NESTING_DEPTH + 1)
+    expected = "spec" + ".children[0].supervisor" * (MAX_NESTING_DEPTH + 1)
+    assert [issue.field for issue in api.model_issues(manifest)] == [expected]
+    assert expected in [issue.field for issue in api.admit(manifest)[1]]
+
+
+def test_field_issues_name_full_kubernetes_paths() -> None:
+    manifest = {
+        "spec": {
+            "maxRestarts": -1,
+            "children": [
+                {"name": "a", "agent": _template()},
+                {"name": "b", "agent": {"systemPrompt": "x"}},
+                {"name": "c", "shutdown": {"graceSeconds": 1, "brutalKill": True}, "agent": _template()},
+            ],
+        }
+    }
+    with pytest.raises(ValidationError) as caught:
+        AgentSupervisor.model_validate(manifest)
+    issues = {issue.field: issue.message for issue in field_issues(caught.value)}
+    assert set(issues) == {
+        "spec.maxRestarts",
+        "spec.children[1].agent.model",
+        "spec.children[2].shutdown.graceSeconds",
+    }
+    assert issues["spec.children[2].shutdown.graceSeconds"] == "set exactly one of graceSeconds or brutalKill"
+    assert "greater than or equal to 0" in issues["spec.maxRestarts"]
+    assert str(field_issues(caught.value)[0]).startswith("spec.")
+
+
+def test_strict_types_reject_what_the_api_server_rejects() -> None:
+    for field, value in [("maxSteps", "5"), ("resume", "yes"), ("systemPrompt", 5), ("maxSteps", 2.0)]:
+        with pytest.raises(ValidationError):
+            AgentSpec.model_validate({**_template(), field: value})
+
+
+def test_inline_api_keys_are_refused() -> None:
+    with pytest.raises(ValidationError) as caught:
+        AgentSpec.model_validate(_template(model={**MODEL, "apiKey": "sk-123"}))
+    assert [issue.field for issue in field_issues(caught.value)] == ["model.apiKey"]
