@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 
 def _run_local(rest: Sequence[str]) -> int:
-    # Imported lazily: the local cluster is a development tool and its extra may not be installed in production images.
+    # Imported lazily: the local cluster is a development tool; production images may lack its extra.
     from localcluster.cli import main as local_main
 
     return local_main(list(rest))
