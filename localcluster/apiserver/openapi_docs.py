@@ -1,0 +1,65 @@
+"""/openapi/v3 (index and per group-version documents) from localcluster.openapi, rebuilt when CRDs change.
+
+/openapi/v2 is not served: kubectl 1.35, helm 4 and the Python clients read v3; kube-apiserver's v2 answer
+is protobuf-only for kubectl anyway.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from localcluster import openapi
+
+from . import builtin_schema
+from .errors import ApiError
+from .kinds import Registry
+from .negotiation import json_response
+
+
+class OpenApiDocuments:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._built: tuple[int, openapi.OpenAPIV3] | None = None
+
+    def documents(self) -> openapi.OpenAPIV3:
+        if self._built is None or self._built[0] != self.registry.revision:
+            self._built = (
+                self.registry.revision,
+                openapi.OpenAPIV3(self._descriptions(), builtin_schema.definitions()),
+            )
+        return self._built[1]
+
+    def _descriptions(self) -> list[openapi.ResourceDescription]:
+        out = []
+        for rtype in self.registry:
+            for version in rtype.versions:
+                crd_version = rtype.crd_version(version)
+                schema = None
+                if crd_version is not None:
+                    schema = (crd_version.get("schema") or {}).get("openAPIV3Schema") or {"type": "object"}
+                out.append(
+                    openapi.ResourceDescription(
+                        group=rtype.group,
+                        version=version,
+                        kind=rtype.kind,
+                        plural=rtype.plural,
+                        namespaced=rtype.namespaced,
+                        subresources=tuple(s for s in rtype.subresources if s in ("status", "log")),
+                        definition=rtype.definition,
+                        schema=schema,
+                        verbs=rtype.verbs,
+                    )
+                )
+        return out
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.get("/openapi/v3", self._index), web.get("/openapi/v3/{path:.+}", self._document)]
+
+    async def _index(self, _request: web.Request) -> web.Response:
+        return json_response(self.documents().index())
+
+    async def _document(self, request: web.Request) -> web.Response:
+        document = self.documents().document(request.match_info["path"])
+        if document is None:
+            raise ApiError(404, "the server could not find the requested resource")
+        return json_response(document)

@@ -1,0 +1,207 @@
+"""ApiServer: the store, registry, controllers and HTTP app put together, started and stopped as one."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from . import crds, meta
+from .app import create_app
+from .faults import Faults
+from .gc import GarbageCollector
+from .kinds import Registry
+from .kubeconfig import write_kubeconfig
+from .logs import PodLogs
+from .namespaces import CrdCleanupController, NamespaceController
+from .openapi_docs import OpenApiDocuments
+from .proxy import Proxy
+from .resources import Resources, WriteOptions
+from .store import Store
+from .watchstream import WatchStreams
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TOKEN = "localcluster-token"
+BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+STORE_FILE = "store.json"
+SAVE_INTERVAL = 5.0
+
+
+class ApiServer:
+    """An in-process Kubernetes API server for development and tests (never for production).
+
+    Authentication and authorization are permissive: any bearer token (or none) is accepted for every verb.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        persist: bool = False,
+        graceful_pod_deletion: bool = False,
+        token: str = DEFAULT_TOKEN,
+        bookmark_interval: float = 20.0,
+        history: int = 20_000,
+    ) -> None:
+        self.state_dir = Path(state_dir)
+        self.host = host
+        self.port = port
+        self.token = token
+        self.persist = persist
+        self.store = Store(history)
+        self.registry = Registry()
+        self.custom = crds.CustomResources(self.registry)
+        self.resources = Resources(self.store, self.registry, self.custom, graceful_pod_deletion)
+        self.faults = Faults(self.store.hub)
+        self.watches = WatchStreams(self, bookmark_interval)
+        self.logs = PodLogs(self)
+        self.proxy = Proxy(self)
+        self.openapi = OpenApiDocuments(self.registry)
+        self.controllers = [
+            GarbageCollector(self.resources),
+            NamespaceController(self.resources),
+            CrdCleanupController(self.resources),
+        ]
+        self.extra_routes: list[web.AbstractRouteDef] = []
+        self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._saved_rv = -1
+        self.store.add_listener(self.custom.on_change)
+        for controller in self.controllers:
+            self.store.add_listener(controller.on_change)
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+    def add_routes(self, routes: Iterable[web.AbstractRouteDef]) -> None:
+        """Extra HTTP routes (e.g. kubelet admin endpoints under /localcluster/v1/); call before start()."""
+        if self._runner is not None:
+            raise RuntimeError("add_routes() must be called before start()")
+        self.extra_routes.extend(routes)
+
+    def app(self) -> web.Application:
+        """A fresh aiohttp application serving this server's state (for callers running their own runner)."""
+        return create_app(self)
+
+    async def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        store_file = self.state_dir / STORE_FILE
+        if self.persist and store_file.exists():
+            self._restore(store_file)
+        self._bootstrap()
+        for controller in self.controllers:
+            self._tasks.append(asyncio.create_task(controller.run(), name=controller.name))
+        if self.persist:
+            self._tasks.append(asyncio.create_task(self._save_periodically(), name="store-saver"))
+        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        sockets = self._runner.addresses
+        self.port = int(sockets[0][1])
+        log.info("local API server listening on %s", self.url)
+
+    async def stop(self) -> None:
+        self.faults.clear()
+        self.store.hub.close_all()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.persist:
+            self._save()
+
+    async def settle(self, within: float = 10.0) -> None:
+        """Waits until the built-in controllers (GC, namespaces, CRD cleanup) have no queued work."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while not all(c.idle() for c in self.controllers):
+            if loop.time() > deadline:
+                raise TimeoutError("controllers still busy")
+            await asyncio.sleep(0.01)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def write_kubeconfig(self, path: Path, namespace: str = "default") -> Path:
+        return write_kubeconfig(Path(path), self.url, self.token, namespace)
+
+    # -- state ---------------------------------------------------------------------------------------------
+    def _bootstrap(self) -> None:
+        namespaces = self.registry.get("", "namespaces")
+        nodes = self.registry.get("", "nodes")
+        assert namespaces is not None and nodes is not None
+        options = WriteOptions(field_manager="localcluster")
+        for name in BOOTSTRAP_NAMESPACES:
+            if self.store.get(namespaces.key, "", name) is None:
+                self.resources.create(namespaces, "v1", "", {"metadata": {"name": name}}, options)
+        if self.store.get(nodes.key, "", "local") is None:
+            self.resources.create(nodes, "v1", "", _local_node(), options)
+
+    def _restore(self, path: Path) -> None:
+        for key, obj in self.store.load(path):
+            if key == crds.CRD_KEY:
+                self.custom.serve(obj)
+        self._saved_rv = self.store.rv
+
+    def _save(self) -> None:
+        if self._saved_rv != self.store.rv:
+            self.store.save(self.state_dir / STORE_FILE)
+            self._saved_rv = self.store.rv
+
+    async def _save_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(SAVE_INTERVAL)
+            self._save()
+
+
+def _local_node() -> dict[str, Any]:
+    now = meta.timestamp()
+    return {
+        "metadata": {
+            "name": "local",
+            "labels": {
+                "kubernetes.io/hostname": "local",
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "node-role.kubernetes.io/control-plane": "",
+            },
+        },
+        "spec": {},
+        "status": {
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "reason": "KubeletReady",
+                    "message": "local process kubelet",
+                    "lastHeartbeatTime": now,
+                    "lastTransitionTime": now,
+                }
+            ],
+            "addresses": [
+                {"type": "InternalIP", "address": "127.0.0.1"},
+                {"type": "Hostname", "address": "local"},
+            ],
+            "capacity": {"cpu": "2", "memory": "4Gi", "pods": "110"},
+            "allocatable": {"cpu": "2", "memory": "4Gi", "pods": "110"},
+            "nodeInfo": {
+                "kubeletVersion": "v1.35.0-localcluster",
+                "operatingSystem": "linux",
+                "architecture": "amd64",
+                "containerRuntimeVersion": "localcluster://process",
+            },
+        },
+    }
