@@ -408,7 +408,11 @@ class Resources:
             return self.served(rtype, version, old)
         if options.dry_run:
             return self.served(rtype, version, new)
-        if metadata.get("deletionTimestamp") and not _blocking_finalizers(rtype, new):
+        # As kube-apiserver: an update removes the object only when its grace period is already over (the old
+        # object has deletionGracePeriodSeconds 0) and no finalizer holds it; a pod being deleted gracefully
+        # stays, so the kubelet can report its final status before it finishes the deletion.
+        grace_over = int(old["metadata"].get("deletionGracePeriodSeconds") or 0) == 0
+        if metadata.get("deletionTimestamp") and grace_over and not _blocking_finalizers(rtype, new):
             final = self.store.remove(rtype.key, metadata.get("namespace", ""), name)
             return self.served(rtype, version, final)
         return self.served(rtype, version, self.store.put(rtype.key, new, "MODIFIED"))

@@ -1,0 +1,55 @@
+"""`agent-runtime` (run the agent), `agent-runtime model-server` and `agent-runtime check-config FILE`."""
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from agent_runtime import exitcodes
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agent-runtime", description="Run an LLM agent (config from $AGENT_CONFIG)."
+    )
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("run", help="run the agent (the default)")
+    check = commands.add_parser("check-config", help="validate a runtime config file and exit")
+    check.add_argument("file")
+    server = commands.add_parser(
+        "model-server", help="serve the scripted OpenAI-compatible model for tests/demos"
+    )
+    server.add_argument("--host", default="127.0.0.1")
+    server.add_argument("--port", type=int, default=8000)
+    server.add_argument(
+        "--scenarios", help="YAML file of scripted scenarios (built-in ones are always there)"
+    )
+    server.add_argument("--api-key", help="require this bearer token from clients")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    if args.command == "model-server":
+        from agent_runtime.modelserver.serve import serve
+
+        sys.exit(serve(args.host, args.port, args.scenarios, args.api_key))
+    if args.command == "check-config":
+        from agent_runtime.config import ConfigError, load_config
+
+        try:
+            config = load_config(args.file)
+        except ConfigError as err:
+            print(err, file=sys.stderr)
+            sys.exit(exitcodes.EXIT_CONFIG_INVALID)
+        print(f"ok: {config.mode} agent {config.agent.name!r}, revision {config.revision}")
+        sys.exit(exitcodes.EXIT_OK)
+    from agent_runtime import logs
+    from agent_runtime.runner import run_agent
+
+    logs.configure()
+    sys.exit(asyncio.run(run_agent()))
+
+
+if __name__ == "__main__":
+    main()

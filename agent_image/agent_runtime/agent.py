@@ -1,0 +1,435 @@
+"""The agent loop: model call -> tool calls -> append results -> checkpoint, one step at a time.
+
+All state changes happen on the event loop between awaits, and a step's new messages are committed in one
+synchronous block after the step, so every checkpoint holds only whole steps. Config reloads, inbox hand-off
+and stop requests are all looked at only at step boundaries.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from agent_runtime import exitcodes
+from agent_runtime.checkpoint import CheckpointStore
+from agent_runtime.config import ConfigError, RuntimeConfig
+from agent_runtime.events import EventBus
+from agent_runtime.messages import AgentMessage
+from agent_runtime.metrics import Metrics
+from agent_runtime.model import ModelClient, ModelRejectedError
+from agent_runtime.peers import DeliveryError, PeerClient
+from agent_runtime.persistence import Persister
+from agent_runtime.state import AgentState, ChatMessage, Outgoing, TaskState
+from agent_runtime.tools import ToolContext, ToolRegistry, build_registry
+
+log = logging.getLogger(__name__)
+
+HANDLED_IDS_KEPT: Final = 1000
+OUTBOX_ATTEMPTS: Final = 5
+EMPTY_REPLY_NUDGE: Final = "(runtime) Your reply was empty. Answer, or call one of the tools."
+Phase = Literal["starting", "idle", "calling_model", "running_tools", "draining", "finished"]
+ModelFactory = Callable[[RuntimeConfig], ModelClient]
+
+
+@dataclass(frozen=True)
+class Exit:
+    """How the process ends: exit code plus the termination-message summary."""
+
+    code: int
+    message: str
+    result: str | None = None
+
+    @property
+    def reason(self) -> str:
+        return exitcodes.reason_for(self.code)
+
+
+def _describe(message: AgentMessage) -> str:
+    return f"[message from {message.sender}]\n{message.content}"
+
+
+class Agent:
+    def __init__(
+        self,
+        config: RuntimeConfig,
+        store: CheckpointStore,
+        model_factory: ModelFactory,
+        peers: PeerClient,
+        metrics: Metrics,
+        events: EventBus,
+    ) -> None:
+        self.config = config
+        self.state = AgentState(agent=config.agent.name)
+        self.phase: Phase = "starting"
+        self.last_error: str | None = None
+        self.pending_config: RuntimeConfig | None = None
+        self.ready = False
+        self._persister = Persister(
+            store, config.checkpoint.max_bytes, lambda: self.state, metrics.checkpoint_seconds.observe
+        )
+        self._model_factory = model_factory
+        self._model = model_factory(config)
+        self._peers = peers
+        self._tools: ToolRegistry = build_registry(config.tools, peers)
+        self._metrics = metrics
+        self._events = events
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._outbox_task: asyncio.Task[None] | None = None
+        metrics.set_revision(config.revision)
+
+    # ----- start-up --------------------------------------------------------------------------------
+
+    async def restore(self) -> None:
+        """Resume from the last checkpoint, or start clean when `resume: false` (OTP's fresh restart)."""
+        if not self.config.resume:
+            await self._persister.clear()
+        elif (saved := await self._persister.load()) is not None:
+            if saved.agent != self.config.agent.name:
+                raise ConfigError(
+                    f"checkpoint belongs to agent {saved.agent!r}, not {self.config.agent.name!r}; "
+                    "fix checkpoint.configMapName/path"
+                )
+            self.state = saved
+            self._refresh_system_prompt()  # the config may have changed while the agent was down
+            self._metrics.inbox_depth.set(len(saved.inbox))
+            log.info("resumed from checkpoint at step %d", saved.task.step if saved.task else 0)
+        self._events.publish("started", mode=self.config.mode, revision=self.config.revision)
+        self.ready = True
+        self._kick_outbox()
+
+    # ----- requests from the HTTP API and the config watcher ---------------------------------------
+
+    def request_reload(self, config: RuntimeConfig) -> None:
+        """Queue a config for the next step boundary; raises ConfigError for changes that need a new pod."""
+        if config.mode != self.config.mode:
+            raise ConfigError(
+                "task: setting or removing the task changes the agent's mode; it needs a new pod"
+            )
+        self.pending_config = config
+        self._wake.set()
+
+    def request_stop(self) -> None:
+        self._stopping = True
+        self.ready = False
+        self._events.publish("draining")
+        self._wake.set()
+
+    async def accept(self, message: AgentMessage) -> bool:
+        """Take a message into the inbox and return once it is durable; False for a duplicate."""
+        self._metrics.messages_in.labels(kind=message.kind).inc()
+        self._events.publish("message", id=message.id, sender=message.sender, kind=message.kind)
+        if message.kind == "reply":
+            if not self._peers.accept_reply(message):
+                log.info("reply %s arrived with nobody waiting for it", message.correlation_id)
+            return True
+        if message.id in self.state.handled:
+            self._metrics.messages_duplicate.inc()
+            reply = self.state.handled[message.id]
+            if message.kind == "call" and reply is not None:
+                self._owe_reply(message, reply)  # the caller may have lost the first reply in a crash
+                await self._persister.persist()
+                self._kick_outbox()
+            return False
+        self.state.handled[message.id] = None
+        while len(self.state.handled) > HANDLED_IDS_KEPT:
+            del self.state.handled[next(iter(self.state.handled))]
+        self.state.inbox.append(message)
+        self._metrics.inbox_depth.set(len(self.state.inbox))
+        self._persister.changed()
+        self._wake.set()
+        await self._persister.persist()
+        return True
+
+    # ----- the loop --------------------------------------------------------------------------------
+
+    async def run(self) -> Exit:
+        try:
+            if self.config.mode == "task":
+                return await self._run_task_agent()
+            return await self._run_service_agent()
+        finally:
+            self.ready = False
+
+    def _new_task(self, task_id: str, prompt: str, source: AgentMessage | None) -> TaskState:
+        callers = [source] if source is not None and source.kind == "call" else []
+        user = _describe(source) if source is not None else prompt
+        return TaskState(
+            id=task_id,
+            prompt=prompt,
+            source=source,
+            callers=callers,
+            messages=[
+                {"role": "system", "content": self.config.system_prompt},
+                {"role": "user", "content": user},
+            ],
+        )
+
+    def _configured_task(self) -> TaskState:
+        """The task agent's task; a task text changed by a reload (or while down) starts afresh."""
+        assert self.config.task is not None
+        task = self.state.task
+        if task is None or task.prompt != self.config.task:
+            task = self.state.task = self._new_task("task", self.config.task, None)
+            self._persister.changed()
+        return task
+
+    async def _run_task_agent(self) -> Exit:
+        task = self._configured_task()
+        while not task.done:
+            if self._stopping:
+                return await self._drained()
+            self._apply_pending_config()
+            task = self._configured_task()
+            self._inject_inbox(task)
+            if self._within_budget(task):
+                await self._step(task)
+        await self._settle(task)
+        self.phase = "finished"
+        if task.outcome == "finished":
+            return Exit(exitcodes.EXIT_OK, "task finished", task.result)
+        return Exit(exitcodes.EXIT_BUDGET_EXHAUSTED, task.result or "budget exhausted")
+
+    async def _run_service_agent(self) -> Exit:
+        while True:
+            self._apply_pending_config()
+            if self._stopping:
+                return await self._drained()
+            task = self.state.task
+            if task is None:
+                if not self.state.inbox:
+                    self.phase = "idle"
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                message = self.state.inbox.pop(0)
+                self._metrics.inbox_depth.set(len(self.state.inbox))
+                task = self.state.task = self._new_task(message.id, message.content, message)
+            if self._within_budget(task):
+                try:
+                    await self._step(task)
+                except ModelRejectedError as err:
+                    # One poisonous message must not crash-loop a service agent: answer it with the error.
+                    self.record_error(str(err))
+                    self._end(task, "failed", f"error: {err}")
+            if task.done:
+                # Dropping the task and owing its replies land in the same checkpoint write.
+                self.state.task = None
+                await self._settle(task)
+
+    async def persist(self) -> None:
+        await self._persister.persist()
+
+    async def _drained(self) -> Exit:
+        self.phase = "draining"
+        await self._persister.persist()
+        return Exit(exitcodes.EXIT_OK, "stopped on SIGTERM; state checkpointed")
+
+    def _within_budget(self, task: TaskState) -> bool:
+        """False (and the task ended) when the next step would exceed maxSteps or a budget."""
+        config = self.config
+        tokens = task.tokens_in + task.tokens_out
+        if task.step >= config.max_steps:
+            problem = f"maxSteps ({config.max_steps}) reached"
+        elif config.budgets.max_tokens is not None and tokens >= config.budgets.max_tokens:
+            problem = f"token budget ({config.budgets.max_tokens}) used up: {tokens} tokens"
+        elif config.budgets.max_seconds is not None and task.elapsed_seconds >= config.budgets.max_seconds:
+            problem = f"time budget ({config.budgets.max_seconds:g}s) used up"
+        else:
+            return True
+        self._end(task, "budget_exhausted", f"budget exhausted before the task finished: {problem}")
+        self._persister.changed()
+        return False
+
+    def _end(
+        self, task: TaskState, outcome: Literal["finished", "budget_exhausted", "failed"], result: str
+    ) -> None:
+        task.outcome = outcome
+        task.result = result
+        self._persister.changed()
+
+    async def _step(self, task: TaskState) -> None:
+        started = time.perf_counter()
+        self.phase = "calling_model"
+        completion = await self._model.complete(task.messages, self._tools.schemas())
+        model_seconds = self._model.last_call_seconds
+        self._metrics.model_seconds.observe(model_seconds)
+        new_messages: list[ChatMessage] = [completion.assistant_message()]
+        finish: str | None = None
+        if not completion.tool_calls:
+            if completion.content and completion.content.strip():
+                finish = completion.content
+            else:
+                new_messages.append({"role": "user", "content": EMPTY_REPLY_NUDGE})
+        self.phase = "running_tools"
+        for index, call in enumerate(completion.tool_calls):
+            context = ToolContext(self.config.agent.name, task.id, task.step, index)
+            result = await self._tools.call(call, context)
+            outcome = "error" if result.is_error else "ok"
+            self._metrics.tool_calls.labels(tool=call.name, outcome=outcome).inc()
+            new_messages.append({"role": "tool", "tool_call_id": call.id, "content": result.content})
+            if result.finish_result is not None:
+                finish = result.finish_result
+        # Commit the whole step at once: nothing above changed durable state.
+        elapsed = time.perf_counter() - started
+        task.messages.extend(new_messages)
+        task.step += 1
+        task.tokens_in += completion.usage.prompt_tokens
+        task.tokens_out += completion.usage.completion_tokens
+        task.elapsed_seconds += elapsed
+        if finish is not None:
+            self._end(task, "finished", finish)
+        state = self.state
+        state.steps_total += 1
+        state.tokens_in_total += completion.usage.prompt_tokens
+        state.tokens_out_total += completion.usage.completion_tokens
+        self._persister.changed()
+        await self._persister.persist()
+        self._metrics.steps.inc()
+        self._metrics.tokens.labels(direction="in").inc(completion.usage.prompt_tokens)
+        self._metrics.tokens.labels(direction="out").inc(completion.usage.completion_tokens)
+        self._metrics.step_seconds.observe(elapsed)
+        self._events.publish(
+            "step",
+            task=task.id,
+            step=task.step,
+            tools=[call.name for call in completion.tool_calls],
+            tokensIn=completion.usage.prompt_tokens,
+            tokensOut=completion.usage.completion_tokens,
+            seconds=round(elapsed, 6),
+            modelSeconds=round(model_seconds, 6),
+            revision=self.config.revision,
+            done=task.done,
+        )
+
+    async def _settle(self, task: TaskState) -> None:
+        """A finished task: owe its callers the result, remember it for duplicates, make it durable (once)."""
+        if task.settled:
+            return
+        task.settled = True
+        result = task.result or ""
+        for caller in task.callers:
+            self._owe_reply(caller, result)
+            self.state.handled[caller.id] = result
+        self.state.tasks_completed += 1
+        self._metrics.tasks.labels(outcome=task.outcome).inc()
+        self._events.publish("task_finished", task=task.id, outcome=task.outcome, result=result)
+        self._persister.changed()
+        await self._persister.persist()
+        self._kick_outbox()
+
+    def _inject_inbox(self, task: TaskState) -> None:
+        """A task agent reads messages that arrive while it works as extra user turns at the next step."""
+        if not self.state.inbox:
+            return
+        for message in self.state.inbox:
+            task.messages.append({"role": "user", "content": _describe(message)})
+            if message.kind == "call":
+                task.callers.append(message)
+        self.state.inbox.clear()
+        self._metrics.inbox_depth.set(0)
+        self._persister.changed()
+
+    # ----- replies owed to callers -----------------------------------------------------------------
+
+    def _owe_reply(self, call: AgentMessage, content: str) -> None:
+        assert call.reply_to is not None  # AgentMessage guarantees it for calls
+        reply = AgentMessage(
+            id=f"{call.id}/reply",
+            sender=self.config.agent.name,
+            content=content,
+            kind="reply",
+            correlation_id=call.call_id,
+        )
+        self.state.outbox.append(Outgoing(to=call.reply_to, message=reply))
+        self._persister.changed()
+
+    async def drain_outbox(self, timeout_seconds: float) -> None:
+        """Give owed replies a bounded chance to go out before exiting (they stay durable anyway)."""
+        if self._outbox_task is not None and not self._outbox_task.done():
+            await asyncio.wait({self._outbox_task}, timeout=timeout_seconds)
+
+    def _kick_outbox(self) -> None:
+        if self.state.outbox and (self._outbox_task is None or self._outbox_task.done()):
+            self._outbox_task = asyncio.create_task(self._flush_outbox())
+
+    async def _flush_outbox(self) -> None:
+        pause = 0.5
+        while self.state.outbox:
+            item = self.state.outbox[0]
+            try:
+                await self._peers.deliver(item.to, item.message)
+            except DeliveryError as err:
+                item.attempts += 1
+                if item.attempts < OUTBOX_ATTEMPTS:
+                    await asyncio.sleep(pause)
+                    pause *= 2
+                    continue
+                self.record_error(f"reply to {item.to!r} undeliverable: {err}")
+            self.state.outbox.pop(0)
+            self._persister.changed()
+            await self._persister.persist()
+
+    # ----- hot reload ------------------------------------------------------------------------------
+
+    def _apply_pending_config(self) -> None:
+        new = self.pending_config
+        if new is None:
+            return
+        self.pending_config = None
+        old = self.config
+        # Identity and the checkpoint store are fixed for the life of the process.
+        new = new.model_copy(update={"agent": old.agent, "checkpoint": old.checkpoint})
+        self.config = new
+        if new.model != old.model:
+            stale = self._model
+            self._model = self._model_factory(new)
+            asyncio.get_running_loop().create_task(stale.aclose())
+        if new.tools != old.tools or new.peers != old.peers:
+            self._tools = build_registry(new.tools, self._peers)
+        self._refresh_system_prompt()
+        self._metrics.set_revision(new.revision)
+        self._events.publish("config_applied", revision=new.revision)
+        log.info("applied config revision %s", new.revision)
+
+    def _refresh_system_prompt(self) -> None:
+        task = self.state.task
+        if task is not None and task.messages and task.messages[0].get("role") == "system":
+            task.messages[0] = {"role": "system", "content": self.config.system_prompt}
+            self._persister.changed()
+
+    # ----- reporting -------------------------------------------------------------------------------
+
+    def record_error(self, message: str) -> None:
+        self.last_error = message
+        self._events.publish("error", message=message)
+        log.warning("%s", message)
+
+    def status(self) -> dict[str, Any]:
+        task = self.state.task
+        return {
+            "agent": self.config.agent.name,
+            "namespace": self.config.agent.namespace,
+            "mode": self.config.mode,
+            "phase": self.phase,
+            "ready": self.ready,
+            "step": task.step if task else 0,
+            "stepsTotal": self.state.steps_total,
+            "tokensIn": self.state.tokens_in_total,
+            "tokensOut": self.state.tokens_out_total,
+            "tasksCompleted": self.state.tasks_completed,
+            "inboxDepth": len(self.state.inbox),
+            "configRevision": self.config.revision,
+            "pendingRevision": self.pending_config.revision if self.pending_config else None,
+            "currentTask": None
+            if task is None
+            else {"id": task.id, "prompt": task.prompt[:500], "outcome": task.outcome, "result": task.result},
+            "lastError": self.last_error,
+        }
+
+    async def aclose(self) -> None:
+        if self._outbox_task is not None:
+            self._outbox_task.cancel()
+        await self._model.aclose()

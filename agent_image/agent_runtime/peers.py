@@ -1,0 +1,99 @@
+"""Reaching peer agents by name: address resolution and message delivery over HTTP."""
+
+import asyncio
+from typing import Final
+
+import httpx
+
+from agent_runtime.config import PeersConfig
+from agent_runtime.kube import KubeAccess
+from agent_runtime.messages import AgentMessage
+from agent_runtime.tools.base import ToolError
+
+AGENT_TOKEN_HEADER: Final = "X-Agent-Token"
+_DELIVERY_ATTEMPTS: Final = 3
+
+
+class DeliveryError(ToolError):
+    """A peer could not be reached or refused the message."""
+
+
+class PeerClient:
+    """Implements the tools' Messenger: casts, calls (waiting for the matching reply) and raw delivery."""
+
+    def __init__(
+        self,
+        agent: str,
+        namespace: str,
+        peers: PeersConfig,
+        message_token: str | None,
+        kube: KubeAccess | None,
+    ) -> None:
+        self._agent = agent
+        self._namespace = namespace
+        self._peers = peers
+        self._token = message_token
+        self._kube = kube
+        self._waiting: dict[str, asyncio.Future[str]] = {}
+        self._http = httpx.AsyncClient(timeout=10.0)
+
+    def address(self, name: str) -> str:
+        if name in self._peers.addresses:
+            return self._peers.addresses[name].rstrip("/")
+        api = self._kube.api_url if self._kube else ""
+        return self._peers.address_template.format(name=name, namespace=self._namespace, api=api)
+
+    def _headers(self) -> dict[str, str]:
+        token = self._token or ""
+        if self._peers.via_api_server and self._kube is not None:
+            # The API server consumes Authorization itself; the agent token travels in its own header.
+            return {**self._kube.auth_headers(), AGENT_TOKEN_HEADER: token}
+        return {"Authorization": f"Bearer {token}"}
+
+    async def deliver(self, to: str, message: AgentMessage) -> None:
+        url = f"{self.address(to)}/v1/messages"
+        for attempt in range(1, _DELIVERY_ATTEMPTS + 1):
+            try:
+                response = await self._http.post(url, json=message.wire(), headers=self._headers())
+            except httpx.TransportError as err:
+                if attempt == _DELIVERY_ATTEMPTS:
+                    raise DeliveryError(f"agent {to!r} unreachable at {url}: {type(err).__name__}") from err
+                await asyncio.sleep(0.2 * attempt)
+                continue
+            if response.status_code in (200, 202):
+                return
+            if response.status_code < 500 or attempt == _DELIVERY_ATTEMPTS:
+                raise DeliveryError(f"agent {to!r} refused the message: HTTP {response.status_code}")
+            await asyncio.sleep(0.2 * attempt)
+
+    async def cast(self, to: str, content: str, message_id: str) -> None:
+        await self.deliver(to, AgentMessage(id=message_id, sender=self._agent, content=content, kind="cast"))
+
+    async def call(self, to: str, content: str, message_id: str, timeout_seconds: float) -> str:
+        message = AgentMessage(
+            id=message_id,
+            sender=self._agent,
+            content=content,
+            kind="call",
+            reply_to=self._agent,
+            correlation_id=message_id,
+        )
+        waiter = self._waiting.setdefault(message.call_id, asyncio.get_running_loop().create_future())
+        try:
+            await self.deliver(to, message)
+            return await asyncio.wait_for(asyncio.shield(waiter), timeout_seconds)
+        except TimeoutError:
+            raise ToolError(f"no reply from {to!r} within {timeout_seconds:g}s") from None
+        finally:
+            self._waiting.pop(message.call_id, None)
+
+    def accept_reply(self, reply: AgentMessage) -> bool:
+        """Hand a reply to the call waiting for it; False when nobody waits (late or unknown)."""
+        waiter = self._waiting.get(reply.correlation_id or "")
+        if waiter is None or waiter.done():
+            return False
+        waiter.set_result(reply.content)
+        return True
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

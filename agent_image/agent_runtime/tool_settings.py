@@ -1,0 +1,73 @@
+"""Per-tool settings: part of the config contract, so the operator can reject unknown tools and bad settings.
+
+Pure pydantic (no I/O imports): the operator imports this through `agent_runtime.config`.
+"""
+
+from typing import Final
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class ToolSettings(BaseModel):
+    """Base of every tool's settings: camelCase keys, unknown keys rejected (typos fail loudly)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+class NoSettings(ToolSettings):
+    """The tool takes no settings."""
+
+
+class PeerSettings(ToolSettings):
+    allowed_peers: list[str] | None = Field(
+        default=None, description="Agent names this tool may address; unset means any agent."
+    )
+
+
+class AskAgentSettings(PeerSettings):
+    default_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="Reply timeout when the model gives none."
+    )
+    max_timeout_seconds: float = Field(default=600.0, gt=0, description="Upper bound on the model's timeout.")
+
+
+class HttpGetSettings(ToolSettings):
+    allowed_hosts: list[str] = Field(
+        min_length=1,
+        description="Hosts the tool may fetch from: exact names, or `*.example.com` for any subdomain.",
+    )
+    max_bytes: int = Field(default=65536, gt=0, description="Response bodies are cut at this many bytes.")
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    max_redirects: int = Field(default=3, ge=0, description="Each redirect target must be allowed too.")
+
+
+class RunProgramSettings(ToolSettings):
+    command: list[str] = Field(
+        min_length=1, description="argv of the program; it runs as a separate process."
+    )
+    description: str = Field(
+        default="Run the configured program. `input` goes to its stdin; `args` are appended to its command.",
+        description="What the model is told the program does.",
+    )
+    allow_arguments: bool = Field(
+        default=True, description="Whether the model may append `args` to the command."
+    )
+    timeout_seconds: float = Field(default=10.0, gt=0, description="The process group is killed after this.")
+    max_output_bytes: int = Field(
+        default=65536, gt=0, description="stdout and stderr are each cut at this size."
+    )
+    working_dir: str | None = None
+    env: dict[str, str] = Field(default_factory=dict, description="Extra environment for the program.")
+
+
+TOOL_SETTINGS: Final[dict[str, type[ToolSettings]]] = {
+    "send_message": PeerSettings,
+    "ask_agent": AskAgentSettings,
+    "http_get": HttpGetSettings,
+    "finish": NoSettings,
+    "run_program": RunProgramSettings,
+    # Test/demo only: lets a scripted model make the agent exit with EXIT_CRASH_REQUESTED.
+    "crash": NoSettings,
+}
+"""Every tool the runtime knows, by name, with the model its `settings` must match."""

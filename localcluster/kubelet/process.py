@@ -1,0 +1,88 @@
+"""One container run: a local process in its own process group, its output appended to the log file."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from localcluster.kubelet import orphans
+
+
+@dataclass(frozen=True)
+class ExitStatus:
+    """How a process ended: ``exit_code`` follows the container convention (128 + signal when killed)."""
+
+    exit_code: int
+    signal: int | None
+
+    @classmethod
+    def from_returncode(cls, returncode: int) -> ExitStatus:
+        if returncode < 0:
+            return cls(128 - returncode, -returncode)
+        return cls(returncode, None)
+
+
+class ContainerProcess:
+    """A running container process; signals go to its whole process group, as to a container."""
+
+    def __init__(self, process: asyncio.subprocess.Process, log_offset: int, pid_file: Path) -> None:
+        self._process = process
+        self.log_offset = log_offset
+        self._pid_file = pid_file
+        self._exit: ExitStatus | None = None
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    @classmethod
+    async def spawn(
+        cls, argv: Sequence[str], env: Mapping[str, str], cwd: Path, log_path: Path, pid_file: Path
+    ) -> ContainerProcess:
+        """Start ``argv`` and record it in ``pid_file``; raises OSError when the program cannot start."""
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("ab") as log:
+            offset = log.tell()
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                env=dict(env),
+                start_new_session=True,
+            )
+        orphans.record(pid_file, process.pid)
+        return cls(process, offset, pid_file)
+
+    async def wait(self) -> ExitStatus:
+        """Wait for the process to exit, then kill whatever it left in its group (a container dies whole)."""
+        if self._exit is None:
+            returncode = await self._process.wait()
+            self._signal_group(signal.SIGKILL)
+            orphans.forget(self._pid_file)
+            self._exit = ExitStatus.from_returncode(returncode)
+        return self._exit
+
+    def send_signal(self, sig: int) -> None:
+        if self._process.returncode is None:
+            self._signal_group(sig)
+
+    async def stop(self, grace_seconds: float) -> ExitStatus:
+        """SIGTERM the group, wait up to ``grace_seconds``, then SIGKILL it."""
+        self.send_signal(signal.SIGTERM)
+        with contextlib.suppress(TimeoutError):
+            return await asyncio.wait_for(asyncio.shield(self.wait()), timeout=max(grace_seconds, 0))
+        self.send_signal(signal.SIGKILL)
+        return await self.wait()
+
+    def _signal_group(self, sig: int) -> None:
+        # The process leads its own session, so its pid is the group id even after it has exited.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._process.pid, sig)
