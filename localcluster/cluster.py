@@ -92,7 +92,7 @@ class LocalCluster:
         orphans.kill_recorded(self.kubelet.config.pods_dir)
         await self.server.start()
         self.server.write_kubeconfig(self.kubeconfig_path)
-        await self.kubelet.start(self.server.url, self.server.token)
+        await self.kubelet.start(self.server.url, self.server.token, self.server.service_proxy_url)
 
     async def stop(self) -> None:
         try:
@@ -121,6 +121,11 @@ class LocalCluster:
     @property
     def token(self) -> str:
         return self.server.token
+
+    @property
+    def service_proxy_url(self) -> str:
+        """The HTTP proxy pods get as HTTP_PROXY: it routes http://<service>[.<namespace>[.svc]][:port]."""
+        return self.server.service_proxy_url
 
     @property
     def kubeconfig_path(self) -> Path:
@@ -241,6 +246,10 @@ class LocalClusterThread:
     @property
     def url(self) -> str:
         return self.cluster.url
+
+    @property
+    def service_proxy_url(self) -> str:
+        return self.cluster.service_proxy_url
 
     @property
     def kubeconfig_path(self) -> Path:

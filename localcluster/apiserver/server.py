@@ -20,8 +20,9 @@ from .kubeconfig import write_kubeconfig
 from .logs import PodLogs
 from .namespaces import CrdCleanupController, NamespaceController
 from .openapi_docs import OpenApiDocuments
-from .proxy import Proxy
+from .proxy import Proxy, ServiceBackends
 from .resources import Resources, WriteOptions
+from .service_dns_proxy import ServiceDnsProxy
 from .store import Store
 from .watchstream import WatchStreams
 
@@ -63,7 +64,10 @@ class ApiServer:
         self.faults = Faults(self.store.hub)
         self.watches = WatchStreams(self, bookmark_interval)
         self.logs = PodLogs(self)
-        self.proxy = Proxy(self)
+        backends = ServiceBackends(self.store)
+        self.proxy = Proxy(self, backends)
+        # Service DNS for HTTP: pods' HTTP_PROXY, on a port of its own (see service_dns_proxy.py)
+        self.service_dns = ServiceDnsProxy(self.store, backends, host)
         self.openapi = OpenApiDocuments(self.registry)
         self.controllers = [
             GarbageCollector(self.resources),
@@ -105,6 +109,7 @@ class ApiServer:
         await site.start()
         sockets = self._runner.addresses
         self.port = int(sockets[0][1])
+        await self.service_dns.start()
         log.info("local API server listening on %s", self.url)
 
     async def stop(self) -> None:
@@ -116,6 +121,7 @@ class ApiServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await self.service_dns.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -134,6 +140,11 @@ class ApiServer:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def service_proxy_url(self) -> str:
+        """The HTTP proxy that routes http://<service>[.<namespace>[.svc[.cluster.local]]] to Services."""
+        return self.service_dns.url
 
     def write_kubeconfig(self, path: Path, namespace: str = "default") -> Path:
         return write_kubeconfig(Path(path), self.url, self.token, namespace)

@@ -27,6 +27,8 @@ class KubeletConfig:
     # Written into each pod's kubeconfig and service account token; None when no API server is known.
     api_url: str | None = None
     token: str = ""
+    # The API server's Service DNS proxy, given to containers as HTTP_PROXY; None: containers get no proxy.
+    service_proxy_url: str | None = None
 
     @property
     def pods_dir(self) -> Path:

@@ -118,3 +118,18 @@ def container_env(
             value = expand(str(entry.get("value", "")), env.get)
         env[name] = value
     return env
+
+
+# Each variable in both spellings, as clients differ in which they read (Python reads both and prefers the
+# lowercase one; curl reads only http_proxy). A pod that sets one spelling must not be given the other.
+_PROXY_VARIABLES = (("HTTP_PROXY", "http_proxy"), ("NO_PROXY", "no_proxy"))
+
+
+def with_service_proxy(env: Mapping[str, str], proxy_url: str, direct_hosts: str) -> dict[str, str]:
+    """``env`` plus HTTP_PROXY/http_proxy and NO_PROXY/no_proxy, each pair only where ``env`` has neither."""
+    values = {"HTTP_PROXY": proxy_url, "NO_PROXY": direct_hosts}
+    result = dict(env)
+    for spellings in _PROXY_VARIABLES:
+        if not any(name in env for name in spellings):
+            result.update(dict.fromkeys(spellings, values[spellings[0]]))
+    return result

@@ -86,9 +86,17 @@ class Kubelet:
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 
-    async def start(self, api_url: str, token: str) -> None:
-        """Connect to the API server and start running pods once ConfigMaps, Secrets and pods are listed."""
-        self.config = dataclasses.replace(self.config, api_url=api_url, token=token)
+    async def start(self, api_url: str, token: str, service_proxy_url: str | None = None) -> None:
+        """Connect to the API server and start running pods once ConfigMaps, Secrets and pods are listed.
+
+        ``service_proxy_url``: the API server's Service DNS proxy, given to containers as HTTP_PROXY.
+        """
+        self.config = dataclasses.replace(
+            self.config,
+            api_url=api_url,
+            token=token,
+            service_proxy_url=service_proxy_url or self.config.service_proxy_url,
+        )
         self.config.pods_dir.mkdir(parents=True, exist_ok=True)
         session = aiohttp.ClientSession()
         client = ApiClient(api_url, token, session)

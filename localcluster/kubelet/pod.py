@@ -13,10 +13,11 @@ from typing import Any, Protocol
 import aiohttp
 
 from localcluster.apiserver.kubeconfig import write_kubeconfig
+from localcluster.apiserver.service_dns_proxy import DIRECT_HOSTS, pod_proxy_url
 from localcluster.kubelet.config import KubeletConfig
 from localcluster.kubelet.container import ContainerRunner, LaunchPlan
 from localcluster.kubelet.downward import PodFacts
-from localcluster.kubelet.envvars import container_env, expand
+from localcluster.kubelet.envvars import container_env, expand, with_service_proxy
 from localcluster.kubelet.images import ContainerCannotRunError, container_argv, resolve_program
 from localcluster.kubelet.objects import ObjectSource
 from localcluster.kubelet.podfs import ROOT_ENV, ContainerFilesystem, PathRewriter, PodPaths
@@ -277,6 +278,9 @@ class PodWorker:
         env = {
             key: value if base.get(key) == value else rewriter.rewrite(value) for key, value in env.items()
         }
+        if self._config.service_proxy_url is not None:
+            proxy_url = pod_proxy_url(self._config.service_proxy_url, self.namespace, self.name)
+            env = with_service_proxy(env, proxy_url, DIRECT_HOSTS)
         argv = [
             rewriter.rewrite(expand(word, env.get)) for word in container_argv(container, self._config.images)
         ]
