@@ -30,8 +30,9 @@ typecheck: $(STAMP)
 layers: $(STAMP)
 	$(BIN)/lint-imports
 
+# The supervision core must stay >= 95 % covered (issue: Foundation); the rest is reported, not gated.
 unit: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --cov=agent_supervisor.supervision --cov-report=term:skip-covered --cov-fail-under=95
 
 # lint + types + import layers + every test
 test: setup lint typecheck layers unit
