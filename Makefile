@@ -20,9 +20,11 @@ setup: $(STAMP) tools
 tools:
 	bash scripts/fetch-tools.sh $(TOOLS)
 
+PYTHON_DIRS := operator agent_image localcluster tests benchmarks
+
 lint: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff check $(PYTHON_DIRS)
+	$(BIN)/ruff format --check $(PYTHON_DIRS)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy operator/agent_supervisor agent_image/agent_runtime localcluster
