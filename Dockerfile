@@ -13,8 +13,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN groupadd --system --gid 10001 agent \
- && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin agent
+RUN groupadd --system --gid 65532 agent \
+ && useradd --system --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin agent
 
 FROM base AS sources
 WORKDIR /src
@@ -37,7 +37,7 @@ RUN python -m venv /opt/venv \
 FROM base AS agent
 COPY --from=build-agent /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-USER 10001:10001
+USER 65532:65532
 EXPOSE 8080
 # The operator runs it without arguments (config from $AGENT_CONFIG); the scripted model server is the same
 # image with args: ["model-server", "--host", "0.0.0.0", "--port", "8000", "--scenarios", "/etc/scenarios.yaml"].
@@ -46,5 +46,5 @@ ENTRYPOINT ["agent-runtime"]
 FROM base AS operator
 COPY --from=build-operator /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-USER 10001:10001
+USER 65532:65532
 ENTRYPOINT ["agent-supervisor", "operator"]

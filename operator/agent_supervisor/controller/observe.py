@@ -1,0 +1,256 @@
+"""What a supervising resource sees of its children, and the core events that follow from it.
+
+The reconcile is level-triggered: it never relies on having seen a particular watch event. It compares the
+persisted state (which incarnation of each child should be starting, running or stopping) with the pods and
+child supervisors that exist now, and reports what must have happened - for the current attempt only, so
+leftovers of older incarnations and repeated observations change nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from agent_supervisor.controller import exits, labels
+from agent_supervisor.supervision import (
+    ChildExited,
+    ChildKind,
+    ChildLifecycle,
+    ChildReady,
+    ChildStartFailed,
+    ChildState,
+    Event,
+    ExitReason,
+    ShutdownReason,
+    SupervisorLifecycle,
+    SupervisorState,
+)
+
+DELETED = "Deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedPod:
+    """One pod of an agent child: the incarnation `attempt`."""
+
+    attempt: int
+    pod: Mapping[str, Any]
+    ready: bool
+    created_at: int | None
+    """Unix seconds of metadata.creationTimestamp, the start of the start deadline."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedSupervisor:
+    """A nested AgentSupervisor as its own status reports it."""
+
+    incarnation: int | None
+    lifecycle: SupervisorLifecycle | None
+    shutdown_reason: ShutdownReason | None
+    phase: str | None
+    deleting: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedChild:
+    """Everything that exists of one child: its pods by attempt (agent) and its resource (nested supervisor).
+
+    Both can exist for a while when a child's kind changed.
+    """
+
+    pods: Mapping[int, ObservedPod] = field(default_factory=dict)
+    supervisor: ObservedSupervisor | None = None
+
+
+def observe_pod(pod: Mapping[str, Any]) -> ObservedPod | None:
+    """The observation of a pod; None when it carries no attempt label (not one of ours)."""
+    meta = pod.get("metadata") or {}
+    attempt = labels.attempt_of(meta.get("labels"))
+    if attempt is None:
+        return None
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    return ObservedPod(
+        attempt=attempt,
+        pod=pod,
+        ready=ready and not meta.get("deletionTimestamp"),
+        created_at=exits.timestamp(meta.get("creationTimestamp")),
+    )
+
+
+def observe_supervisor(resource: Mapping[str, Any]) -> ObservedSupervisor:
+    """The observation of a nested AgentSupervisor from its status (see controller.persisted)."""
+    status = resource.get("status") or {}
+    supervision = status.get("supervision") or {}
+    state = supervision.get("state") or {}
+    incarnation = supervision.get("incarnation")
+    return ObservedSupervisor(
+        incarnation=incarnation if isinstance(incarnation, int) else None,
+        lifecycle=_enum(SupervisorLifecycle, state.get("lifecycle")),
+        shutdown_reason=_enum(ShutdownReason, state.get("shutdownReason")),
+        phase=status.get("phase") if isinstance(status.get("phase"), str) else None,
+        deleting=bool((resource.get("metadata") or {}).get("deletionTimestamp")),
+    )
+
+
+_E = TypeVar("_E", SupervisorLifecycle, ShutdownReason)
+
+
+def _enum(kind: type[_E], value: Any) -> _E | None:
+    try:
+        return kind(value)
+    except ValueError:
+        return None
+
+
+def observe(
+    pods: Iterable[Mapping[str, Any]], supervisors: Iterable[Mapping[str, Any]] = ()
+) -> dict[str, ObservedChild]:
+    """Group the pods and child AgentSupervisors of one supervising resource by their child label.
+
+    Pass only the objects of that resource: for an AgentSupervisor those labelled with it as supervisor, for
+    a standalone Agent its own pods.
+    """
+    pods_by_child: dict[str, dict[int, ObservedPod]] = {}
+    for pod in pods:
+        observed = observe_pod(pod)
+        child = ((pod.get("metadata") or {}).get("labels") or {}).get(labels.CHILD)
+        if observed is not None and child:
+            pods_by_child.setdefault(child, {})[observed.attempt] = observed
+    sups: dict[str, ObservedSupervisor] = {}
+    for resource in supervisors:
+        child = ((resource.get("metadata") or {}).get("labels") or {}).get(labels.CHILD)
+        if child:
+            sups[child] = observe_supervisor(resource)
+    return {
+        name: ObservedChild(pods=pods_by_child.get(name, {}), supervisor=sups.get(name))
+        for name in pods_by_child.keys() | sups.keys()
+    }
+
+
+# --- Observation -> core events ----------------------------------------------------------------------------
+
+
+def events_from_observation(
+    state: SupervisorState,
+    observed: Mapping[str, ObservedChild],
+    now: int,
+    *,
+    start_deadline_seconds: int,
+) -> list[Event]:
+    """The core events that explain the difference between `state` and what exists, at `now`."""
+    events: list[Event] = []
+    for child in state.children:
+        if child.lifecycle not in (ChildLifecycle.STARTING, ChildLifecycle.RUNNING, ChildLifecycle.STOPPING):
+            continue
+        seen = observed.get(child.name, ObservedChild())
+        event = (
+            _agent_event(child, seen.pods.get(child.attempt), now, start_deadline_seconds)
+            if child.kind is ChildKind.AGENT
+            else _supervisor_event(child, seen.supervisor)
+        )
+        if event is not None:
+            events.append(event)
+    return events
+
+
+def _exited(child: ChildState, outcome: exits.PodOutcome) -> ChildExited:
+    return ChildExited(child.name, child.attempt, outcome.reason, outcome.code, outcome.detail)
+
+
+def _agent_event(child: ChildState, pod: ObservedPod | None, now: int, deadline: int) -> Event | None:
+    if child.lifecycle is ChildLifecycle.STOPPING:
+        outcome = exits.classify(None if pod is None else pod.pod, stopping=True)
+        return None if outcome is None else _exited(child, outcome)
+    if pod is None:
+        if child.lifecycle is ChildLifecycle.STARTING:
+            return None  # not created yet (or gone before it started): the pending StartChild creates it
+        return _exited(child, exits.pod_gone(stopping=False))
+    outcome = exits.classify(pod.pod, stopping=False)
+    if outcome is not None:
+        if outcome.kind is exits.OutcomeKind.START_FAILED and child.lifecycle is ChildLifecycle.STARTING:
+            return ChildStartFailed(child.name, child.attempt, outcome.detail)
+        return _exited(child, outcome)
+    if child.lifecycle is ChildLifecycle.RUNNING:
+        return None
+    if pod.ready:
+        return ChildReady(child.name, child.attempt)
+    if pod.created_at is not None and now >= pod.created_at + deadline:
+        message = f"not Ready within {deadline}s of its creation"
+        return ChildStartFailed(child.name, child.attempt, exits.detail(exits.START_TIMEOUT, message))
+    return None
+
+
+def _supervisor_event(child: ChildState, sup: ObservedSupervisor | None) -> Event | None:
+    current = sup is not None and sup.incarnation == child.attempt
+    if child.lifecycle is ChildLifecycle.STOPPING:
+        if sup is None:
+            return ChildExited(child.name, child.attempt, ExitReason.SHUTDOWN, None, exits.SHUTDOWN)
+        if current and sup.lifecycle is SupervisorLifecycle.TERMINATED:
+            return ChildExited(child.name, child.attempt, ExitReason.SHUTDOWN, None, _shutdown_detail(sup))
+        if not current and sup.lifecycle in (None, SupervisorLifecycle.IDLE, SupervisorLifecycle.TERMINATED):
+            # It never took up this incarnation, and the stop annotation keeps it from doing so now.
+            message = "stopped before it started"
+            return ChildExited(
+                child.name, child.attempt, ExitReason.SHUTDOWN, None, exits.detail(exits.SHUTDOWN, message)
+            )
+        return None
+    if sup is None:
+        if child.lifecycle is ChildLifecycle.STARTING:
+            return None  # the pending StartChild creates it
+        message = "the child AgentSupervisor was deleted"
+        return ChildExited(
+            child.name, child.attempt, ExitReason.ABNORMAL, None, exits.detail(DELETED, message)
+        )
+    if sup.deleting:
+        message = "the child AgentSupervisor is being deleted"
+        return ChildExited(
+            child.name, child.attempt, ExitReason.ABNORMAL, None, exits.detail(DELETED, message)
+        )
+    if not current:
+        return None  # it has not taken up this incarnation yet
+    if sup.lifecycle is SupervisorLifecycle.RUNNING and child.lifecycle is ChildLifecycle.STARTING:
+        return ChildReady(child.name, child.attempt)
+    if sup.lifecycle is SupervisorLifecycle.TERMINATED:
+        if (
+            sup.shutdown_reason is ShutdownReason.FAILED_TO_START_CHILD
+            and child.lifecycle is ChildLifecycle.STARTING
+        ):
+            return ChildStartFailed(child.name, child.attempt, _shutdown_detail(sup))
+        return ChildExited(child.name, child.attempt, ExitReason.SHUTDOWN, None, _shutdown_detail(sup))
+    return None
+
+
+def _shutdown_detail(sup: ObservedSupervisor) -> str:
+    reason = sup.shutdown_reason.value if sup.shutdown_reason is not None else "unknown"
+    return exits.detail(exits.SHUTDOWN, f"the child supervisor exited ({reason})")
+
+
+def next_start_deadline(
+    state: SupervisorState, observed: Mapping[str, ObservedChild], *, start_deadline_seconds: int
+) -> int | None:
+    """The earliest second at which a starting agent child misses its start deadline (for a requeue)."""
+    deadlines = []
+    for child in state.children:
+        if child.lifecycle is not ChildLifecycle.STARTING or child.kind is not ChildKind.AGENT:
+            continue
+        pod = observed.get(child.name, ObservedChild()).pods.get(child.attempt)
+        if pod is not None and pod.created_at is not None and not pod.ready:
+            deadlines.append(pod.created_at + start_deadline_seconds)
+    return min(deadlines, default=None)
+
+
+def leftover_pods(state: SupervisorState, observed: Mapping[str, ObservedChild]) -> list[Mapping[str, Any]]:
+    """Pods of older incarnations (or of children the state no longer knows) that should be deleted.
+
+    A pod of the current attempt is never a leftover, whatever its phase: it is the child's record of how its
+    incarnation ended until a new attempt replaces it.
+    """
+    current = {child.name: child.attempt for child in state.children if child.kind is ChildKind.AGENT}
+    return [
+        pod.pod
+        for name, seen in sorted(observed.items())
+        for attempt, pod in sorted(seen.pods.items())
+        if attempt != current.get(name)
+    ]

@@ -1,0 +1,274 @@
+"""From the API resources to the supervision core's input, and the checks the CRD schema cannot express.
+
+`parse_agent`/`parse_supervisor` turn a raw object into the API model (schema problems become FieldIssues);
+`semantic_problems` adds what needs knowledge outside one field: the runtime's tool registry, Kubernetes name
+limits of the objects the operator will create, and (when the caller knows them) the Secrets that exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Collection, Mapping
+from typing import Any, Final
+
+from pydantic import ValidationError
+
+from agent_runtime.config import ToolSpec as RuntimeToolSpec
+from agent_runtime.tool_settings import TOOL_SETTINGS
+from agent_supervisor import api, supervision
+from agent_supervisor.api.base import DNS_LABEL_PATTERN
+from agent_supervisor.controller import labels
+from agent_supervisor.controller.runtime_config import MODEL_API_KEY_ENV, RenderError, tool_settings
+
+FieldProblem = api.FieldIssue
+"""A problem with a resource: the field it is in (e.g. `spec.children[1].name`) and what to do about it."""
+
+TEMPLATE_HASH_LENGTH: Final = 10
+COLD_FIELDS: Final = ("image", "resources", "env", "service_account_name", "node_selector", "tolerations")
+"""Template fields whose change needs a new pod; every other field is applied to the running agent."""
+
+RESERVED_ENV: Final = frozenset(
+    {
+        "AGENT_CONFIG",
+        "AGENT_HOST",
+        "AGENT_PORT",
+        "AGENT_MESSAGE_TOKEN",
+        "AGENT_KUBE_API_URL",
+        "AGENT_TERMINATION_MESSAGE_PATH",
+        MODEL_API_KEY_ENV,
+        "POD_NAME",
+        "POD_NAMESPACE",
+        "POD_UID",
+        "POD_IP",
+    }
+)
+"""Environment variables the operator sets on every agent container; users may not override them."""
+
+_DNS_LABEL = re.compile(DNS_LABEL_PATTERN)
+_PARSED_KEYS: Final = ("apiVersion", "kind", "metadata", "spec")
+
+
+class InvalidResourceError(ValueError):
+    """A resource that must not be acted on; `problems` name each field and the fix."""
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        super().__init__("; ".join(str(problem) for problem in problems))
+        self.problems = problems
+
+
+def parse_agent(body: Mapping[str, Any]) -> api.Agent:
+    """The Agent in a raw object (its status is not parsed). Raises InvalidResourceError."""
+    try:
+        return api.Agent.model_validate(_without_status(body))
+    except ValidationError as err:
+        raise InvalidResourceError(api.field_issues(err)) from None
+
+
+def parse_supervisor(body: Mapping[str, Any]) -> api.AgentSupervisor:
+    """The AgentSupervisor in a raw object (its status is not parsed). Raises InvalidResourceError."""
+    try:
+        return api.AgentSupervisor.model_validate(_without_status(body))
+    except ValidationError as err:
+        raise InvalidResourceError(api.field_issues(err)) from None
+
+
+def _without_status(body: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: body[key] for key in _PARSED_KEYS if key in body}
+
+
+# --- Projection onto the core ------------------------------------------------------------------------------
+
+
+def cold_template_hash(template: api.AgentTemplate) -> str:
+    """A short hash of the cold fields only: it changes exactly when the agent needs a new pod."""
+    cold = template.model_dump(mode="json", by_alias=True, include=set(COLD_FIELDS), exclude_none=True)
+    canonical = json.dumps(cold, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:TEMPLATE_HASH_LENGTH]
+
+
+def shutdown_policy(policy: api.ShutdownPolicy | None) -> supervision.ShutdownPolicy:
+    """The core's policy for an API one; None (no time limit) is OTP's infinity."""
+    if policy is None:
+        return supervision.ShutdownPolicy.infinity()
+    if policy.brutal_kill:
+        return supervision.ShutdownPolicy.brutal_kill()
+    assert policy.grace_seconds is not None  # the API model requires exactly one of the two
+    return supervision.ShutdownPolicy.timeout(policy.grace_seconds)
+
+
+def backoff(restart_backoff: api.RestartBackoff | None) -> supervision.Backoff | None:
+    if restart_backoff is None:
+        return None
+    return supervision.Backoff(
+        initial_seconds=restart_backoff.initial_seconds, max_seconds=restart_backoff.max_seconds
+    )
+
+
+def supervisor_spec(sup: api.AgentSupervisor) -> supervision.SupervisorSpec:
+    """The core's view of an AgentSupervisor: its flags and its children in start order."""
+    spec = sup.spec
+    return supervision.SupervisorSpec(
+        strategy=supervision.Strategy(spec.strategy.value),
+        max_restarts=spec.max_restarts,
+        period_seconds=spec.period_seconds,
+        auto_shutdown=supervision.AutoShutdown(spec.auto_shutdown.value),
+        backoff=backoff(spec.restart_backoff),
+        children=tuple(_child_spec(child) for child in spec.children),
+    )
+
+
+def _child_spec(child: api.ChildSpec) -> supervision.ChildSpec:
+    if child.agent is not None:
+        kind, template_hash = supervision.ChildKind.AGENT, cold_template_hash(child.agent)
+    else:
+        # A nested supervisor applies its own template edits in place; only a change of kind replaces it.
+        kind, template_hash = supervision.ChildKind.SUPERVISOR, ""
+    return supervision.ChildSpec(
+        name=child.name,
+        kind=kind,
+        restart=supervision.RestartType(child.effective_restart.value),
+        significant=child.significant,
+        shutdown=shutdown_policy(child.effective_shutdown),
+        template_hash=template_hash,
+    )
+
+
+def standalone_spec(agent: api.Agent) -> supervision.SupervisorSpec:
+    """A standalone Agent: an implicit one_for_one supervisor of one child named like the Agent."""
+    if not agent.metadata.name:
+        raise InvalidResourceError([FieldProblem("metadata.name", "the Agent has no name")])
+    spec = agent.spec
+    return supervision.SupervisorSpec.standalone(
+        agent.metadata.name,
+        restart=supervision.RestartType(spec.effective_restart.value),
+        max_restarts=spec.max_restarts,
+        period_seconds=spec.period_seconds,
+        backoff=backoff(spec.restart_backoff),
+        shutdown=shutdown_policy(spec.effective_shutdown),
+        template_hash=cold_template_hash(spec),
+    )
+
+
+# --- Semantic checks ---------------------------------------------------------------------------------------
+
+SecretKeys = Mapping[str, Collection[str]]
+"""Secrets known to exist in the namespace: name -> the keys of its data."""
+
+
+def semantic_problems(
+    obj: api.Agent | api.AgentSupervisor, secrets: SecretKeys | None = None
+) -> list[FieldProblem]:
+    """What the CRD schema and its CEL rules cannot check; Secret references too when `secrets` is given."""
+    name = obj.metadata.name or ""
+    problems = _name_problems("metadata.name", name)
+    if isinstance(obj, api.Agent):
+        problems += _template_problems("spec", obj.spec, secrets)
+    else:
+        problems += _supervisor_problems("spec", name, obj.spec, secrets)
+    return problems
+
+
+def _name_problems(field: str, name: str) -> list[FieldProblem]:
+    if len(name) > labels.MAX_NAME:
+        return [
+            FieldProblem(
+                field,
+                f"the name {name!r} has {len(name)} characters, but it names a Service and labels, which "
+                f"allow {labels.MAX_NAME}: shorten it",
+            )
+        ]
+    if not _DNS_LABEL.match(name):
+        return [
+            FieldProblem(
+                field,
+                f"the name {name!r} must be a DNS-1035 label (lower-case letters, digits and '-', starting "
+                "with a letter) because it names a Service: rename the resource",
+            )
+        ]
+    return []
+
+
+def _supervisor_problems(
+    prefix: str, name: str, spec: api.SupervisorSpec, secrets: SecretKeys | None
+) -> list[FieldProblem]:
+    problems: list[FieldProblem] = []
+    for index, child in enumerate(spec.children):
+        here = f"{prefix}.children[{index}]"
+        resource = labels.child_name(name, child.name)
+        if len(resource) > labels.MAX_NAME:
+            problems.append(
+                FieldProblem(
+                    f"{here}.name",
+                    f"the child's resource is named {resource!r} ({len(resource)} characters), over the "
+                    f"limit of {labels.MAX_NAME}: shorten the supervisor's or the child's name",
+                )
+            )
+            continue  # names below it are longer still; one message per branch is enough
+        if child.agent is not None:
+            problems += _template_problems(f"{here}.agent", child.agent, secrets)
+        elif child.supervisor is not None:
+            problems += _supervisor_problems(f"{here}.supervisor", resource, child.supervisor, secrets)
+    return problems
+
+
+def _template_problems(
+    prefix: str, template: api.AgentTemplate, secrets: SecretKeys | None
+) -> list[FieldProblem]:
+    problems = [*_tool_problems(prefix, template), *_env_problems(prefix, template)]
+    if secrets is not None:
+        problems += _secret_problems(prefix, template, secrets)
+    return problems
+
+
+def _tool_problems(prefix: str, template: api.AgentTemplate) -> list[FieldProblem]:
+    problems: list[FieldProblem] = []
+    for index, tool in enumerate(template.tools or []):
+        here = f"{prefix}.tools[{index}]"
+        if tool.name not in TOOL_SETTINGS:
+            known = ", ".join(sorted(TOOL_SETTINGS))
+            problems.append(FieldProblem(f"{here}.name", f"unknown tool {tool.name!r}; known tools: {known}"))
+            continue
+        try:
+            RuntimeToolSpec.model_validate({"name": tool.name, "settings": tool_settings(tool)})
+        except RenderError as err:
+            field, _, message = str(err).partition(": ")
+            problems.append(FieldProblem(f"{here}.{field}", message))
+        except ValidationError as err:
+            message = "; ".join(detail["msg"].removeprefix("Value error, ") for detail in err.errors())
+            problems.append(FieldProblem(here, message))
+    return problems
+
+
+def _env_problems(prefix: str, template: api.AgentTemplate) -> list[FieldProblem]:
+    return [
+        FieldProblem(
+            f"{prefix}.env[{index}].name",
+            f"{var.name} is set by the operator on every agent container: use another name",
+        )
+        for index, var in enumerate(template.env or [])
+        if var.name in RESERVED_ENV
+    ]
+
+
+def _secret_problems(prefix: str, template: api.AgentTemplate, secrets: SecretKeys) -> list[FieldProblem]:
+    references: list[tuple[str, str, str]] = []
+    if template.model.api_key_secret_ref is not None:
+        ref = template.model.api_key_secret_ref
+        references.append((f"{prefix}.model.apiKeySecretRef", ref.name, ref.key))
+    for index, var in enumerate(template.env or []):
+        if var.value_from is not None and var.value_from.secret_key_ref is not None:
+            ref_ = var.value_from.secret_key_ref
+            references.append((f"{prefix}.env[{index}].valueFrom.secretKeyRef", ref_.name, ref_.key))
+    problems = []
+    for field, secret, key in references:
+        if secret not in secrets:
+            problems.append(
+                FieldProblem(f"{field}.name", f"Secret {secret!r} does not exist: create it or fix the name")
+            )
+        elif key not in secrets[secret]:
+            problems.append(
+                FieldProblem(f"{field}.key", f"Secret {secret!r} has no key {key!r}: add it or fix the key")
+            )
+    return problems

@@ -1,0 +1,140 @@
+"""The runtime config an Agent's pod reads: rendered from the Agent, validated against the runtime's contract.
+
+The document is `agent_runtime.config.RuntimeConfig` (apiVersion runtime.otp.agents.dev/v1). Its revision is a
+hash of everything else in it, so the revision changes exactly when the running agent must reload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal, NamedTuple
+
+from agent_runtime.config import ConfigError, dump_config, parse_config
+from agent_supervisor import api
+
+MODEL_API_KEY_ENV: Final = "AGENT_MODEL_API_KEY"
+"""The env var the pod maps the model API key Secret into; the config names it, never the key itself."""
+DEFAULT_PEER_TEMPLATE: Final = "http://{name}.{namespace}.svc:8080"
+REVISION_LENGTH: Final = 16
+
+# How each API tool field becomes a runtime tool setting, per tool; a field a tool does not take is an error.
+_TOOL_SETTINGS: Final[dict[str, dict[str, str]]] = {
+    "http_get": {
+        "allowed_hosts": "allowedHosts",
+        "max_response_bytes": "maxBytes",
+        "timeout_seconds": "timeoutSeconds",
+    },
+    "ask_agent": {"timeout_seconds": "defaultTimeoutSeconds"},
+}
+
+
+class RenderError(ValueError):
+    """The Agent cannot be turned into a valid runtime config; the message names the field and the fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class RenderContext:
+    """What the runtime config needs beyond the Agent's spec."""
+
+    namespace: str
+    supervisor_path: str = ""
+    """Supervisors above the agent, root first, joined by '/'; empty for a standalone Agent."""
+    peer_template: str = DEFAULT_PEER_TEMPLATE
+    """Base URL of a peer agent, with {name}, {namespace} and optionally {api}."""
+    peers_via_api_server: bool = False
+    api_url: str | None = None
+    """The API server URL as seen from pods; None lets the runtime find it in its environment."""
+    checkpoint_store: Literal["kubernetes", "file", "none"] = "kubernetes"
+    checkpoint_path: str | None = None
+    """The checkpoint file, for the file store only (tests and development)."""
+
+
+class RenderedConfig(NamedTuple):
+    document: dict[str, Any]
+    """The validated RuntimeConfig document (camelCase, JSON-ready), revision included."""
+    revision: str
+
+    @property
+    def text(self) -> str:
+        """The YAML stored under `config.yaml` in the agent's ConfigMap."""
+        return dump_config(parse_config(self.document))
+
+
+def tool_settings(tool: api.ToolSpec) -> dict[str, Any]:
+    """The runtime settings of one tool. Raises RenderError naming an API field the tool does not take."""
+    mapping = _TOOL_SETTINGS.get(tool.name, {})
+    settings: dict[str, Any] = {}
+    for field, value in tool.model_dump(by_alias=False, exclude_none=True, exclude={"name"}).items():
+        alias = api.ToolSpec.model_fields[field].alias or field
+        if field not in mapping:
+            takers = sorted(name for name, fields in _TOOL_SETTINGS.items() if field in fields)
+            raise RenderError(f"{alias}: tool {tool.name!r} takes no {alias}; only {', '.join(takers)} do")
+        settings[mapping[field]] = value
+    return settings
+
+
+def render(agent: api.Agent, ctx: RenderContext) -> RenderedConfig:
+    """The runtime config of `agent`, validated with the runtime's own model. Raises RenderError."""
+    name = agent.metadata.name
+    if not name:
+        raise RenderError("metadata.name: the Agent has no name")
+    spec = agent.spec
+    tools = []
+    for index, tool in enumerate(spec.tools or []):
+        try:
+            tools.append({"name": tool.name, "settings": tool_settings(tool)})
+        except RenderError as err:
+            raise RenderError(f"spec.tools[{index}].{err}") from None
+    body: dict[str, Any] = {
+        "apiVersion": "runtime.otp.agents.dev/v1",
+        "kind": "RuntimeConfig",
+        "agent": {"name": name, "namespace": ctx.namespace, "supervisorPath": ctx.supervisor_path},
+        "model": _model(spec.model),
+        "systemPrompt": spec.system_prompt,
+        "task": spec.task,
+        "tools": tools,
+        "maxSteps": spec.max_steps,
+        "resume": spec.resume,
+        "peers": {"addressTemplate": ctx.peer_template, "viaApiServer": ctx.peers_via_api_server},
+        "checkpoint": _checkpoint(name, ctx),
+    }
+    document = _validated(body)
+    revision = _revision(document)
+    return RenderedConfig(document=_validated({**document, "revision": revision}), revision=revision)
+
+
+def _model(model: api.ModelSpec) -> dict[str, Any]:
+    # Sampling parameters are sent as request fields, so they keep the provider's snake_case names.
+    parameters = (
+        {} if model.parameters is None else model.parameters.model_dump(by_alias=False, exclude_none=True)
+    )
+    rendered: dict[str, Any] = {"endpoint": model.endpoint, "name": model.name, "parameters": parameters}
+    if model.api_key_secret_ref is not None:
+        rendered["apiKeyEnv"] = MODEL_API_KEY_ENV
+    return rendered
+
+
+def _checkpoint(name: str, ctx: RenderContext) -> dict[str, Any]:
+    match ctx.checkpoint_store:
+        case "kubernetes":
+            return {"store": "kubernetes", "configMapName": f"{name}-checkpoint", "apiUrl": ctx.api_url}
+        case "file":
+            return {"store": "file", "path": ctx.checkpoint_path}
+        case "none":
+            return {"store": "none"}
+
+
+def _validated(body: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        return parse_config({key: value for key, value in body.items() if value is not None}).to_document()
+    except ConfigError as err:
+        raise RenderError(str(err)) from None
+
+
+def _revision(document: Mapping[str, Any]) -> str:
+    unrevised = {key: value for key, value in document.items() if key != "revision"}
+    canonical = json.dumps(unrevised, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:REVISION_LENGTH]
