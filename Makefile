@@ -43,7 +43,7 @@ crds: $(STAMP)
 	$(BIN)/python -m agent_supervisor.api.crdgen --out crds --chart-out charts/agent-supervisor/crds
 
 demo: setup
-	$(BIN)/python -m agent_supervisor.cli demo
+	$(BIN)/python -m agent_supervisor demo
 
 bench: setup
 	$(BIN)/python -m pytest benchmarks -q -s -p no:cacheprovider

@@ -1,0 +1,27 @@
+"""The `agent-supervisor` entry point: the README's demo command and the local cluster are reachable."""
+
+import subprocess
+import sys
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "agent_supervisor", *args], capture_output=True, text=True)
+
+
+def test_demo_validates_every_example() -> None:
+    result = run("demo")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "all examples are valid" in result.stdout
+    assert "AgentSupervisor root: one_for_one" in result.stdout
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    result = run("bogus")
+    assert result.returncode == 2
+    assert "invalid choice: 'bogus'" in result.stderr
+
+
+def test_local_command_reaches_the_local_cluster_cli() -> None:
+    result = run("local", "--help")
+    assert result.returncode == 0
+    assert "up" in result.stdout and "down" in result.stdout
