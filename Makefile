@@ -20,14 +20,14 @@ setup: $(STAMP) tools
 tools:
 	bash scripts/fetch-tools.sh $(TOOLS)
 
-PYTHON_DIRS := operator agent_image localcluster tests benchmarks
+PYTHON_DIRS := operator agent_image localcluster tests benchmarks deploy
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(PYTHON_DIRS)
 	$(BIN)/ruff format --check $(PYTHON_DIRS)
 
 typecheck: $(STAMP)
-	$(BIN)/mypy operator/agent_supervisor agent_image/agent_runtime localcluster
+	$(BIN)/mypy operator/agent_supervisor agent_image/agent_runtime localcluster deploy/render.py
 
 layers: $(STAMP)
 	$(BIN)/lint-imports
@@ -39,8 +39,9 @@ unit: setup
 # lint + types + import layers + every test
 test: setup lint typecheck layers unit
 
-crds: $(STAMP)
+crds: $(STAMP) tools
 	$(BIN)/python -m agent_supervisor.api.crdgen --out crds --chart-out charts/agent-supervisor/crds
+	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(BIN)/python deploy/render.py
 
 demo: setup
 	$(BIN)/python -m agent_supervisor demo

@@ -25,3 +25,9 @@ def test_local_command_reaches_the_local_cluster_cli() -> None:
     result = run("local", "--help")
     assert result.returncode == 0
     assert "up" in result.stdout and "down" in result.stdout
+
+
+def test_operator_command_reaches_the_operator() -> None:
+    result = run("operator", "--help")
+    assert result.returncode == 0
+    assert "--all-namespaces" in result.stdout

@@ -14,6 +14,12 @@ def _run_local(rest: Sequence[str]) -> int:
     return local_main(list(rest))
 
 
+def _run_operator(rest: Sequence[str]) -> int:
+    from agent_supervisor.controller.main import main as operator_main
+
+    return operator_main(list(rest))
+
+
 def _run_demo(rest: Sequence[str]) -> int:
     from agent_supervisor.cli.demo import main as demo_main
 
@@ -21,6 +27,7 @@ def _run_demo(rest: Sequence[str]) -> int:
 
 
 COMMANDS = {
+    "operator": ("run the operator (reconciles Agents and AgentSupervisors)", _run_operator),
     "local": ("run the local development cluster (up, down, status)", _run_local),
     "demo": ("run the local demo end to end", _run_demo),
 }

@@ -1,0 +1,153 @@
+{{/* Names, labels and the values the templates share. */}}
+
+{{- define "agent-supervisor.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The object name prefix; 63 characters at most because some Kubernetes name fields are DNS labels. */}}
+{{- define "agent-supervisor.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "agent-supervisor.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Selector labels: stable across upgrades, because a Deployment's selector cannot change. */}}
+{{- define "agent-supervisor.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "agent-supervisor.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: operator
+{{- end -}}
+
+{{- define "agent-supervisor.labels" -}}
+helm.sh/chart: {{ include "agent-supervisor.chart" . }}
+{{ include "agent-supervisor.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: agent-supervisor
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "agent-supervisor.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "agent-supervisor.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- required "serviceAccount.name is required when serviceAccount.create is false: name an existing ServiceAccount" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* repository:tag, or repository@digest when a digest is given; the tag defaults to the appVersion. */}}
+{{- define "agent-supervisor.imageRef" -}}
+{{- $image := index . 0 -}}
+{{- $appVersion := index . 1 -}}
+{{- if $image.digest -}}
+{{- printf "%s@%s" $image.repository $image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $image.repository (default $appVersion $image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "agent-supervisor.operatorImage" -}}
+{{- include "agent-supervisor.imageRef" (list .Values.image .Chart.AppVersion) -}}
+{{- end -}}
+
+{{- define "agent-supervisor.agentImage" -}}
+{{- include "agent-supervisor.imageRef" (list .Values.agentImage .Chart.AppVersion) -}}
+{{- end -}}
+
+{{/* The leader Lease's name is fixed in the operator (controller/leader.py LEASE_NAME). */}}
+{{- define "agent-supervisor.leaseName" -}}
+agent-supervisor-operator
+{{- end -}}
+
+{{/* The port of the agents' HTTP API (messages, config reload): fixed in the operator (builders.py). */}}
+{{- define "agent-supervisor.agentPort" -}}
+8080
+{{- end -}}
+
+{{/* Namespaces that get the agent NetworkPolicies, one per line. */}}
+{{- define "agent-supervisor.networkPolicyNamespaces" -}}
+{{- $namespaces := .Values.networkPolicy.namespaces | default .Values.watchNamespaces | default (list .Release.Namespace) -}}
+{{- range $namespaces }}
+{{ . }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+What the operator does to the resources of the namespaces it serves: the same rules in a ClusterRole
+(all namespaces) or in a Role per watched namespace. Derived from operator/agent_supervisor/controller/:
+kube.py names every resource the operator touches; the verbs are the calls made on each.
+
+  otp.agents.dev agents, agentsupervisors
+    list, watch    kopf's watches and indexes (handlers.py)
+    get            reconciler.py reads the latest object before each reconcile
+    create, patch  executor.py server-side applies child resources (apply creates: create + patch);
+                   reconciler.py merge-patches its finalizer; executor.py the incarnation and stop annotations
+    delete         executor.py removes children that left the spec
+  agents/status, agentsupervisors/status
+    patch          reconciler.py writes the status (merge patch with a resourceVersion precondition)
+  pods
+    list, watch    kopf's index and events of the operator's pods (label selector managed-by)
+    create, delete executor.py starts incarnations and stops them, and deletes leftovers
+  configmaps
+    create, patch  agents.py applies the config ConfigMap and creates the checkpoint ConfigMap
+    get, update    not called, but held: the checkpoint Role the operator creates grants get/update/patch on
+                   one ConfigMap, and RBAC only lets a subject grant permissions it holds (escalation rule)
+  services
+    create, patch  agents.py applies the agent's Service
+  secrets
+    get            agents.py reads a tree's messaging token; reconciler.py checks referenced model Secrets
+    create         agents.py creates the tree's messaging Secret
+  events
+    create         recorder.py posts Events (kopf's own event posting is off in main.py)
+  roles, rolebindings (rbac.authorization.k8s.io)
+    create, patch  agents.py applies the checkpoint Role and RoleBinding of each agent
+
+Nothing cluster-wide beyond this: main.py disables kopf's scanning, so kopf neither lists CRDs nor
+namespaces; the API group check in main.py is a discovery request, which every authenticated client may make.
+*/}}
+{{- define "agent-supervisor.operatorRules" -}}
+- apiGroups: ["otp.agents.dev"]
+  resources: ["agents", "agentsupervisors"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: ["otp.agents.dev"]
+  resources: ["agents/status", "agentsupervisors/status"]
+  verbs: ["patch"]
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list", "watch", "create", "delete"]
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "create", "update", "patch"]
+- apiGroups: [""]
+  resources: ["services"]
+  verbs: ["create", "patch"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "create"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create"]
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["roles", "rolebindings"]
+  verbs: ["create", "patch"]
+{{- end -}}
+
+{{/* Configuration mistakes the schema cannot express; each message names the value and the fix. */}}
+{{- define "agent-supervisor.validate" -}}
+{{- if ge (int .Values.leaderElection.renewPeriodSeconds) (int .Values.leaderElection.leaseDurationSeconds) -}}
+{{- fail (printf "leaderElection.renewPeriodSeconds (%v) must be shorter than leaderElection.leaseDurationSeconds (%v)" .Values.leaderElection.renewPeriodSeconds .Values.leaderElection.leaseDurationSeconds) -}}
+{{- end -}}
+{{- if and .Values.metrics.serviceMonitor.enabled (not .Values.metrics.service.enabled) -}}
+{{- fail "metrics.serviceMonitor.enabled needs metrics.service.enabled: the ServiceMonitor scrapes the metrics Service" -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,274 @@
+"""Carrying out the supervision core's actions on the cluster, idempotently.
+
+`execute` runs after the status write that persisted the state requiring the actions, and is given all of
+`pending_actions(state)` on every reconcile: an action whose effect is already observed is skipped, and
+repeating one that is not (after an operator crash, or because the watch has not caught up) only meets
+AlreadyExists or NotFound. Names are deterministic (`<agent>-<attempt>`, `<supervisor>-<child>`), so nothing
+can be done twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from agent_supervisor import api
+from agent_supervisor.controller import builders, labels, metrics
+from agent_supervisor.controller.agents import AgentConfigs
+from agent_supervisor.controller.kube import (
+    AGENT_SUPERVISORS,
+    AGENTS,
+    PODS,
+    AlreadyExistsError,
+    KubeClient,
+    NotFoundError,
+    Resource,
+)
+from agent_supervisor.controller.observe import ObservedChild, leftover_pods
+from agent_supervisor.controller.projection import parse_agent
+from agent_supervisor.supervision import (
+    Action,
+    ChildKind,
+    ChildLifecycle,
+    RemoveChild,
+    ShutdownPolicy,
+    StartChild,
+    StopChild,
+    SupervisorState,
+)
+
+log = logging.getLogger(__name__)
+
+ALIVE: Final = frozenset({ChildLifecycle.STARTING, ChildLifecycle.RUNNING, ChildLifecycle.STOPPING})
+
+
+@dataclass
+class Target:
+    """The supervising resource the actions are for, with what the reconcile read and observed."""
+
+    resource: api.Agent | api.AgentSupervisor
+    state: SupervisorState
+    observed: Mapping[str, ObservedChild]
+    children: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """The child resources (Agents and AgentSupervisors) that exist, by resource name."""
+    triggered_at: float = 0.0
+    """Monotonic time of the watch event that led to this reconcile, for the reaction latency metric."""
+    restarted: frozenset[str] = frozenset()
+    """Children whose restart this reconcile decided: their new pod is the reaction the metric times."""
+
+    @property
+    def namespace(self) -> str:
+        return self.resource.metadata.namespace or ""
+
+    @property
+    def name(self) -> str:
+        return self.resource.metadata.name or ""
+
+
+def grace_seconds(policy: ShutdownPolicy) -> int | None:
+    """The pod deletion grace for a stop; None leaves the pod's own terminationGracePeriodSeconds."""
+    match policy.mode:
+        case "brutal_kill":
+            return 0
+        case "timeout":
+            return policy.seconds
+        case _:
+            return None
+
+
+def _supervisor(target: Target) -> api.AgentSupervisor:
+    if not isinstance(target.resource, api.AgentSupervisor):
+        raise TypeError(f"only an AgentSupervisor has child resources, not Agent {target.name!r}")
+    return target.resource
+
+
+def _digest(manifest: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
+
+
+class Executor:
+    def __init__(self, kube: KubeClient, settings: builders.OperatorSettings, configs: AgentConfigs) -> None:
+        self._kube = kube
+        self._settings = settings
+        self._configs = configs
+        self._applied: dict[tuple[str, str, str], tuple[str, str]] = {}
+        """(kind, namespace, name) -> (digest of the child manifest last applied, uid of the result)."""
+
+    async def execute(self, target: Target, actions: Sequence[Action]) -> None:
+        for action in actions:
+            match action:
+                case StopChild():
+                    await self._stop(target, action)
+                case StartChild():
+                    await self._start(target, action)
+                case RemoveChild(name=name):
+                    await self._remove(target, name)
+                case _:
+                    pass  # WaitUntil, ShutdownSelf and EmitEvent are the reconciler's
+        await self._delete_leftovers(target)
+
+    # --- agents: pods -------------------------------------------------------------------------------------
+
+    def _agent_of(self, target: Target, child: str) -> api.Agent | None:
+        """The Agent resource of a child, as the pod builder needs it (with its uid)."""
+        if isinstance(target.resource, api.Agent):
+            return target.resource
+        manifest = builders.child_agent(target.resource, child)
+        name = manifest["metadata"]["name"]
+        existing = target.children.get(name)
+        if existing is not None and existing.get("kind") == "Agent":
+            uid = existing["metadata"]["uid"]
+        else:
+            # Created by this reconcile: the index has not seen it yet.
+            applied = self._applied.get(("Agent", target.namespace, name))
+            if applied is None:
+                return None
+            uid = applied[1]
+        return api.Agent.model_validate({**manifest, "metadata": {**manifest["metadata"], "uid": uid}})
+
+    async def _start(self, target: Target, action: StartChild) -> None:
+        child = target.state.find(action.name)
+        kind = ChildKind.AGENT if child is None else child.kind
+        if kind is ChildKind.SUPERVISOR:
+            await self._start_supervisor(target, action)
+            return
+        if action.attempt in target.observed.get(action.name, ObservedChild()).pods:
+            return
+        agent = self._agent_of(target, action.name)
+        if agent is None:
+            agent = await self._ensure_child_agent(target, action.name)
+        # The pod mounts the config and reads the tree's token: both must exist before it starts.
+        await self._configs.ensure(agent)
+        shutdown = None if child is None or isinstance(target.resource, api.Agent) else child.shutdown
+        pod = builders.pod(agent, action.attempt, action.template_hash, self._settings, shutdown)
+        try:
+            await self._kube.create(PODS, target.namespace, pod)
+        except AlreadyExistsError:
+            return
+        if action.name in target.restarted and target.triggered_at:
+            metrics.REACTION_SECONDS.observe(time.monotonic() - target.triggered_at)
+
+    async def _stop(self, target: Target, action: StopChild) -> None:
+        child = target.state.find(action.name)
+        if child is not None and child.kind is ChildKind.SUPERVISOR:
+            await self._stop_supervisor(target, action)
+            return
+        pod = target.observed.get(action.name, ObservedChild()).pods.get(action.attempt)
+        if pod is not None and (pod.pod.get("metadata") or {}).get("deletionTimestamp"):
+            return
+        agent = self._agent_name(target, action.name)
+        with contextlib.suppress(NotFoundError):
+            await self._kube.delete(
+                PODS,
+                target.namespace,
+                labels.pod_name(agent, action.attempt),
+                grace_seconds=grace_seconds(action.shutdown),
+            )
+
+    @staticmethod
+    def _agent_name(target: Target, child: str) -> str:
+        if isinstance(target.resource, api.Agent):
+            return target.name
+        return labels.child_name(target.name, child)
+
+    async def _delete_leftovers(self, target: Target) -> None:
+        for pod in leftover_pods(target.state, target.observed):
+            metadata = pod.get("metadata") or {}
+            if metadata.get("deletionTimestamp"):
+                continue
+            with contextlib.suppress(NotFoundError):
+                await self._kube.delete(PODS, target.namespace, metadata["name"], grace_seconds=0)
+
+    # --- child resources ----------------------------------------------------------------------------------
+
+    async def ensure_children(self, target: Target) -> None:
+        """Create or update the child resources of an AgentSupervisor from its templates.
+
+        Agent children exist from the start (their config objects are ready before their first pod); a
+        nested supervisor is created by its first StartChild (it carries the incarnation to run). Child
+        resources of a kind the child no longer has are deleted once that child is not alive.
+        """
+        sup = target.resource
+        if not isinstance(sup, api.AgentSupervisor):
+            return
+        wanted: set[tuple[str, str]] = set()
+        for child in sup.spec.children:
+            state = target.state.find(child.name)
+            if child.agent is not None:
+                wanted.add(("Agent", child.name))
+                await self._apply_child(target, AGENTS, builders.child_agent(sup, child.name))
+            elif state is not None and state.attempt > 0 and state.kind is ChildKind.SUPERVISOR:
+                wanted.add(("AgentSupervisor", child.name))
+                manifest = builders.child_supervisor(sup, child.name, state.attempt)
+                await self._apply_child(target, AGENT_SUPERVISORS, manifest)
+        for resource in list(target.children.values()):
+            child_name = (resource["metadata"].get("labels") or {}).get(labels.CHILD, "")
+            kind = str(resource.get("kind"))
+            state = target.state.find(child_name)
+            alive_as_kind = (
+                state is not None
+                and state.lifecycle in ALIVE
+                and (state.kind is ChildKind.AGENT) == (kind == "Agent")
+            )
+            if (kind, child_name) not in wanted and not alive_as_kind:
+                await self._delete_child(target, kind, resource["metadata"]["name"])
+
+    async def _ensure_child_agent(self, target: Target, child: str) -> api.Agent:
+        manifest = builders.child_agent(_supervisor(target), child)
+        return parse_agent(await self._apply_child(target, AGENTS, manifest, force=True))
+
+    async def _apply_child(
+        self, target: Target, resource: Resource, manifest: dict[str, Any], *, force: bool = False
+    ) -> dict[str, Any]:
+        name = manifest["metadata"]["name"]
+        key = (resource.kind, target.namespace, name)
+        digest = _digest(manifest)
+        existing = target.children.get(name)
+        exists = existing is not None and existing.get("kind") == resource.kind
+        known = self._applied.get(key)
+        if not force and exists and known is not None and known[0] == digest:
+            return dict(existing or {})
+        applied = await self._kube.apply(resource, target.namespace, manifest)
+        self._applied[key] = (digest, str(applied["metadata"]["uid"]))
+        return applied
+
+    async def _start_supervisor(self, target: Target, action: StartChild) -> None:
+        manifest = builders.child_supervisor(_supervisor(target), action.name, action.attempt)
+        existing = target.children.get(manifest["metadata"]["name"])
+        if existing is not None and existing.get("kind") == "AgentSupervisor":
+            annotations = existing["metadata"].get("annotations") or {}
+            if labels.annotation_number(annotations, labels.INCARNATION) == action.attempt:
+                return
+        await self._apply_child(target, AGENT_SUPERVISORS, manifest, force=True)
+
+    async def _stop_supervisor(self, target: Target, action: StopChild) -> None:
+        name = labels.child_name(target.name, action.name)
+        existing = target.children.get(name)
+        if existing is None or existing.get("kind") != "AgentSupervisor":
+            return
+        annotations = existing["metadata"].get("annotations") or {}
+        if labels.annotation_number(annotations, labels.STOP) == action.attempt:
+            return
+        with contextlib.suppress(NotFoundError):
+            await self._kube.merge_patch(
+                AGENT_SUPERVISORS, target.namespace, name, builders.stop_patch(action.attempt)
+            )
+
+    async def _remove(self, target: Target, child: str) -> None:
+        name = labels.child_name(target.name, child)
+        for kind in ("Agent", "AgentSupervisor"):
+            await self._delete_child(target, kind, name)
+
+    async def _delete_child(self, target: Target, kind: str, name: str) -> None:
+        resource = AGENTS if kind == "Agent" else AGENT_SUPERVISORS
+        self._applied.pop((resource.kind, target.namespace, name), None)
+        if kind == "Agent":
+            self._configs.forget(target.namespace, name)
+        with contextlib.suppress(NotFoundError):
+            await self._kube.delete(resource, target.namespace, name)

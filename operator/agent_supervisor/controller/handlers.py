@@ -1,0 +1,144 @@
+"""The kopf registrations: thin. kopf watches and indexes; every event only queues a key for the Controller.
+
+Only on-event and indexing handlers are used: they keep no state on the objects (no progress or diff-base
+annotations, no kopf finalizer) and return nothing. The indexes hold trimmed copies of the operator's pods and
+child resources, and kopf fills them from its initial listing before it calls any handler, so the first
+reconcile after an operator restart never mistakes a not-yet-listed pod for a missing one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+import kopf
+
+from agent_supervisor.api import GROUP, VERSION
+from agent_supervisor.controller import labels as label_keys
+from agent_supervisor.controller.kube import AGENT_SUPERVISORS, AGENTS, login
+from agent_supervisor.controller.reconciler import Controller, Indexes, ObjectKey
+
+POD_SELECTOR: Final = ("", "v1", "pods")
+MANAGED_POD_LABELS: Final = f"{label_keys.MANAGED_BY}={label_keys.MANAGED_BY_VALUE}"
+
+_KEPT_METADATA: Final = (
+    "name",
+    "namespace",
+    "uid",
+    "labels",
+    "annotations",
+    "generation",
+    "resourceVersion",
+    "creationTimestamp",
+    "deletionTimestamp",
+)
+
+
+def trim(body: Mapping[str, Any], *, keep_spec: bool) -> dict[str, Any]:
+    """What the operator reads of an indexed object; the rest would only cost memory at scale."""
+    metadata = body.get("metadata") or {}
+    trimmed: dict[str, Any] = {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "metadata": {key: metadata[key] for key in _KEPT_METADATA if key in metadata},
+        "status": dict(body.get("status") or {}),
+    }
+    if keep_spec:
+        trimmed["spec"] = body.get("spec") or {}
+    return trimmed
+
+
+def supervising_key(namespace: str | None, pod_labels: Mapping[str, str]) -> ObjectKey:
+    """The resource whose supervision state owns a pod: its AgentSupervisor, or a standalone Agent."""
+    supervisor = label_keys.supervisor_of(pod_labels)
+    if supervisor is not None:
+        return ObjectKey(AGENT_SUPERVISORS.kind, namespace or "", supervisor)
+    return ObjectKey(AGENTS.kind, namespace or "", pod_labels.get(label_keys.AGENT, ""))
+
+
+def build_registry(controller: Controller) -> kopf.OperatorRegistry:
+    registry = kopf.OperatorRegistry()
+    managed = {label_keys.MANAGED_BY: label_keys.MANAGED_BY_VALUE}
+    child = {label_keys.SUPERVISOR: kopf.PRESENT}
+
+    @kopf.on.login(registry=registry)
+    async def credentials(**_: Any) -> kopf.ConnectionInfo:
+        # The same credentials as the operator's own client: one way to authenticate.
+        return await login()
+
+    @kopf.on.startup(registry=registry)
+    async def bind_indexes(**kwargs: Any) -> None:
+        # kopf passes every index to every handler, as a keyword named by the index's id.
+        controller.bind(
+            Indexes(
+                pods=kwargs["pods"],
+                child_agents=kwargs["child_agents"],
+                child_supervisors=kwargs["child_supervisors"],
+            )
+        )
+
+    @kopf.index(*POD_SELECTOR, id="pods", labels=managed, registry=registry)
+    async def pods(body: kopf.Body, namespace: str | None, labels: kopf.Labels, **_: Any) -> dict[Any, Any]:
+        return {supervising_key(namespace, labels): trim(body, keep_spec=False)}
+
+    @kopf.index(GROUP, VERSION, AGENTS.plural, id="child_agents", labels=child, registry=registry)
+    async def child_agents(
+        body: kopf.Body, namespace: str | None, labels: kopf.Labels, **_: Any
+    ) -> dict[Any, Any]:
+        # With the spec: the supervisor writes the agent's status from the Agent as it is.
+        return {_parent(namespace, labels): trim(body, keep_spec=True)}
+
+    @kopf.index(
+        GROUP, VERSION, AGENT_SUPERVISORS.plural, id="child_supervisors", labels=child, registry=registry
+    )
+    async def child_supervisors(
+        body: kopf.Body, namespace: str | None, labels: kopf.Labels, **_: Any
+    ) -> dict[Any, Any]:
+        return {_parent(namespace, labels): trim(body, keep_spec=False)}
+
+    @kopf.on.event(GROUP, VERSION, AGENT_SUPERVISORS.plural, registry=registry)
+    async def supervisor_event(
+        type: str, namespace: str | None, name: str, meta: kopf.Meta, labels: kopf.Labels, **_: Any
+    ) -> None:
+        controller.trigger(
+            ObjectKey(AGENT_SUPERVISORS.kind, namespace or "", name), meta.get("resourceVersion")
+        )
+        if _is_child(labels):
+            # The parent observes its child supervisors through their status.
+            controller.trigger(_parent(namespace, labels))
+
+    @kopf.on.event(GROUP, VERSION, AGENTS.plural, registry=registry)
+    async def agent_event(
+        type: str, namespace: str | None, name: str, meta: kopf.Meta, labels: kopf.Labels, **_: Any
+    ) -> None:
+        controller.trigger(ObjectKey(AGENTS.kind, namespace or "", name), meta.get("resourceVersion"))
+        if _is_child(labels) and type in (None, "DELETED"):
+            # A child resource deleted by someone else is recreated by its supervisor.
+            controller.trigger(_parent(namespace, labels))
+
+    @kopf.on.event(*POD_SELECTOR, labels=managed, registry=registry)
+    async def pod_event(
+        type: str, body: kopf.Body, namespace: str | None, labels: kopf.Labels, **_: Any
+    ) -> None:
+        controller.trigger(supervising_key(namespace, labels))
+        agent = labels.get(label_keys.AGENT)
+        if agent and type != "DELETED" and _serving(body):
+            # A Ready pod may still need the agent's current config (hot reload).
+            controller.trigger(ObjectKey(AGENTS.kind, namespace or "", agent))
+
+    return registry
+
+
+def _is_child(resource_labels: Mapping[str, str]) -> bool:
+    return label_keys.supervisor_of(resource_labels) is not None
+
+
+def _parent(namespace: str | None, resource_labels: Mapping[str, str]) -> ObjectKey:
+    return ObjectKey(AGENT_SUPERVISORS.kind, namespace or "", resource_labels.get(label_keys.SUPERVISOR, ""))
+
+
+def _serving(body: Mapping[str, Any]) -> bool:
+    if (body.get("metadata") or {}).get("deletionTimestamp"):
+        return False
+    conditions = (body.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)

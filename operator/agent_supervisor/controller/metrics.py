@@ -1,0 +1,139 @@
+"""The operator's Prometheus metrics and its HTTP endpoint (`/metrics`, liveness `/healthz`, `/readyz`).
+
+Counters are fed by the reconciler from what the supervision core decided; the agents and supervisors by phase
+are read from the reconciler's in-memory table at scrape time, so they cost nothing between scrapes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter as Tally
+from collections.abc import Callable, Iterable, Iterator
+from typing import Final
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+log = logging.getLogger(__name__)
+
+PREFIX: Final = "agent_supervisor"
+
+RESTARTS = Counter(
+    f"{PREFIX}_restarts",
+    "Child restarts decided by a supervisor, by why the child exited.",
+    ["namespace", "supervisor", "child", "reason"],
+)
+GROUP_RESTARTS = Counter(
+    f"{PREFIX}_group_restarts",
+    "Group restarts (one_for_all, rest_for_one) decided by a supervisor.",
+    ["namespace", "supervisor", "strategy"],
+)
+BUDGET_EXHAUSTIONS = Counter(
+    f"{PREFIX}_restart_budget_exhaustions",
+    "Times a supervisor exceeded its restart intensity.",
+    ["namespace", "supervisor"],
+)
+ESCALATIONS = Counter(
+    f"{PREFIX}_escalations",
+    "Times a supervisor stopped all its children and exited after exceeding its restart intensity.",
+    ["namespace", "supervisor"],
+)
+REACTION_SECONDS = Histogram(
+    f"{PREFIX}_reaction_seconds",
+    "From the watch event that revealed a child's exit to the creation of its replacement pod.",
+    buckets=(0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+RECONCILES = Counter(
+    f"{PREFIX}_reconciles", "Reconciles of supervising resources and agents.", ["kind", "result"]
+)
+RECONCILE_SECONDS = Histogram(
+    f"{PREFIX}_reconcile_seconds",
+    "Duration of one reconcile.",
+    ["kind"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0),
+)
+API_REQUESTS = Counter(
+    f"{PREFIX}_api_requests",
+    "Kubernetes API requests of the operator's own client (kopf's watches excluded).",
+    ["verb", "resource"],
+)
+API_ERRORS = Counter(
+    f"{PREFIX}_api_errors",
+    "Failed Kubernetes API requests of the operator, by verb and HTTP status (0: no response).",
+    ["verb", "code"],
+)
+LEADER = Gauge(f"{PREFIX}_leader", "1 while this replica holds the leader Lease and acts, else 0.")
+
+
+def count_api_response(verb: str, resource: str, status: int) -> None:
+    API_REQUESTS.labels(verb=verb, resource=resource).inc()
+    if status == 0 or status >= 400:
+        API_ERRORS.labels(verb=verb, code=str(status)).inc()
+
+
+PhaseTable = Iterable[tuple[str, str]]
+"""(kind, phase) of each resource the reconciler knows."""
+
+
+class PhaseCollector(Collector):
+    """`agent_supervisor_resources{kind, phase}`: how many Agents and AgentSupervisors are in each phase."""
+
+    def __init__(self, phases: Callable[[], PhaseTable]) -> None:
+        self._phases = phases
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            f"{PREFIX}_resources", "Agents and AgentSupervisors by phase.", labels=["kind", "phase"]
+        )
+        tally = Tally(self._phases())
+        for (kind, phase), count in sorted(tally.items()):
+            family.add_metric([kind, phase], count)
+        yield family
+
+
+def register_phases(phases: Callable[[], PhaseTable]) -> Collector:
+    collector = PhaseCollector(phases)
+    REGISTRY.register(collector)
+    return collector
+
+
+class HealthServer:
+    """Serves /metrics, /healthz (the process and its event loop answer) and /readyz (it is acting)."""
+
+    def __init__(self, host: str, port: int, ready: Callable[[], bool]) -> None:
+        self._host = host
+        self._port = port
+        self._ready = ready
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.add_routes(
+            [
+                web.get("/metrics", self._metrics),
+                web.get("/healthz", self._healthz),
+                web.get("/readyz", self._readyz),
+            ]
+        )
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self._host, self._port).start()
+        log.info("metrics and health endpoints on http://%s:%d", self._host, self._port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _metrics(self, _: web.Request) -> web.Response:
+        response = web.Response(body=generate_latest(REGISTRY))
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return response
+
+    async def _healthz(self, _: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def _readyz(self, _: web.Request) -> web.Response:
+        ready = self._ready()
+        return web.json_response({"ready": ready}, status=200 if ready else 503)
