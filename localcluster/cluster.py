@@ -11,15 +11,12 @@ A development and test tool, never a production runtime.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
-import threading
-from collections.abc import Callable, Coroutine, Iterable, Sequence
-from concurrent.futures import Future
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 import yaml
@@ -32,8 +29,7 @@ from localcluster.kubelet.config import KubeletConfig
 from localcluster.kubelet.container import signal_number
 from localcluster.kubelet.images import ImageTable
 from localcluster.kubelet.kubelet import Kubelet
-
-T = TypeVar("T")
+from localcluster.loopthread import LoopThread
 
 KUBECONFIG = "kubeconfig"
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
@@ -192,19 +188,18 @@ def _version_of(obj: dict[str, Any]) -> dict[str, Any]:
     return {"resourceVersion": (obj.get("metadata") or {}).get("resourceVersion")}
 
 
-class LocalClusterThread:
+class LocalClusterThread(LoopThread):
     """Runs a LocalCluster on an event loop in a background thread; every method blocks until done.
 
     ``with LocalCluster.in_thread(tmp_path) as cluster: ...`` starts it and stops it (and every pod process).
     """
 
     def __init__(self, cluster: LocalCluster) -> None:
+        super().__init__("localcluster")
         self.cluster = cluster
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="localcluster", daemon=True)
 
     def start(self) -> LocalClusterThread:
-        self._thread.start()
+        self.start_loop()
         try:
             self.run(self.cluster.start(), timeout=60)
         except BaseException:
@@ -213,14 +208,7 @@ class LocalClusterThread:
         return self
 
     def stop(self) -> None:
-        if not self._thread.is_alive():
-            return
-        try:
-            self.run(self.cluster.stop(), timeout=60)
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(timeout=10)
-            self.loop.close()
+        self.stop_loop(self.cluster.stop, timeout=60)
 
     def __enter__(self) -> LocalClusterThread:
         return self.start()
@@ -229,19 +217,6 @@ class LocalClusterThread:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
-
-    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float | None = 30.0) -> T:
-        """Run a coroutine on the cluster's loop and wait for its result."""
-        future: Future[T] = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
-        return future.result(timeout)
-
-    def call(self, function: Callable[..., T], *args: Any) -> T:
-        """Call a plain function on the cluster's loop (the kubelet and the server are not thread-safe)."""
-
-        async def invoke() -> T:
-            return function(*args)
-
-        return self.run(invoke())
 
     @property
     def url(self) -> str:
