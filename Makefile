@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TOOLS := .tools/bin
 export PATH := $(CURDIR)/$(TOOLS):$(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup tools test lint typecheck layers unit crds crds-check demo bench clean
+.PHONY: setup tools test lint typecheck layers unit crds demo kind-test bench clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -41,10 +41,15 @@ test: setup lint typecheck layers unit
 
 crds: $(STAMP) tools
 	$(BIN)/python -m agent_supervisor.api.crdgen --out crds --chart-out charts/agent-supervisor/crds
+	$(BIN)/python -m agent_supervisor.api.docgen --out docs/api-reference.md
 	PATH="$(CURDIR)/$(TOOLS):$$PATH" $(BIN)/python deploy/render.py
 
 demo: setup
 	$(BIN)/python -m agent_supervisor demo
+
+# The kind suite: builds the images, installs the chart on kind; skips itself where Docker or kind is absent.
+kind-test: setup
+	$(BIN)/python -m pytest tests/e2e_kind -m kind -rs
 
 bench: setup
 	$(BIN)/python -m pytest benchmarks -q -s -p no:cacheprovider
