@@ -9,7 +9,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_demo_validates_every_example() -> None:
-    result = run("demo")
+    result = run("demo", "--validate-only")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all examples are valid" in result.stdout
     assert "AgentSupervisor root: one_for_one" in result.stdout

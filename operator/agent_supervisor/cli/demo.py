@@ -1,86 +1,175 @@
-"""`agent-supervisor demo`: validate the example manifests and show the supervision trees they declare.
+"""`agent-supervisor demo`: the one-command local demo of a supervised restart.
 
-This is the first stage of the demo: it needs no cluster. Later stages start the local cluster, the operator
-and the model server, and show a supervised restart.
+Starts the local cluster, the scripted model server and the operator, applies an example (the one_for_all
+team by default), crashes one agent with SIGKILL and shows the supervisor's reaction as kubectl shows it,
+then stops everything. `--validate-only` only validates the examples and needs no cluster.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
-from agent_supervisor.api import Agent, AgentSupervisor, ChildSpec, SupervisorSpec, field_issues
+from agent_supervisor.cli.demo_stack import EXAMPLES, DemoError, DemoStack, wait_until
+from agent_supervisor.cli.demo_validate import documents, validate
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
-KINDS: dict[str, type[Agent] | type[AgentSupervisor]] = {"Agent": Agent, "AgentSupervisor": AgentSupervisor}
-
-
-def _documents(path: Path) -> Iterator[dict[str, Any]]:
-    for doc in yaml.safe_load_all(path.read_text()):
-        if isinstance(doc, dict):
-            yield doc
+DEFAULT_EXAMPLE = EXAMPLES / "one-for-all-team.yaml"
+MODEL_SECRET = EXAMPLES / "model-secret.yaml"
+NAMESPACE = "default"
+SETTLE_TIMEOUT = 45.0
 
 
-def _tree_lines(spec: SupervisorSpec, indent: str) -> Iterator[str]:
-    for child in spec.children:
-        yield indent + _child_line(child)
-        if child.supervisor is not None:
-            yield from _tree_lines(child.supervisor, indent + "    ")
+def say(text: str) -> None:
+    print(f"\n==> {text}", flush=True)
 
 
-def _child_line(child: ChildSpec) -> str:
-    flags = [child.effective_restart.value]
-    if child.significant:
-        flags.append("significant")
-    if child.supervisor is not None:
-        sup = child.supervisor
-        what = f"supervisor {sup.strategy.value}, {sup.max_restarts} restarts / {sup.period_seconds}s"
-    else:
-        assert child.agent is not None
-        what = "task agent" if child.agent.task else "service agent"
-    return f"- {child.name}: {what} ({', '.join(flags)})"
+def show(output: str) -> None:
+    print(output.rstrip("\n"), flush=True)
 
 
-def describe(doc: dict[str, Any]) -> list[str]:
-    """One resource as readable lines; raises ValidationError for an invalid one."""
-    kind = doc.get("kind", "")
-    name = doc.get("metadata", {}).get("name", "?")
-    if kind == "AgentSupervisor":
-        sup = AgentSupervisor.model_validate(doc)
-        head = (
-            f"AgentSupervisor {name}: {sup.spec.strategy.value}, "
-            f"at most {sup.spec.max_restarts} restarts in {sup.spec.period_seconds}s"
-        )
-        return [head, *_tree_lines(sup.spec, "    ")]
-    if kind == "Agent":
-        agent = Agent.model_validate(doc)
-        mode = "task agent" if agent.spec.task else "service agent"
-        return [f"Agent {name}: {mode}, model {agent.spec.model.name} ({agent.spec.effective_restart.value})"]
-    return [f"{kind} {name}"]
+def main_resource(example: Path) -> dict[str, Any]:
+    """The example's Agent or AgentSupervisor (the first one)."""
+    for doc in documents(example):
+        if doc.get("kind") in ("Agent", "AgentSupervisor"):
+            return doc
+    raise DemoError(f"{example} holds no Agent or AgentSupervisor; pass one with --example")
+
+
+def settled(stack: DemoStack, kind: str, name: str) -> str | None:
+    """The phase once the resource is Ready (or Succeeded, for a finished task agent); None before."""
+    obj = stack.get(kind, NAMESPACE, name) or {}
+    status = obj.get("status") or {}
+    phase = status.get("phase")
+    ready = any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []
+    )
+    if phase == "Succeeded" or (phase == "Running" and ready):
+        return str(phase)
+    return None
+
+
+def restarts(stack: DemoStack, name: str) -> str:
+    status = (stack.get("agentsupervisors", NAMESPACE, name) or {}).get("status") or {}
+    return str(status.get("restartsInWindow", "?"))
+
+
+def crash_target(resource: dict[str, Any]) -> str | None:
+    """The top-level service agent in the middle of the start order (a task agent may be done already)."""
+    services = [
+        c for c in resource.get("spec", {}).get("children", []) if "agent" in c and not c["agent"].get("task")
+    ]
+    return str(services[len(services) // 2]["name"]) if services else None
+
+
+def _attempts_line(attempts: dict[str, int]) -> str:
+    return ", ".join(f"{child}={attempt}" for child, attempt in sorted(attempts.items()))
+
+
+def show_state(stack: DemoStack) -> None:
+    say("kubectl get otp")
+    show(stack.kubectl("get", "otp", "-n", NAMESPACE))
+    say("kubectl get pods -L otp.agents.dev/child,otp.agents.dev/attempt")
+    show(stack.kubectl("get", "pods", "-n", NAMESPACE, "-L", "otp.agents.dev/child,otp.agents.dev/attempt"))
+
+
+def crash_and_watch(stack: DemoStack, name: str, child: str) -> None:
+    before = stack.live_attempts(NAMESPACE)
+    restarts_before = restarts(stack, name)
+    say(f"pod attempts before the crash: {_attempts_line(before)} (restarts {restarts_before})")
+    pod = stack.pod_of_child(NAMESPACE, child)
+    say(f"crashing agent {child}: SIGKILL to pod {pod}")
+    stack.kill_pod(NAMESPACE, pod)
+    say(f"waiting for supervisor {name} to react")
+
+    def recovered() -> dict[str, int] | None:
+        attempts = stack.live_attempts(NAMESPACE)
+        moved = attempts.get(child, -1) > before.get(child, -1)
+        again = restarts(stack, name) != restarts_before and settled(stack, "agentsupervisors", name)
+        return attempts if moved and again else None
+
+    after = wait_until(recovered, SETTLE_TIMEOUT, f"supervisor {name} to restart {child} and be Ready")
+    say(f"pod attempts after the restart: {_attempts_line(after)} (restarts {restarts(stack, name)})")
+    show_state(stack)
+    say(f"kubectl get events --field-selector involvedObject.name={name}")
+    show(stack.kubectl("get", "events", "-n", NAMESPACE, f"--field-selector=involvedObject.name={name}"))
+
+
+def run(example: Path, keep: bool) -> int:
+    resource = main_resource(example)
+    kind = "agentsupervisors" if resource["kind"] == "AgentSupervisor" else "agents"
+    name = str(resource["metadata"]["name"])
+    with DemoStack() as stack:
+        say(f"starting the local cluster (state in {stack.state_dir}) and installing the CRDs")
+        stack.start_cluster()
+        say("starting the scripted model server (pod model-server in agent-supervisor-system)")
+        stack.start_model_server()
+        say("starting the operator (python -m agent_supervisor operator -A)")
+        stack.start_operator()
+        say(f"kubectl apply -f {MODEL_SECRET.name} -f {example.name}")
+        show(stack.kubectl("apply", "-n", NAMESPACE, "-f", str(MODEL_SECRET), "-f", str(example)))
+        say(f"waiting for {resource['kind']} {name} to be Ready")
+        phase = wait_until(lambda: settled(stack, kind, name), SETTLE_TIMEOUT, f"{name} to be Ready")
+        say(f"{resource['kind']} {name} is {phase}")
+        show_state(stack)
+        child = crash_target(resource) if kind == "agentsupervisors" else None
+        if child is None:
+            say(f"{resource['kind']} {name} has no supervised service agent to crash; skipping the crash")
+        else:
+            crash_and_watch(stack, name, child)
+        if keep:
+            _wait_for_interrupt(stack)
+        say("stopping the operator, the pods and the local cluster")
+    say("demo finished; nothing is left running")
+    return 0
+
+
+def _wait_for_interrupt(stack: DemoStack) -> None:
+    say("the stack keeps running; in another shell:")
+    print(f"    export KUBECONFIG={stack.kubeconfig}")
+    print(f"    export PATH={stack.tool_env()['PATH'].split(':', 1)[0]}:$PATH")
+    print("    kubectl get otp,pods -A")
+    try:
+        print("Press Ctrl-C here to stop everything.", flush=True)
+        signal.pause()
+    except KeyboardInterrupt:
+        return
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # Turned into KeyboardInterrupt so that SIGTERM unwinds and cleans up exactly like Ctrl-C.
+    raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="agent-supervisor demo", description=__doc__)
-    parser.add_argument("--examples", type=Path, default=EXAMPLES, help="folder of manifests")
+    parser.add_argument("--example", type=Path, default=DEFAULT_EXAMPLE, help="manifest to run")
+    parser.add_argument("--keep", action="store_true", help="keep the stack running until Ctrl-C")
+    parser.add_argument("--validate-only", action="store_true", help="only validate the examples folder")
+    parser.add_argument("--examples", type=Path, default=EXAMPLES, help="folder for --validate-only")
     args = parser.parse_args(list(argv))
-    failures = 0
-    for path in sorted(args.examples.glob("*.yaml")):
-        print(f"== {path.name}")
-        for doc in _documents(path):
-            try:
-                print("\n".join(describe(doc)))
-            except ValidationError as err:
-                failures += 1
-                for issue in field_issues(err):
-                    print(f"   INVALID {issue.field}: {issue.message}")
-    print(f"\n{'all examples are valid' if not failures else f'{failures} invalid resource(s)'}")
-    return 1 if failures else 0
+    if args.validate_only:
+        return validate(args.examples)
+    if not args.example.is_file():
+        parser.error(f"--example {args.example}: no such file; pass a manifest such as {DEFAULT_EXAMPLE}")
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        return run(args.example, args.keep)
+    except DemoError as err:
+        print(f"demo failed: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted; everything was stopped", file=sys.stderr)
+        return 130
+    except yaml.YAMLError as err:
+        print(f"--example {args.example} is not valid YAML: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
