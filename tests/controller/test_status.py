@@ -429,3 +429,11 @@ def test_a_transient_child_that_finished_is_shown_succeeded(make_supervisor, bod
     status = story.step(ChildExited("job", 1, ExitReason.NORMAL, 0, "Completed: done"), T0 + 1)
     assert status["children"][0]["phase"] == "Succeeded"
     assert status["phase"] == "Running" and status["readyChildren"] == "0/1"
+
+
+def test_config_status_records_the_generation_the_agent_reconcile_has_seen() -> None:
+    # A supervised Agent gets no other observedGeneration writer; without it GitOps health would lag forever.
+    before = config_status(1, "r1", "r1", T0)
+    after = config_status(2, "r2", "r1", T0 + 1, before)
+    assert before["observedGeneration"] == 1
+    assert after["observedGeneration"] == 2

@@ -285,13 +285,13 @@ def supervised_agent(generation: int, story: SupervisorStory, previous: Manifest
     return body
 
 
-def test_a_supervised_agent_reports_the_generation_through_its_conditions():
-    """Its supervisor writes no status.observedGeneration for it; the conditions carry the generation."""
+def test_a_supervised_agent_reports_the_generation_it_has_observed():
+    """Its own reconcile records the generation whose config it rendered; a newer spec is Progressing."""
     story = SupervisorStory()
     story.step(Start())
     story.all_ready()
     running = supervised_agent(1, story)
-    assert "observedGeneration" not in running["status"]
+    assert running["status"]["observedGeneration"] == 1
     assert health("Agent", running) == ("Healthy", "attempt 1 is Ready")
     running["metadata"]["generation"] = 2
     assert health("Agent", running) == ("Progressing", "Waiting for the operator to observe generation 2")
@@ -305,7 +305,7 @@ def test_a_supervised_agent_once_invalid_is_judged_by_its_newest_conditions():
     earlier = invalid_status(1, [api.FieldIssue("spec.model.endpoint", "unreachable")], T0)
     assert health("Agent", {**agent_body("team-c0"), "status": earlier})[0] == "Degraded"
     fixed = supervised_agent(2, story, previous=earlier)
-    assert fixed["status"]["observedGeneration"] == 1
+    assert fixed["status"]["observedGeneration"] == 2
     assert health("Agent", fixed)[0] == "Healthy"
 
 

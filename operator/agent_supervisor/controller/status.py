@@ -290,7 +290,13 @@ def config_status(
             "Pending",
             f"the agent runs revision {applied_revision}; revision {revision} is not applied yet",
         )
-    fields = {"configRevision": revision, "appliedConfigRevision": applied_revision}
+    # Every Agent, supervised or not, has this written by its own reconcile once it has rendered the config of
+    # `generation`: that is what makes observedGeneration catch up for supervised agents too (GitOps health).
+    fields = {
+        "observedGeneration": generation,
+        "configRevision": revision,
+        "appliedConfigRevision": applied_revision,
+    }
     return _merge(previous, generation, [applied, conditions.invalid([])], fields, now)
 
 
