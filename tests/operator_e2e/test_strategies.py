@@ -10,7 +10,8 @@ REQUESTS = "agent_supervisor_api_requests_total"
 def start_team(env: Env, strategy: str) -> None:
     env.operator()
     children = [agent_child(name) for name in ("a", "b", "c")]
-    env.apply(supervisor("team", children, strategy=strategy))
+    # A window far longer than any test run: the restart count asserted after a slow restart must not lapse.
+    env.apply(supervisor("team", children, strategy=strategy, periodSeconds=600))
     wait_running(env, "team", 3)
     # Initial start-up is in order, each child after the previous one is Ready: attempts 1, 2, 3.
     assert sorted(env.running_pods()) == ["team-a-1", "team-b-2", "team-c-3"]
