@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pytest_kind import KindCluster
+
+from tests.polling import poll_until
 
 T = TypeVar("T")
 
@@ -23,14 +24,7 @@ def wait_for(condition: Callable[[], T | None], timeout: float, what: str, inter
 
     The cluster offers no event to await for "the operator reacted", so the tests poll its observable state.
     """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
+    return poll_until(condition, timeout, what, interval)
 
 
 def running_pods(cluster: KindCluster, namespace: str, agent: str) -> list[str]:

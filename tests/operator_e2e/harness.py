@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ import httpx
 import yaml
 
 from localcluster.cluster import LocalClusterThread
+from tests.polling import poll_until
 
 REPO = Path(__file__).resolve().parents[2]
 TOOLS_BIN = REPO / ".tools" / "bin"
@@ -29,14 +29,7 @@ def wait_for(
     condition: Callable[[], Any], timeout: float = 30.0, what: str = "", interval: float = 0.05
 ) -> Any:
     """Poll `condition` until it returns something truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
-        time.sleep(interval)
+    return poll_until(condition, timeout, what, interval)
 
 
 class Api:

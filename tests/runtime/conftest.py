@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +17,8 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import yaml
+
+from tests.polling import poll_until
 
 TOKEN = "test-token"
 T = TypeVar("T")
@@ -28,14 +29,7 @@ def eventually(
     probe: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.02, what: str = ""
 ) -> T:
     """Poll `probe` until it returns something truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}")
-        time.sleep(interval)
+    return poll_until(probe, timeout, what, interval)
 
 
 def free_address() -> tuple[str, int]:
