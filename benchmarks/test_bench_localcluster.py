@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import statistics
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -29,6 +27,7 @@ import aiohttp
 import psutil
 import pytest
 
+from benchmarks.reporting import ResultTable, machine_load, p50_p99
 from localcluster.cluster import LocalCluster, LocalClusterThread
 
 OBJECTS = 10_000
@@ -44,16 +43,8 @@ WATCHED_WRITES = 200
 PODS = 30
 SLEEPER = "import time; time.sleep(600)"
 MIB = 1024 * 1024
-RESULTS: list[tuple[str, str, str]] = []
-
-
-def record(metric: str, value: str, samples: str = "") -> None:
-    RESULTS.append((metric, value, samples))
-
-
-def load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"load average {one:.2f} (1 min) / {five:.2f} (5 min) on {os.cpu_count()} CPUs"
+RESULTS = ResultTable(third_column="samples", value_width=20)
+record = RESULTS.record
 
 
 def rss_mib() -> float:
@@ -68,23 +59,17 @@ async def within(event: asyncio.Event, seconds: float, what: str) -> None:
         raise AssertionError(f"timed out after {seconds:.0f} s waiting for {what}") from None
 
 
-def p50_p99(samples: Sequence[float]) -> str:
-    """Median and 99th percentile of durations in seconds, as milliseconds."""
-    cuts = statistics.quantiles(samples, n=100, method="inclusive")
-    return f"{cuts[49] * 1000:.1f} / {cuts[98] * 1000:.1f} ms"
-
-
 @pytest.fixture(scope="module", autouse=True)
 def table() -> Iterator[None]:
-    before = load()
+    before = machine_load()
     yield
-    width = max((len(metric) for metric, _, _ in RESULTS), default=6)
-    print("\n\nlocal cluster benchmark (LocalCluster in a thread, aiohttp clients over HTTP, one process)")
-    print(f"at start: {before}; at end: {load()}")
-    print("latencies are given as p50 / p99")
-    print(f"{'metric':<{width}}  {'value':>20}  samples")
-    for metric, value, samples in RESULTS:
-        print(f"{metric:<{width}}  {value:>20}  {samples}")
+    print(
+        RESULTS.render(
+            "local cluster benchmark (LocalCluster in a thread, aiohttp clients over HTTP, one process)",
+            f"at start: {before}; at end: {machine_load()}",
+            "latencies are given as p50 / p99",
+        )
+    )
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,6 @@ import asyncio
 import json
 import os
 import random
-import statistics
 import time
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Iterator, Sequence
@@ -40,6 +39,7 @@ import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from benchmarks.reporting import ResultTable, machine_load, p50_p99
 from localcluster.cluster import LocalCluster, LocalClusterThread
 from localcluster.loopthread import LoopThread
 from tests.operator_e2e.harness import GROUP_PATH, REPO, TOOLS_BIN, Operator
@@ -57,23 +57,9 @@ REACTION: Final = "agent_supervisor_reaction_seconds"
 REQUESTS: Final = "agent_supervisor_api_requests_total"
 WRITE_VERBS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 AGENT_LABEL: Final = "otp.agents.dev/agent"
-RESULTS: list[tuple[str, str, str]] = []
+RESULTS = ResultTable(third_column="samples", value_width=22)
+record = RESULTS.record
 T = TypeVar("T")
-
-
-def record(metric: str, value: str, samples: str = "") -> None:
-    RESULTS.append((metric, value, samples))
-
-
-def load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"load average {one:.2f} (1 min) / {five:.2f} (5 min) on {os.cpu_count()} CPUs"
-
-
-def p50_p99(samples: Sequence[float]) -> str:
-    """Median and 99th percentile of durations in seconds, as milliseconds."""
-    cuts = statistics.quantiles(samples, n=100, method="inclusive")
-    return f"{cuts[49] * 1000:.1f} / {cuts[98] * 1000:.1f} ms"
 
 
 def now() -> str:
@@ -333,15 +319,15 @@ class SimulatedKubelet:
 
 @pytest.fixture(scope="module", autouse=True)
 def table() -> Iterator[None]:
-    before = load()
+    before = machine_load()
     yield
-    width = max((len(metric) for metric, _, _ in RESULTS), default=6)
-    print("\n\noperator benchmark (real operator process; simulated kubelet: pods are status writes only)")
-    print(f"at start: {before}; at end: {load()}")
-    print("latencies are given as p50 / p99")
-    print(f"{'metric':<{width}}  {'value':>22}  samples")
-    for metric, value, samples in RESULTS:
-        print(f"{metric:<{width}}  {value:>22}  {samples}")
+    print(
+        RESULTS.render(
+            "operator benchmark (real operator process; simulated kubelet: pods are status writes only)",
+            f"at start: {before}; at end: {machine_load()}",
+            "latencies are given as p50 / p99",
+        )
+    )
 
 
 @pytest.fixture(scope="module")

@@ -35,27 +35,21 @@ from agent_runtime.events import EventBus
 from agent_runtime.metrics import Metrics
 from agent_runtime.model import ModelClient
 from agent_runtime.peers import PeerClient
+from benchmarks.reporting import ResultTable
 
 STEPS = 49  # plus the final answer: one task of the default maxSteps (50)
 RUNS = 10
 BLAST_CALLS = 50
 BLAST_STEPS = 4
 TOKEN = "bench-token"
-RESULTS: list[tuple[str, str, str]] = []
-
-
-def record(metric: str, value: str, goal: str = "") -> None:
-    RESULTS.append((metric, value, goal))
+RESULTS = ResultTable(third_column="goal", value_width=14)
+record = RESULTS.record
 
 
 @pytest.fixture(scope="module", autouse=True)
 def table() -> Iterator[None]:
     yield
-    width = max(len(metric) for metric, _, _ in RESULTS)
-    print("\n\nagent runtime benchmark")
-    print(f"{'metric':<{width}}  {'value':>14}  goal")
-    for metric, value, goal in RESULTS:
-        print(f"{metric:<{width}}  {value:>14}  {goal}")
+    print(RESULTS.render("agent runtime benchmark"))
 
 
 def base_config(name: str, endpoint: str, **extra: Any) -> dict[str, Any]:
