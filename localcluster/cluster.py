@@ -257,5 +257,8 @@ class LocalClusterThread(LoopThread):
     def drop_watches(self) -> int:
         return self.call(self.cluster.faults.drop_watches)
 
+    def compact_history(self) -> int:
+        return self.call(self.cluster.faults.compact_history)
+
     def clear_faults(self) -> None:
         self.call(self.cluster.faults.clear)

@@ -80,6 +80,10 @@ class Faults:
         """Ends every open watch stream now; returns how many were dropped."""
         return self._hub.close_all()
 
+    def compact_history(self) -> int:
+        """Expires the watch history now (see WatchHub.compact); returns the compacted resourceVersion."""
+        return self._hub.compact()
+
     def clear(self) -> None:
         self._failures.clear()
         self._delays.clear()
@@ -123,6 +127,7 @@ class Faults:
             web.post("/localcluster/v1/faults/fail", self._post_fail),
             web.post("/localcluster/v1/faults/delay", self._post_delay),
             web.post("/localcluster/v1/faults/drop-watches", self._post_drop),
+            web.post("/localcluster/v1/faults/compact-history", self._post_compact),
         ]
 
     async def _get(self, _request: web.Request) -> web.Response:
@@ -161,6 +166,9 @@ class Faults:
 
     async def _post_drop(self, _request: web.Request) -> web.Response:
         return json_response({"dropped": self.drop_watches()})
+
+    async def _post_compact(self, _request: web.Request) -> web.Response:
+        return json_response({"compactedResourceVersion": str(self.compact_history())})
 
 
 async def _body(request: web.Request) -> dict[str, Any]:

@@ -107,6 +107,15 @@ class WatchHub:
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.get(subscriber.key, set()).discard(subscriber)
 
+    def compact(self) -> int:
+        """Forget the whole history, as an etcd compaction does: a watch or list from any resourceVersion
+        older than now gets 410 Expired. Returns the compacted resourceVersion."""
+        if self._rvs:
+            self.compacted_rv = max(self.compacted_rv, self._rvs[-1])
+        self._events.clear()
+        self._rvs.clear()
+        return self.compacted_rv
+
     def close_all(self) -> int:
         """End every live watch stream (clients see the stream close and reconnect). Returns how many."""
         count = 0

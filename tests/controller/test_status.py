@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agent_supervisor import api
 from agent_supervisor.controller import labels, projection
@@ -437,3 +439,50 @@ def test_config_status_records_the_generation_the_agent_reconcile_has_seen() -> 
     after = config_status(2, "r2", "r1", T0 + 1, before)
     assert before["observedGeneration"] == 1
     assert after["observedGeneration"] == 2
+
+
+def test_status_patch_removes_keys_that_left_a_nested_object():
+    # A merge patch merges nested objects: a finished plan must be sent as null or the stored one stays.
+    previous = {"supervision": {"state": {"lifecycle": "running", "plan": {"purpose": "start_up"}}}}
+    desired = {"supervision": {"state": {"lifecycle": "running"}}}
+    assert status_patch(previous, desired) == {"supervision": {"state": {"plan": None}}}
+
+
+def _apply_merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 as the API server applies it."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = _apply_merge_patch(result.get(key), value)
+    return result
+
+
+def _without_nones(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _without_nones(item) for key, item in value.items() if item is not None}
+    return value
+
+
+_json_leaves = st.none() | st.booleans() | st.integers(0, 3) | st.sampled_from(["x", "y"])
+_json_objects = st.recursive(
+    st.dictionaries(st.sampled_from("abcd"), _json_leaves, max_size=4),
+    lambda children: st.dictionaries(
+        st.sampled_from("abcd"), _json_leaves | children | st.lists(_json_leaves, max_size=2), max_size=4
+    ),
+    max_leaves=8,
+)
+
+
+@given(previous=_json_objects, desired=_json_objects)
+def test_status_patch_applied_by_the_server_gives_the_desired_status(
+    previous: dict[str, Any], desired: dict[str, Any]
+) -> None:
+    stored = _without_nones(previous)
+    patch = status_patch(stored, desired)
+    assert _apply_merge_patch(stored, patch) == _without_nones(desired)
+    if _without_nones(desired) == stored:
+        assert patch == {}

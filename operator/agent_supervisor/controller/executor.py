@@ -32,6 +32,7 @@ from agent_supervisor.controller.kube import (
 )
 from agent_supervisor.controller.observe import ObservedChild, leftover_pods
 from agent_supervisor.controller.projection import parse_agent
+from agent_supervisor.controller.vanished import Graveyard, uid_of
 from agent_supervisor.supervision import (
     Action,
     ChildKind,
@@ -93,10 +94,17 @@ def _digest(manifest: Mapping[str, Any]) -> str:
 
 
 class Executor:
-    def __init__(self, kube: KubeClient, settings: builders.OperatorSettings, configs: AgentConfigs) -> None:
+    def __init__(
+        self,
+        kube: KubeClient,
+        settings: builders.OperatorSettings,
+        configs: AgentConfigs,
+        graveyard: Graveyard,
+    ) -> None:
         self._kube = kube
         self._settings = settings
         self._configs = configs
+        self._graveyard = graveyard
         self._applied: dict[tuple[str, str, str], tuple[str, str]] = {}
         """(kind, namespace, name) -> (digest of the child manifest last applied, uid of the result)."""
 
@@ -163,13 +171,22 @@ class Executor:
         if pod is not None and (pod.pod.get("metadata") or {}).get("deletionTimestamp"):
             return
         agent = self._agent_name(target, action.name)
+        await self._delete_pod(
+            target,
+            labels.pod_name(agent, action.attempt),
+            grace_seconds(action.shutdown),
+            None if pod is None else pod.pod,
+        )
+
+    async def _delete_pod(
+        self, target: Target, name: str, grace: int | None, seen: Mapping[str, Any] | None
+    ) -> None:
         with contextlib.suppress(NotFoundError):
-            await self._kube.delete(
-                PODS,
-                target.namespace,
-                labels.pod_name(agent, action.attempt),
-                grace_seconds=grace_seconds(action.shutdown),
-            )
+            await self._kube.delete(PODS, target.namespace, name, grace_seconds=grace)
+        if grace == 0 and seen is not None:
+            # Without a grace period the API server removes the pod at once; until its DELETED event
+            # reaches the index, the next reconcile must not see it (nor delete it again).
+            self._graveyard.bury(uid_of(seen))
 
     @staticmethod
     def _agent_name(target: Target, child: str) -> str:
@@ -182,8 +199,7 @@ class Executor:
             metadata = pod.get("metadata") or {}
             if metadata.get("deletionTimestamp"):
                 continue
-            with contextlib.suppress(NotFoundError):
-                await self._kube.delete(PODS, target.namespace, metadata["name"], grace_seconds=0)
+            await self._delete_pod(target, metadata["name"], 0, pod)
 
     # --- child resources ----------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote, urlencode
@@ -170,6 +170,27 @@ class KubeClient:
 
     async def get(self, resource: Resource, namespace: str | None, name: str) -> Manifest:
         return await self._request("GET", resource.path(namespace, name), resource.plural)
+
+    async def list_items(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        *,
+        label_selector: str | None = None,
+        page_size: int = 500,
+    ) -> AsyncIterator[Manifest]:
+        """Every object of a LIST, fetched in pages so that memory stays bounded at any scale."""
+        query: dict[str, str] = {"limit": str(page_size)}
+        if label_selector:
+            query["labelSelector"] = label_selector
+        while True:
+            page = await self._request("GET", resource.path(namespace), resource.plural, query=query)
+            for item in page.get("items") or []:
+                yield item
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return
+            query["continue"] = str(token)
 
     async def get_path(self, path: str) -> Manifest:
         """GET any API path, e.g. a discovery document."""

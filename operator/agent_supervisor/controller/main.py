@@ -26,6 +26,7 @@ from agent_supervisor.controller.builders import OperatorSettings
 from agent_supervisor.controller.kube import ApiError, KubeClient
 from agent_supervisor.controller.leader import LeaderElector, LeadershipLostError, LeaseSettings
 from agent_supervisor.controller.reconciler import Controller
+from agent_supervisor.controller.resync import Resync
 from agent_supervisor.controller.runtime_config import DEFAULT_PEER_TEMPLATE
 
 log = logging.getLogger("agent_supervisor.operator")
@@ -95,9 +96,17 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         default=120,
         help="seconds a new agent pod may take to become Ready before its start counts as failed",
     )
+    parser.add_argument(
+        "--resync-period",
+        type=float,
+        default=60.0,
+        help="seconds between LISTs that find objects deleted while a watch was down; 0 turns it off",
+    )
     parser.add_argument("--workers", type=int, default=8, help="concurrent reconciles")
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logs")
     args = parser.parse_args(list(argv))
+    if args.resync_period < 0:
+        parser.error("--resync-period must not be negative")
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     if not 0 < args.lease_renew < args.lease_duration:
@@ -195,6 +204,10 @@ async def _lead(
     # Long-lived tasks first: kopf treats tasks created after it started as its own, waits for them when it
     # stops and cancels them.
     workers = controller.start(args.workers)
+    if args.resync_period:
+        workers.append(
+            asyncio.create_task(Resync(controller, args.namespace, args.resync_period).run(), name="resync")
+        )
     holding = asyncio.create_task(elector.hold())
     operator = asyncio.create_task(
         kopf.operator(

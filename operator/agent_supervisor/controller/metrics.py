@@ -45,6 +45,10 @@ REACTION_SECONDS = Histogram(
     "From the watch event that revealed a child's exit to the creation of its replacement pod.",
     buckets=(0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+RESYNC_VANISHED = Counter(
+    f"{PREFIX}_resync_vanished_objects",
+    "Objects found gone by the periodic resync although no watch event reported their deletion.",
+)
 RECONCILES = Counter(
     f"{PREFIX}_reconciles", "Reconciles of supervising resources and agents.", ["kind", "result"]
 )

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 import kopf
@@ -56,6 +56,7 @@ from agent_supervisor.controller.projection import (
 )
 from agent_supervisor.controller.recorder import EventRecorder
 from agent_supervisor.controller.runtime_config import RenderError
+from agent_supervisor.controller.vanished import Graveyard
 from agent_supervisor.controller.workqueue import WorkQueue
 from agent_supervisor.supervision import (
     EmitEvent,
@@ -85,16 +86,30 @@ class ObjectKey(NamedTuple):
 
 @dataclass(frozen=True)
 class Indexes:
-    """kopf's indexes of trimmed objects: pods by supervising resource, child resources by parent."""
+    """kopf's indexes of trimmed objects: pods by supervising resource, child resources by parent.
+
+    Objects buried in the graveyard (known to be gone before kopf has noticed, vanished.py) are left out.
+    """
 
     pods: kopf.Index[ObjectKey, Mapping[str, Any]]
     child_agents: kopf.Index[ObjectKey, Mapping[str, Any]]
     child_supervisors: kopf.Index[ObjectKey, Mapping[str, Any]]
+    graveyard: Graveyard = field(default_factory=Graveyard)
 
-    @staticmethod
-    def _values(index: kopf.Index[ObjectKey, Mapping[str, Any]], key: ObjectKey) -> list[Mapping[str, Any]]:
+    def _values(
+        self, index: kopf.Index[ObjectKey, Mapping[str, Any]], key: ObjectKey
+    ) -> list[Mapping[str, Any]]:
         store = index.get(key)
-        return [] if store is None else list(store)
+        return [] if store is None else self.graveyard.living(store)
+
+    def everything(self) -> list[tuple[ObjectKey, Mapping[str, Any]]]:
+        """(owner key, object) of every indexed object, buried ones included: the resync's snapshot."""
+        return [
+            (key, body)
+            for index in (self.pods, self.child_agents, self.child_supervisors)
+            for key in list(index)
+            for body in list(index.get(key) or ())
+        ]
 
     def pods_of(self, key: ObjectKey) -> list[Mapping[str, Any]]:
         return self._values(self.pods, key)
@@ -152,7 +167,8 @@ class Controller:
         self.tokens = MessagingTokens(kube)
         self.configs = AgentConfigs(kube, settings)
         self.delivery = ConfigDelivery(settings.agent_port, self._delivered)
-        self.executor = Executor(kube, settings, self.configs)
+        self.graveyard = Graveyard()
+        self.executor = Executor(kube, settings, self.configs, self.graveyard)
         self._indexes: Indexes | None = None
         self._written: dict[ObjectKey, str] = {}
         """The resourceVersion of this process's last write of each resource: its echo needs no reconcile."""
@@ -162,7 +178,15 @@ class Controller:
     # --- wiring -------------------------------------------------------------------------------------------
 
     def bind(self, indexes: Indexes) -> None:
-        self._indexes = indexes
+        self._indexes = replace(indexes, graveyard=self.graveyard)
+
+    @property
+    def bound(self) -> bool:
+        return self._indexes is not None
+
+    def known_keys(self) -> set[ObjectKey]:
+        """The resources this process has reconciled and still keeps memory of."""
+        return set(self._phases)
 
     @property
     def indexes(self) -> Indexes:

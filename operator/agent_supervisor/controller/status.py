@@ -312,8 +312,24 @@ def invalid_status(
 
 
 def status_patch(previous: Mapping[str, Any] | None, desired: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON merge patch of `status` from `previous` to `desired`; empty when they are equal."""
-    before = previous or {}
-    patch: dict[str, Any] = {key: value for key, value in desired.items() if before.get(key) != value}
-    patch.update({key: None for key in before if key not in desired})
+    """The JSON merge patch (RFC 7386) of `status` from `previous` to `desired`; empty when they are equal.
+
+    The diff recurses into objects: a merge patch merges a nested object into the stored one, so a key that
+    left `desired` deep inside (a finished plan in `supervision.state`) must be sent as null or it stays.
+    A None in `desired` means "absent".
+    """
+    return _merge_diff(previous or {}, desired)
+
+
+def _merge_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    patch: dict[str, Any] = {}
+    for key, value in after.items():
+        old = before.get(key)
+        if isinstance(value, Mapping) and isinstance(old, Mapping):
+            nested = _merge_diff(old, value)
+            if nested:
+                patch[key] = nested
+        elif old != value:
+            patch[key] = value
+    patch.update({key: None for key in before if key not in after and before[key] is not None})
     return patch

@@ -164,3 +164,22 @@ async def test_events_from_other_namespaces_and_kinds_are_not_delivered(http, ns
     await send(http, "POST", f"/api/v1/namespaces/{ns}/secrets", {"metadata": {"name": "secret"}})
     await send(http, "POST", f"/api/v1/namespaces/{ns}/configmaps", {"metadata": {"name": "here"}})
     assert await stream.take(1) == [("ADDED", "here")]
+
+
+async def test_compacted_history_expires_watches_from_older_versions(http, ns):
+    base = f"/api/v1/namespaces/{ns}/configmaps"
+    listed = await send(http, "GET", base)
+    await send(http, "POST", base, {"metadata": {"name": "after-the-list"}})
+    async with http.post("/localcluster/v1/faults/compact-history") as response:
+        compacted = (await response.json())["compactedResourceVersion"]
+    assert int(compacted) > int(listed["metadata"]["resourceVersion"])
+    stale = await open_watch(
+        http, f"{base}?watch=true&resourceVersion={listed['metadata']['resourceVersion']}"
+    )
+    event = await stale.next()
+    assert event is not None and event["type"] == "ERROR"
+    assert (event["object"]["code"], event["object"]["reason"]) == (410, "Expired")
+    # A watch from the compacted version itself still gets every later change.
+    fresh = await open_watch(http, f"{base}?watch=true&resourceVersion={compacted}")
+    await send(http, "POST", base, {"metadata": {"name": "after-the-compaction"}})
+    assert await fresh.take(1) == [("ADDED", "after-the-compaction")]
