@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TOOLS := .tools/bin
 export PATH := $(CURDIR)/$(TOOLS):$(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup tools test lint typecheck layers unit crds demo kind-test bench clean
+.PHONY: setup tools test lint typecheck layers unit crds demo kind-demo kind-test bench clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -47,10 +47,16 @@ crds: $(STAMP) tools
 demo: setup
 	$(BIN)/python -m agent_supervisor demo
 
+# `make demo` on kind: builds both images, installs the chart, crashes an agent (needs Docker and kind).
+# KEEP=1 keeps the cluster afterwards.
+kind-demo: tools
+	bash scripts/kind-demo.sh
+
 # The kind suite: builds the images, installs the chart on kind; skips itself where Docker or kind is absent.
 kind-test: setup
 	$(BIN)/python -m pytest tests/e2e_kind -m kind -rs
 
+# About 15 minutes, most of it growing the operator benchmark to 10,000 agents; BENCH_LARGE_SCALE=0 skips that.
 bench: setup
 	$(BIN)/python -m pytest benchmarks -q -s -p no:cacheprovider
 

@@ -695,6 +695,45 @@ def _template_containers(field: str) -> CellFunction:
     return cell
 
 
+def _int_or_percent(*path: str) -> CellFunction:
+    # minAvailable/maxUnavailable are IntOrString ("50%"); kubectl shows N/A for the one that is unset.
+    return _text(*path, missing="N/A")
+
+
+PDB_COLUMNS = (
+    NAME,
+    ColumnSpec(
+        "Min Available",
+        "string",
+        _int_or_percent("spec", "minAvailable"),
+        description="The minimum number of pods that must be available.",
+    ),
+    ColumnSpec(
+        "Max Unavailable",
+        "string",
+        _int_or_percent("spec", "maxUnavailable"),
+        description="The maximum number of pods that may be unavailable.",
+    ),
+    ColumnSpec(
+        "Allowed Disruptions",
+        "integer",
+        _int_field("status", "disruptionsAllowed"),
+        description="Calculated number of pods that may be disrupted at this time.",
+    ),
+    AGE,
+)
+NETWORK_POLICY_COLUMNS = (
+    NAME,
+    ColumnSpec(
+        "Pod-Selector",
+        "string",
+        lambda o, _n: _format_label_selector(_get(o, "spec", "podSelector")),
+        description="The pods the policy applies to.",
+    ),
+    AGE,
+)
+
+
 BUILTIN_COLUMNS: Mapping[str, tuple[ColumnSpec, ...]] = {
     "Pod": POD_COLUMNS,
     "Namespace": (NAME, ColumnSpec("Status", "string", _text("status", "phase"), description="Phase."), AGE),
@@ -729,6 +768,8 @@ BUILTIN_COLUMNS: Mapping[str, tuple[ColumnSpec, ...]] = {
     "ClusterRole": DEFAULT_COLUMNS,
     "RoleBinding": BINDING_COLUMNS,
     "ClusterRoleBinding": BINDING_COLUMNS,
+    "PodDisruptionBudget": PDB_COLUMNS,
+    "NetworkPolicy": NETWORK_POLICY_COLUMNS,
     "Deployment": (
         NAME,
         ColumnSpec("Ready", "string", _deployment_ready, description="Ready replicas / desired."),

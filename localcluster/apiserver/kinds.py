@@ -186,6 +186,30 @@ BUILTINS: tuple[ResourceType, ...] = (
         )
         for kind in ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
     ),
+    # Stored, never acted on: no disruption controller fills a PDB's status, nothing enforces a NetworkPolicy.
+    ResourceType(
+        group="policy",
+        versions=("v1",),
+        kind="PodDisruptionBudget",
+        plural="poddisruptionbudgets",
+        singular="poddisruptionbudget",
+        namespaced=True,
+        short_names=("pdb",),
+        subresources=("status",),
+        definition="io.k8s.api.policy.v1.PodDisruptionBudget",
+        tracks_generation=True,
+    ),
+    ResourceType(
+        group="networking.k8s.io",
+        versions=("v1",),
+        kind="NetworkPolicy",
+        plural="networkpolicies",
+        singular="networkpolicy",
+        namespaced=True,
+        short_names=("netpol",),
+        definition="io.k8s.api.networking.v1.NetworkPolicy",
+        tracks_generation=True,
+    ),
     ResourceType(
         group="apiextensions.k8s.io",
         versions=("v1",),

@@ -1,6 +1,6 @@
-"""deploy/: the Argo CD Application and health ConfigMap, the Flux HelmRelease and HelmRepository, and the
-kustomize base parse, refer to what exists, render with the chart, build with kubectl kustomize, validate, and
-match what the chart renders."""
+"""deploy/: the Argo CD Application and health ConfigMap, the Flux HelmReleases with their HelmRepository and
+GitRepository sources, and the kustomize base parse, refer to what exists, render with the chart, build with
+kubectl kustomize, validate, and match what the chart renders."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import Any
 
 import kubernetes_validate
+import pathspec
 import pytest
 import yaml
 
@@ -132,6 +133,65 @@ def test_the_flux_release_uses_the_repository_and_valid_values(repo, tools_bin, 
 
 def load_all_text(text: str) -> list[Manifest]:
     return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def test_the_flux_git_release_builds_the_chart_from_this_repository(
+    repo: Path, tools_bin: Path, tool_env: dict[str, str]
+) -> None:
+    """deploy/flux/from-git: the same release, with the chart folder of this repository as its source."""
+    flux = repo / "deploy" / "flux"
+    source = load_one(flux / "from-git" / "gitrepository.yaml")
+    release = load_one(flux / "from-git" / "helmrelease.yaml")
+    assert (source["apiVersion"], source["kind"]) == ("source.toolkit.fluxcd.io/v1", "GitRepository")
+    assert (release["apiVersion"], release["kind"]) == ("helm.toolkit.fluxcd.io/v2", "HelmRelease")
+    assert release["metadata"]["namespace"] == source["metadata"]["namespace"]
+    chart_spec = release["spec"]["chart"]["spec"]
+    assert chart_spec["sourceRef"] == {"kind": "GitRepository", "name": source["metadata"]["name"]}
+    chart = yaml.safe_load((repo / chart_spec["chart"] / "Chart.yaml").read_text())
+    assert chart["name"] == "agent-supervisor"
+    # Without Revision, Flux would rebuild the chart only when Chart.yaml's version changes, and the commits
+    # in between would never reach the cluster.
+    assert chart_spec["reconcileStrategy"] == "Revision"
+    # The same repository and branch as the Argo CD Application, which installs the same chart.
+    app_source = load_one(repo / "deploy" / "argocd" / "application.yaml")["spec"]["source"]
+    assert source["spec"]["url"] == app_source["repoURL"]
+    assert source["spec"]["ref"] == {"branch": app_source["targetRevision"]}
+    assert Path(chart_spec["chart"]) == Path(app_source["path"])
+    # The two Flux variants differ only in where the chart comes from.
+    from_registry = load_one(flux / "helmrelease.yaml")
+    assert {**release["spec"], "chart": None} == {**from_registry["spec"], "chart": None}
+    assert release["metadata"] == from_registry["metadata"]
+    built = load_all_text(run(tools_bin / "kubectl", "kustomize", str(flux / "from-git"), env=tool_env))
+    assert sorted(m["kind"] for m in built) == ["GitRepository", "HelmRelease"]
+
+
+def test_the_flux_git_source_fetches_the_chart_and_nothing_else(
+    repo: Path, tools_bin: Path, tool_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The GitRepository's ignore rules (gitignore syntax), applied to this checkout: what remains is a chart
+    helm renders exactly as the original."""
+    source = load_one(repo / "deploy" / "flux" / "from-git" / "gitrepository.yaml")
+    ignored = pathspec.GitIgnoreSpec.from_lines(source["spec"]["ignore"].splitlines())
+    for outside in (
+        "README.md",
+        "crds/agents.otp.agents.dev.yaml",
+        "operator/agent_supervisor/__init__.py",
+        "charts/x/a.yaml",
+    ):
+        assert ignored.match_file(outside), outside
+    chart_files = [p for p in (repo / "charts").rglob("*") if p.is_file()]
+    kept = [p for p in chart_files if not ignored.match_file(p.relative_to(repo).as_posix())]
+    assert sorted(kept) == sorted(p for p in chart_files if "agent-supervisor" in p.relative_to(repo).parts)
+    artifact = tmp_path / "artifact"
+    for path in kept:
+        target = artifact / path.relative_to(repo)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    helm = tools_bin / "helm"
+    template = ("template", "agent-supervisor", "-n", NAMESPACE, "--include-crds", "--set", "replicas=2")
+    from_artifact = run(helm, *template, str(artifact / "charts" / "agent-supervisor"), env=tool_env)
+    from_checkout = run(helm, *template, str(repo / "charts" / "agent-supervisor"), env=tool_env)
+    assert from_artifact == from_checkout
 
 
 # --- kustomize base -----------------------------------------------------------------------------------------
