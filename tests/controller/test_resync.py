@@ -10,7 +10,7 @@ import pytest
 from agent_supervisor.controller.builders import OperatorSettings
 from agent_supervisor.controller.kube import AGENT_SUPERVISORS, AGENTS, PODS, Resource
 from agent_supervisor.controller.reconciler import Controller, Indexes, ObjectKey
-from agent_supervisor.controller.resync import MANAGED_PODS, Resync
+from agent_supervisor.controller.resync import MANAGED_PODS, Resync, UnusableListError
 
 NS = "team-ns"
 SOLO = ObjectKey("Agent", NS, "solo")
@@ -29,8 +29,15 @@ class ListingKube:
         self.selectors: list[tuple[str, str | None, str | None]] = []
 
     async def list_items(
-        self, resource: Resource, namespace: str | None, *, label_selector: str | None = None
+        self,
+        resource: Resource,
+        namespace: str | None,
+        *,
+        label_selector: str | None = None,
+        metadata_only: bool = False,
     ) -> AsyncIterator[dict[str, Any]]:
+        # Only uids and names are compared: whole objects would cost memory and CPU at scale.
+        assert metadata_only
         self.selectors.append((resource.plural, namespace, label_selector))
         for item in self.existing[resource.plural]:
             yield item
@@ -130,3 +137,14 @@ async def test_cluster_wide_lists_every_namespace_once(world: World) -> None:
         ],
         key=str,
     )
+
+
+async def test_a_list_without_uids_stops_the_resync_before_anything_is_buried(world: World) -> None:
+    world.pods[SOLO] = [body("Pod", "solo-1", "pod-1")]
+    world.kube.existing["pods"] = [{"metadata": {"name": "solo-1", "namespace": NS}}]
+
+    with pytest.raises(UnusableListError):
+        await world.resync()
+
+    assert world.triggered == []
+    assert len(world.controller.graveyard) == 0

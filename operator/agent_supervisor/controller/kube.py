@@ -25,6 +25,9 @@ from agent_supervisor.api import GROUP, VERSION
 log = logging.getLogger(__name__)
 
 FIELD_MANAGER: Final = "agent-supervisor"
+JSON: Final = "application/json"
+METADATA_ONLY: Final = f"{JSON};as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,{JSON}"
+"""Lists with only each item's metadata (falling back to whole objects where a server cannot)."""
 REQUEST_TIMEOUT_SECONDS: Final = 30.0
 
 Manifest = dict[str, Any]
@@ -178,13 +181,17 @@ class KubeClient:
         *,
         label_selector: str | None = None,
         page_size: int = 500,
+        metadata_only: bool = False,
     ) -> AsyncIterator[Manifest]:
         """Every object of a LIST, fetched in pages so that memory stays bounded at any scale."""
         query: dict[str, str] = {"limit": str(page_size)}
         if label_selector:
             query["labelSelector"] = label_selector
+        accept = METADATA_ONLY if metadata_only else JSON
         while True:
-            page = await self._request("GET", resource.path(namespace), resource.plural, query=query)
+            page = await self._request(
+                "GET", resource.path(namespace), resource.plural, query=query, accept=accept
+            )
             for item in page.get("items") or []:
                 yield item
             token = (page.get("metadata") or {}).get("continue")
@@ -249,14 +256,16 @@ class KubeClient:
         *,
         body: Mapping[str, Any] | None = None,
         query: Mapping[str, str] | None = None,
-        content_type: str = "application/json",
+        content_type: str = JSON,
+        accept: str = JSON,
     ) -> Manifest:
+        headers = {"Content-Type": content_type, "Accept": accept}
         try:
-            status, payload = await self._send(await self._ready(), verb, path, body, query, content_type)
+            status, payload = await self._send(await self._ready(), verb, path, body, query, headers)
             if status == 401:
                 # Projected service account tokens rotate: log in again once before giving up.
                 await self._connect()
-                status, payload = await self._send(await self._ready(), verb, path, body, query, content_type)
+                status, payload = await self._send(await self._ready(), verb, path, body, query, headers)
         except (aiohttp.ClientError, TimeoutError) as error:
             self._observe(verb, what, 0)
             raise ApiError(verb, path, 0, "ConnectionFailed", str(error) or type(error).__name__) from error
@@ -282,11 +291,10 @@ class KubeClient:
         path: str,
         body: Mapping[str, Any] | None,
         query: Mapping[str, str] | None,
-        content_type: str,
+        headers: Mapping[str, str],
     ) -> tuple[int, Manifest]:
         url = self._server + path + (f"?{urlencode(query)}" if query else "")
         data = None if body is None else json.dumps(body)
-        headers = {"Content-Type": content_type, "Accept": "application/json"}
         async with session.request(verb, url, data=data, headers=headers) as response:
             text = await response.text()
         try:

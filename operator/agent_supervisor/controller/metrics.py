@@ -49,6 +49,11 @@ RESYNC_VANISHED = Counter(
     f"{PREFIX}_resync_vanished_objects",
     "Objects found gone by the periodic resync although no watch event reported their deletion.",
 )
+RESYNC_SECONDS = Histogram(
+    f"{PREFIX}_resync_seconds",
+    "Duration of one periodic resync (the LISTs and the comparison with the indexes).",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
 RECONCILES = Counter(
     f"{PREFIX}_reconciles", "Reconciles of supervising resources and agents.", ["kind", "result"]
 )

@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 MANAGED_PODS = f"{labels.MANAGED_BY}={labels.MANAGED_BY_VALUE}"
 
 
+class UnusableListError(Exception):
+    pass
+
+
 @dataclass(frozen=True)
 class Listed:
     uids: frozenset[str]
@@ -54,8 +58,9 @@ class Resync:
             if not self._controller.bound:
                 continue
             try:
-                found = await self.once()
-            except ApiError as error:
+                with metrics.RESYNC_SECONDS.time():
+                    found = await self.once()
+            except (ApiError, UnusableListError) as error:
                 log.warning("resync failed (next in %.0fs): %s", self._period, error)
                 continue
             if found.vanished or found.forgotten:
@@ -96,13 +101,23 @@ class Resync:
         resources: set[ObjectKey] = set()
         kube = self._controller.kube
         for namespace in self._scopes:
-            async for pod in kube.list_items(PODS, namespace, label_selector=MANAGED_PODS):
-                uids.add(uid_of(pod))
+            async for pod in kube.list_items(
+                PODS, namespace, label_selector=MANAGED_PODS, metadata_only=True
+            ):
+                uids.add(_uid(PODS, pod))
             for resource in (AGENTS, AGENT_SUPERVISORS):
-                async for item in kube.list_items(resource, namespace):
-                    uids.add(uid_of(item))
+                async for item in kube.list_items(resource, namespace, metadata_only=True):
+                    uids.add(_uid(resource, item))
                     resources.add(_key(resource, item))
         return Listed(frozenset(uids), frozenset(resources))
+
+
+def _uid(resource: Resource, item: dict[str, object]) -> str:
+    """The item's uid; a LIST without uids must stop the resync, which would otherwise bury everything."""
+    uid = uid_of(item)
+    if not uid:
+        raise UnusableListError(f"a LIST of {resource.plural} returned an item without metadata.uid")
+    return uid
 
 
 def _key(resource: Resource, item: dict[str, object]) -> ObjectKey:
