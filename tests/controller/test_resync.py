@@ -11,6 +11,7 @@ from agent_supervisor.controller.builders import OperatorSettings
 from agent_supervisor.controller.kube import AGENT_SUPERVISORS, AGENTS, PODS, Resource
 from agent_supervisor.controller.reconciler import Controller, Indexes, ObjectKey
 from agent_supervisor.controller.resync import MANAGED_PODS, Resync, UnusableListError
+from agent_supervisor.controller.vanished import PRUNE_EVERY, Graveyard
 
 NS = "team-ns"
 SOLO = ObjectKey("Agent", NS, "solo")
@@ -148,3 +149,18 @@ async def test_a_list_without_uids_stops_the_resync_before_anything_is_buried(wo
 
     assert world.triggered == []
     assert len(world.controller.graveyard) == 0
+
+
+def test_the_graveyard_prunes_itself_against_the_indexes_after_many_burials() -> None:
+    graveyard = Graveyard()
+    for number in range(PRUNE_EVERY - 1):
+        graveyard.bury(f"uid-{number}")
+    assert not graveyard.wants_pruning
+    graveyard.bury("uid-last")
+    assert graveyard.wants_pruning
+
+    graveyard.keep_only({"uid-last", "never-buried"})
+
+    assert len(graveyard) == 1
+    assert graveyard.holds({"metadata": {"uid": "uid-last"}})
+    assert not graveyard.wants_pruning

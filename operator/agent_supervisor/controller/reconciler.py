@@ -56,7 +56,7 @@ from agent_supervisor.controller.projection import (
 )
 from agent_supervisor.controller.recorder import EventRecorder
 from agent_supervisor.controller.runtime_config import RenderError
-from agent_supervisor.controller.vanished import Graveyard
+from agent_supervisor.controller.vanished import Graveyard, uid_of
 from agent_supervisor.controller.workqueue import WorkQueue
 from agent_supervisor.supervision import (
     EmitEvent,
@@ -180,6 +180,9 @@ class Controller:
     def bind(self, indexes: Indexes) -> None:
         self._indexes = replace(indexes, graveyard=self.graveyard)
 
+    def prune_graveyard(self) -> None:
+        self.graveyard.keep_only(uid_of(body) for _, body in self.indexes.everything())
+
     @property
     def bound(self) -> bool:
         return self._indexes is not None
@@ -240,6 +243,8 @@ class Controller:
             finally:
                 metrics.RECONCILE_SECONDS.labels(kind=key.kind).observe(time.monotonic() - started)
                 self.queue.done(key)
+                if self.graveyard.wants_pruning:
+                    self.prune_graveyard()
 
     # --- dispatch -----------------------------------------------------------------------------------------
 

@@ -92,7 +92,7 @@ class Resync:
         forgotten = remembered - listed.resources
         for key in forgotten:
             controller.trigger(key)
-        graveyard.keep_only(uid_of(body) for _, body in controller.indexes.everything())
+        controller.prune_graveyard()
         metrics.RESYNC_VANISHED.inc(vanished)
         return Found(vanished, len(forgotten))
 

@@ -15,16 +15,21 @@ Readers of the indexes skip the uids buried here; a uid is forgotten once no ind
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Final
 
 
 def uid_of(body: Mapping[str, Any]) -> str:
     return str((body.get("metadata") or {}).get("uid") or "")
 
 
+PRUNE_EVERY: Final = 1000
+"""Burials between two prunings against the indexes, so that the graveyard stays small with no resync."""
+
+
 class Graveyard:
     def __init__(self) -> None:
         self._uids: set[str] = set()
+        self._size_after_prune = 0
 
     def bury(self, uid: str) -> None:
         if uid:
@@ -39,6 +44,11 @@ class Graveyard:
     def keep_only(self, indexed: Iterable[str]) -> None:
         """Forget the uids no index holds any more: the index has caught up with them."""
         self._uids &= set(indexed)
+        self._size_after_prune = len(self._uids)
+
+    @property
+    def wants_pruning(self) -> bool:
+        return len(self._uids) >= self._size_after_prune + PRUNE_EVERY
 
     def __len__(self) -> int:
         return len(self._uids)
