@@ -10,7 +10,7 @@ import pytest
 from agent_supervisor.controller.builders import OperatorSettings
 from agent_supervisor.controller.kube import AGENT_SUPERVISORS, AGENTS, PODS, Resource
 from agent_supervisor.controller.reconciler import Controller, Indexes, ObjectKey
-from agent_supervisor.controller.resync import MANAGED_PODS, Resync, UnusableListError
+from agent_supervisor.controller.resync import MANAGED_PODS, Resync, UnusableListError, next_pause
 from agent_supervisor.controller.vanished import PRUNE_EVERY, Graveyard
 
 NS = "team-ns"
@@ -164,3 +164,9 @@ def test_the_graveyard_prunes_itself_against_the_indexes_after_many_burials() ->
     assert len(graveyard) == 1
     assert graveyard.holds({"metadata": {"uid": "uid-last"}})
     assert not graveyard.wants_pruning
+
+
+def test_a_slow_resync_stretches_the_pause_so_that_resyncs_stay_a_small_share_of_the_time() -> None:
+    assert next_pause(60, 0.5) == 60
+    assert next_pause(60, 6.0) == pytest.approx(200)
+    assert 6.0 / (next_pause(60, 6.0) + 6.0) < 0.03

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from agent_supervisor.controller import labels, metrics
 from agent_supervisor.controller.kube import AGENT_SUPERVISORS, AGENTS, PODS, ApiError, Resource
@@ -26,6 +28,15 @@ from agent_supervisor.controller.vanished import uid_of
 log = logging.getLogger(__name__)
 
 MANAGED_PODS = f"{labels.MANAGED_BY}={labels.MANAGED_BY_VALUE}"
+
+
+COST_SHARE: Final = 0.03
+"""At most this share of the time goes to resyncs: at 10,000 agents one takes seconds (docs/benchmarks.md)."""
+
+
+def next_pause(period: float, last_duration: float) -> float:
+    """The configured period, stretched so that resyncs never take more than COST_SHARE of the time."""
+    return max(period, last_duration / COST_SHARE)
 
 
 class UnusableListError(Exception):
@@ -53,16 +64,20 @@ class Resync:
         self._period = period
 
     async def run(self) -> None:
+        pause = self._period
         while True:
-            await asyncio.sleep(self._period)
+            await asyncio.sleep(pause)
             if not self._controller.bound:
                 continue
+            started = time.monotonic()
             try:
                 with metrics.RESYNC_SECONDS.time():
                     found = await self.once()
             except (ApiError, UnusableListError) as error:
-                log.warning("resync failed (next in %.0fs): %s", self._period, error)
+                log.warning("resync failed (next in %.0fs): %s", pause, error)
                 continue
+            finally:
+                pause = next_pause(self._period, time.monotonic() - started)
             if found.vanished or found.forgotten:
                 log.info(
                     "resync: %d objects vanished unseen by the watches, %d resources gone",
