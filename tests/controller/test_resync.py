@@ -9,8 +9,9 @@ import pytest
 
 from agent_supervisor.controller.builders import OperatorSettings
 from agent_supervisor.controller.kube import AGENT_SUPERVISORS, AGENTS, PODS, Resource
+from agent_supervisor.controller.labels import MANAGED_SELECTOR
 from agent_supervisor.controller.reconciler import Controller, Indexes, ObjectKey
-from agent_supervisor.controller.resync import MANAGED_PODS, Resync, UnusableListError, next_pause
+from agent_supervisor.controller.resync import Resync, UnusableListError, next_pause
 from agent_supervisor.controller.vanished import PRUNE_EVERY, Graveyard
 
 NS = "team-ns"
@@ -77,7 +78,7 @@ async def test_a_pod_deleted_unseen_is_buried_and_its_agent_reconciled(world: Wo
     assert world.triggered == [SOLO]
     assert world.controller.indexes.pods_of(SOLO) == []
     assert world.controller.indexes.pods_of(ObjectKey("Agent", NS, "other")) == [kept]
-    assert ("pods", NS, MANAGED_PODS) in world.kube.selectors
+    assert ("pods", NS, MANAGED_SELECTOR) in world.kube.selectors
 
 
 async def test_a_buried_object_is_reported_once_and_forgotten_when_the_index_drops_it(world: World) -> None:
@@ -132,7 +133,7 @@ async def test_cluster_wide_lists_every_namespace_once(world: World) -> None:
     await Resync(world.controller, None, period=60).once()
     assert sorted(world.kube.selectors, key=str) == sorted(
         [
-            (PODS.plural, None, MANAGED_PODS),
+            (PODS.plural, None, MANAGED_SELECTOR),
             (AGENTS.plural, None, None),
             (AGENT_SUPERVISORS.plural, None, None),
         ],

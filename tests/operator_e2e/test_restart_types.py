@@ -112,6 +112,6 @@ def test_a_pod_deleted_with_kubectl_counts_as_an_abnormal_exit(env: Env) -> None
     child = env.status("agentsupervisors", "team")["children"][0]
     assert child["restarts"] == 1
     assert (child["lastExit"]["classification"], child["lastExit"]["reason"]) == ("abnormal", "PodDeleted")
-    # Settled again: no plan is left in the persisted state (a status write must remove what a decision ended).
+    # Settled again: no plan is left in the persisted state (a status write removes what a decision ended).
     wait_running(env, "team", 1)
     assert "plan" not in env.status("agentsupervisors", "team")["supervision"]["state"]

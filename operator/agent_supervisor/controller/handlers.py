@@ -19,7 +19,6 @@ from agent_supervisor.controller.kube import AGENT_SUPERVISORS, AGENTS, login
 from agent_supervisor.controller.reconciler import Controller, Indexes, ObjectKey
 
 POD_SELECTOR: Final = ("", "v1", "pods")
-MANAGED_POD_LABELS: Final = f"{label_keys.MANAGED_BY}={label_keys.MANAGED_BY_VALUE}"
 
 _KEPT_METADATA: Final = (
     "name",

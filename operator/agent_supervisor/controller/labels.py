@@ -25,6 +25,8 @@ TEMPLATE_HASH: Final = f"{PREFIX}/template-hash"
 """On pods: the hash of the cold template fields the pod was built from."""
 MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE: Final = "agent-supervisor"
+MANAGED_SELECTOR: Final = f"{MANAGED_BY}={MANAGED_BY_VALUE}"
+"""The label selector of every object the operator creates."""
 
 INCARNATION: Final = f"{PREFIX}/incarnation"
 """On a nested AgentSupervisor: the attempt its parent wants it to run (its parent's StartChild)."""

@@ -21,7 +21,7 @@ from typing import Final
 import kopf
 
 from agent_supervisor.api import GROUP, VERSION
-from agent_supervisor.controller import handlers, metrics
+from agent_supervisor.controller import handlers, labels, metrics
 from agent_supervisor.controller.builders import OperatorSettings
 from agent_supervisor.controller.kube import ApiError, KubeClient
 from agent_supervisor.controller.leader import LeaderElector, LeadershipLostError, LeaseSettings
@@ -129,7 +129,7 @@ def kopf_settings() -> kopf.OperatorSettings:
     settings.posting.enabled = False
     # Serve the resources present at start-up: no namespace/CRD watching, and so no RBAC for them.
     settings.scanning.disabled = True
-    settings.watching.label_selectors[handlers.POD_SELECTOR] = handlers.MANAGED_POD_LABELS
+    settings.watching.label_selectors[handlers.POD_SELECTOR] = labels.MANAGED_SELECTOR
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 10

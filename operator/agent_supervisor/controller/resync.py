@@ -27,9 +27,6 @@ from agent_supervisor.controller.vanished import uid_of
 
 log = logging.getLogger(__name__)
 
-MANAGED_PODS = f"{labels.MANAGED_BY}={labels.MANAGED_BY_VALUE}"
-
-
 COST_SHARE: Final = 0.03
 """At most this share of the time goes to resyncs: at 10,000 agents one takes seconds (docs/benchmarks.md)."""
 
@@ -117,7 +114,7 @@ class Resync:
         kube = self._controller.kube
         for namespace in self._scopes:
             async for pod in kube.list_items(
-                PODS, namespace, label_selector=MANAGED_PODS, metadata_only=True
+                PODS, namespace, label_selector=labels.MANAGED_SELECTOR, metadata_only=True
             ):
                 uids.add(_uid(PODS, pod))
             for resource in (AGENTS, AGENT_SUPERVISORS):
