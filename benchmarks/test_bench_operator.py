@@ -487,6 +487,15 @@ def test_reaction_latency(
         assert per_restart >= 1  # at least the replacement pod's creation
 
 
+def idle_cpu(process: psutil.Process) -> str:
+    """The process's user + system CPU over IDLE_SECONDS in which nothing happens."""
+    before = process.cpu_times()
+    time.sleep(IDLE_SECONDS)  # the measurement window itself: nothing is awaited, the operator idles
+    after = process.cpu_times()
+    busy = (after.user - before.user) + (after.system - before.system)
+    return f"{busy / IDLE_SECONDS * 100:.1f} % of a core"
+
+
 def test_rss_and_idle_cpu_at_1000(kubelet: SimulatedKubelet, operator: Operator) -> None:
     names = agent_names(max(SCALES))
     assert kubelet.ready_pods(names) == len(names), "test_reaction_latency[1000] must run first"
@@ -496,11 +505,7 @@ def test_rss_and_idle_cpu_at_1000(kubelet: SimulatedKubelet, operator: Operator)
         f"operator RSS with {len(names):,} agents, after the crashes",
         f"{process.memory_info().rss / MIB:.0f} MiB",
     )
-    before = process.cpu_times()
-    time.sleep(IDLE_SECONDS)  # the measurement window itself: nothing is awaited, the operator idles
-    after = process.cpu_times()
-    busy = (after.user - before.user) + (after.system - before.system)
-    record(f"operator idle CPU over {IDLE_SECONDS:.0f} s", f"{busy / IDLE_SECONDS * 100:.1f} % of a core")
+    record(f"operator idle CPU over {IDLE_SECONDS:.0f} s", idle_cpu(process))
     record("  one resync (LISTs every 60 s), mean", resync_cost(operator))
 
 
@@ -636,12 +641,5 @@ def test_rss_at_large_scale(kubelet: SimulatedKubelet, operator: Operator) -> No
             f"{process.memory_info().rss / MIB:.0f} MiB",
             f"{time.perf_counter() - started:.0f} s from {have:,}",
         )
-    before = process.cpu_times()
-    time.sleep(IDLE_SECONDS)  # the measurement window itself: nothing is awaited, the operator idles
-    after = process.cpu_times()
-    busy = (after.user - before.user) + (after.system - before.system)
-    record(
-        f"operator idle CPU with {LARGE_SCALE:,} agents over {IDLE_SECONDS:.0f} s",
-        f"{busy / IDLE_SECONDS * 100:.1f} % of a core",
-    )
+    record(f"operator idle CPU with {LARGE_SCALE:,} agents over {IDLE_SECONDS:.0f} s", idle_cpu(process))
     record("  one resync (LISTs every 60 s), mean", resync_cost(operator))
