@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -248,6 +249,11 @@ def configure_logging(verbose: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     configure_logging(args.verbose)
+    # Everything imported so far (about 130,000 objects: modules, functions, types) lives as long as the
+    # process. Frozen, it is left out of every later garbage collection, which then scans only what the
+    # operator holds for its agents: full collections, which stall every reconcile, get shorter.
+    gc.collect()
+    gc.freeze()
     try:
         return asyncio.run(run(args))
     except (kopf.LoginError, SetupError) as error:
