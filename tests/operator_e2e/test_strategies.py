@@ -95,6 +95,8 @@ def test_deleting_a_supervisor_stops_its_children_in_reverse_start_order(env: En
     env.kubectl("delete", "agentsupervisor", "team", "--wait=false")
 
     wait_for(lambda: env.get("agentsupervisors", "team") is None, what="the supervisor to be gone")
+    # The last pod's DELETED event can reach this recorder after the supervisor is gone.
+    wait_for(lambda: len(pods.deletion_requested()) >= 3, what="the recorder to see the three deletions")
     assert pods.deletion_requested()[:3] == ["team-c-3", "team-b-2", "team-a-1"]
     assert pods.index("team-c-3", "ended") < pods.index("team-b-2", "deleting"), "one stop at a time"
     assert pods.index("team-b-2", "ended") < pods.index("team-a-1", "deleting"), "one stop at a time"
