@@ -68,13 +68,14 @@ class Resync:
                 continue
             started = time.monotonic()
             try:
-                with metrics.RESYNC_SECONDS.time():
-                    found = await self.once()
+                found = await self.once()
             except (ApiError, UnusableListError) as error:
-                log.warning("resync failed (next in %.0fs): %s", pause, error)
+                log.warning("resync failed: %s", error)
                 continue
             finally:
-                pause = next_pause(self._period, time.monotonic() - started)
+                took = time.monotonic() - started
+                metrics.RESYNC_SECONDS.observe(took)
+                pause = next_pause(self._period, took)
             if found.vanished or found.forgotten:
                 log.info(
                     "resync: %d objects vanished unseen by the watches, %d resources gone",
