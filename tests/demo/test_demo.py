@@ -54,6 +54,9 @@ def test_demo_shows_a_supervised_one_for_all_restart_and_stops_everything() -> N
     # What kubectl showed: the supervisor's new restart count and its event.
     assert re.search(r"agentsupervisor.otp.agents.dev/team\s+one_for_all\s+3/3\s+1/3\s+Running", output)
     assert "GroupRestarted" in output and "child researcher exited" in output
+    # The crashed pod is kept, finished, next to its replacement (for kubectl logs).
+    after_restart = output[output.index("pod attempts after the restart") :]
+    assert re.search(rf"\n{re.escape(pod)}\s+0/1\s+Error\s", after_restart), after_restart
     assert_cleaned_up(output)
 
 

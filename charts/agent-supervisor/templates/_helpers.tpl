@@ -98,6 +98,8 @@ kube.py names every resource the operator touches; the verbs are the calls made 
   pods
     list, watch    kopf's index and events of the operator's pods (label selector managed-by)
     create, delete executor.py starts incarnations and stops them, and deletes leftovers
+    deletecollection
+                   finished.py deletes finished pods of replaced incarnations in batches (label selector)
   configmaps
     create, patch  agents.py applies the config ConfigMap and creates the checkpoint ConfigMap
     get, update    not called, but held: the checkpoint Role the operator creates grants get/update/patch on
@@ -124,7 +126,7 @@ namespaces; the API group check in main.py is a discovery request, which every a
   verbs: ["patch"]
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["list", "watch", "create", "delete"]
+  verbs: ["list", "watch", "create", "delete", "deletecollection"]
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["get", "create", "update", "patch"]

@@ -97,6 +97,7 @@ def crash_and_watch(stack: DemoStack, name: str, child: str) -> None:
     after = wait_until(recovered, SETTLE_TIMEOUT, f"supervisor {name} to restart {child} and be Ready")
     say(f"pod attempts after the restart: {_attempts_line(after)} (restarts {restarts(stack, name)})")
     show_state(stack)
+    say(f"the crashed pod {pod} stays, finished, for a minute: `kubectl logs {pod}` shows how it ended")
     say(f"kubectl get events --field-selector involvedObject.name={name}")
     show(stack.kubectl("get", "events", "-n", NAMESPACE, f"--field-selector=involvedObject.name={name}"))
 

@@ -21,6 +21,7 @@ from typing import Any, Final
 from agent_supervisor import api
 from agent_supervisor.controller import builders, labels, metrics
 from agent_supervisor.controller.agents import AgentConfigs
+from agent_supervisor.controller.finished import FinishedPods
 from agent_supervisor.controller.kube import (
     AGENT_SUPERVISORS,
     AGENTS,
@@ -71,6 +72,12 @@ class Target:
     def name(self) -> str:
         return self.resource.metadata.name or ""
 
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(kind, namespace, name): the key its pods are indexed under."""
+        kind = AGENTS.kind if isinstance(self.resource, api.Agent) else AGENT_SUPERVISORS.kind
+        return (kind, self.namespace, self.name)
+
 
 def grace_seconds(policy: ShutdownPolicy) -> int | None:
     """The pod deletion grace for a stop; None leaves the pod's own terminationGracePeriodSeconds."""
@@ -100,8 +107,10 @@ class Executor:
         settings: builders.OperatorSettings,
         configs: AgentConfigs,
         graveyard: Graveyard,
+        finished: FinishedPods,
     ) -> None:
         self._kube = kube
+        self._finished = finished
         self._settings = settings
         self._configs = configs
         self._graveyard = graveyard
@@ -197,7 +206,7 @@ class Executor:
     async def _delete_leftovers(self, target: Target) -> None:
         for pod in leftover_pods(target.state, target.observed):
             metadata = pod.get("metadata") or {}
-            if metadata.get("deletionTimestamp"):
+            if metadata.get("deletionTimestamp") or self._finished.keep(target.key, pod):
                 continue
             await self._delete_pod(target, metadata["name"], 0, pod)
 

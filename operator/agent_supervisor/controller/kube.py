@@ -246,6 +246,31 @@ class KubeClient:
         query = {} if grace_seconds is None else {"gracePeriodSeconds": str(grace_seconds)}
         await self._request("DELETE", resource.path(namespace, name), resource.plural, query=query)
 
+    async def delete_collection(
+        self,
+        resource: Resource,
+        namespace: str,
+        *,
+        label_selector: str,
+        field_selector: str | None = None,
+        grace_seconds: int | None = None,
+    ) -> list[Manifest]:
+        """Delete every object the selectors match, in one request; returns their metadata.
+
+        A label selector is required: an empty one would delete the whole collection.
+        """
+        if not label_selector:
+            raise ValueError("delete_collection needs a label selector: an empty one matches everything")
+        query = {"labelSelector": label_selector}
+        if field_selector:
+            query["fieldSelector"] = field_selector
+        if grace_seconds is not None:
+            query["gracePeriodSeconds"] = str(grace_seconds)
+        deleted = await self._request(
+            "DELETE", resource.path(namespace), resource.plural, query=query, accept=METADATA_ONLY
+        )
+        return list(deleted.get("items") or [])
+
     # --- transport -----------------------------------------------------------------------------------------
 
     async def _request(

@@ -103,11 +103,20 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         default=60.0,
         help="seconds between LISTs that find objects deleted while a watch was down; 0 turns it off",
     )
+    parser.add_argument(
+        "--finished-pod-ttl",
+        type=float,
+        default=60.0,
+        help="seconds the finished pod of a replaced incarnation is kept (for kubectl logs) before it is "
+        "deleted in a batch; 0 deletes it as soon as its replacement is decided",
+    )
     parser.add_argument("--workers", type=int, default=8, help="concurrent reconciles")
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logs")
     args = parser.parse_args(list(argv))
     if args.resync_period < 0:
         parser.error("--resync-period must not be negative")
+    if args.finished_pod_ttl < 0:
+        parser.error("--finished-pod-ttl must not be negative (0 deletes replaced pods at once)")
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     if not 0 < args.lease_renew < args.lease_duration:
@@ -200,7 +209,7 @@ async def _lead(
         peers_via_api_server=args.peers_via_api_server,
         api_url_for_pods=args.pod_api_url,
     )
-    controller = Controller(kube, settings, identity=identity)
+    controller = Controller(kube, settings, identity=identity, finished_pod_ttl=args.finished_pod_ttl)
     metrics.register_phases(controller.phases)
     # Long-lived tasks first: kopf treats tasks created after it started as its own, waits for them when it
     # stops and cancels them.
@@ -209,6 +218,8 @@ async def _lead(
         workers.append(
             asyncio.create_task(Resync(controller, args.namespace, args.resync_period).run(), name="resync")
         )
+    if controller.finished.enabled:
+        workers.append(asyncio.create_task(controller.sweep_finished_pods(), name="finished-pods"))
     holding = asyncio.create_task(elector.hold())
     operator = asyncio.create_task(
         kopf.operator(

@@ -54,6 +54,10 @@ RESYNC_SECONDS = Histogram(
     "Duration of one periodic resync (the LISTs and the comparison with the indexes).",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
+FINISHED_PODS_DELETED = Counter(
+    f"{PREFIX}_finished_pods_deleted",
+    "Finished pods of replaced incarnations deleted in batches once --finished-pod-ttl had passed.",
+)
 RECONCILES = Counter(
     f"{PREFIX}_reconciles", "Reconciles of supervising resources and agents.", ["kind", "result"]
 )

@@ -36,6 +36,7 @@ from agent_supervisor.controller.agents import (
 )
 from agent_supervisor.controller.builders import OperatorSettings
 from agent_supervisor.controller.executor import Executor, Target
+from agent_supervisor.controller.finished import FinishedPods
 from agent_supervisor.controller.kube import (
     AGENT_SUPERVISORS,
     AGENTS,
@@ -159,7 +160,14 @@ def _template_secrets(template: api.AgentTemplate) -> Iterable[str]:
 
 
 class Controller:
-    def __init__(self, kube: KubeClient, settings: OperatorSettings, identity: str) -> None:
+    def __init__(
+        self,
+        kube: KubeClient,
+        settings: OperatorSettings,
+        identity: str,
+        *,
+        finished_pod_ttl: float = 0.0,
+    ) -> None:
         self.kube = kube
         self.settings = settings
         self.queue: WorkQueue[ObjectKey] = WorkQueue()
@@ -168,7 +176,8 @@ class Controller:
         self.configs = AgentConfigs(kube, settings)
         self.delivery = ConfigDelivery(settings.agent_port, self._delivered)
         self.graveyard = Graveyard()
-        self.executor = Executor(kube, settings, self.configs, self.graveyard)
+        self.finished = FinishedPods(kube, finished_pod_ttl)
+        self.executor = Executor(kube, settings, self.configs, self.graveyard, self.finished)
         self._indexes: Indexes | None = None
         self._written: dict[ObjectKey, str] = {}
         """The resourceVersion of this process's last write of each resource: its echo needs no reconcile."""
@@ -179,6 +188,10 @@ class Controller:
 
     def bind(self, indexes: Indexes) -> None:
         self._indexes = replace(indexes, graveyard=self.graveyard)
+
+    async def sweep_finished_pods(self) -> None:
+        """Delete the finished pods of replaced incarnations in batches once due (finished.py)."""
+        await self.finished.run(lambda owner: self.indexes.pods_of(ObjectKey(*owner)), lambda: self.bound)
 
     def prune_graveyard(self) -> None:
         self.graveyard.keep_only(uid_of(body) for _, body in self.indexes.everything())

@@ -1,0 +1,180 @@
+"""Finished pods of replaced incarnations: kept for `kubectl logs`, then deleted in batches.
+
+A pod runs with restartPolicy Never, so each restart creates a new pod and the crashed one stays behind,
+terminated. Deleting it at once would lose its logs (`kubectl logs --previous` has nothing to show across
+pods) and cost one API write per restart. Instead the executor hands such a pod here; it stays for
+`--finished-pod-ttl` seconds, and then one DELETE of the collection removes every due pod of a namespace
+that shares an attempt number (the label selector names their agents). Like the Job controller, which
+leaves failed pods in place too.
+
+Only pods whose replacement has been decided reach this module: the exit of their incarnation is already
+recorded in status, so losing them changes nothing. Before each batch, every pod is checked against the
+index again (same uid, still finished), and the request itself only matches pods in a terminal phase.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from agent_supervisor.controller import labels, metrics
+from agent_supervisor.controller.kube import PODS, ApiError, KubeClient
+from agent_supervisor.controller.vanished import uid_of
+
+log = logging.getLogger(__name__)
+
+FINISHED_PHASES: Final = frozenset({"Succeeded", "Failed"})
+ONLY_FINISHED: Final = "status.phase!=Pending,status.phase!=Running,status.phase!=Unknown"
+"""The field selector of every batch: whatever the label selector matches, a live pod is never deleted."""
+AGENTS_PER_BATCH: Final = 100
+"""Agent names in one label selector: at most 63 characters each, so the URL stays under about 7 KB."""
+
+Owner = tuple[str, str, str]
+"""(kind, namespace, name) of the supervising resource whose index entry holds the pod."""
+PodsOf = Callable[[Owner], Sequence[Mapping[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class KeptPod:
+    owner: Owner
+    namespace: str
+    name: str
+    uid: str
+    agent: str
+    attempt: int
+    since: float
+    """Monotonic time it was first handed over: the TTL counts from the decision that replaced it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    namespace: str
+    label_selector: str
+    pods: tuple[KeptPod, ...]
+
+
+def is_finished(pod: Mapping[str, Any]) -> bool:
+    """Terminated for good and not already being deleted."""
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return False
+    return (pod.get("status") or {}).get("phase") in FINISHED_PHASES
+
+
+def batches(pods: Iterable[KeptPod], per_batch: int = AGENTS_PER_BATCH) -> list[Batch]:
+    """One label selector per namespace and attempt number, naming at most `per_batch` agents.
+
+    `attempt=N,agent in (a,b)` matches exactly the pods a-N and b-N: one attempt per selector, so that no
+    other pair of the two sets (a's current pod, say) can match.
+    """
+    groups: dict[tuple[str, int], dict[str, KeptPod]] = {}
+    for pod in pods:
+        groups.setdefault((pod.namespace, pod.attempt), {})[pod.agent] = pod
+    result = []
+    for (namespace, attempt), by_agent in sorted(groups.items()):
+        agents = sorted(by_agent)
+        for start in range(0, len(agents), per_batch):
+            chunk = agents[start : start + per_batch]
+            selector = (
+                f"{labels.MANAGED_SELECTOR},{labels.ATTEMPT}={attempt},{labels.AGENT} in ({','.join(chunk)})"
+            )
+            result.append(Batch(namespace, selector, tuple(by_agent[agent] for agent in chunk)))
+    return result
+
+
+class FinishedPods:
+    def __init__(
+        self, kube: KubeClient, ttl_seconds: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._kube = kube
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._kept: dict[str, KeptPod] = {}
+        """By pod uid."""
+
+    @property
+    def enabled(self) -> bool:
+        """False with a TTL of 0: replaced pods are deleted at once, one request each."""
+        return self._ttl > 0
+
+    @property
+    def sweep_interval(self) -> float:
+        """Pods are deleted between one and one and a half TTLs after their replacement was decided."""
+        return min(max(self._ttl / 2, 0.5), 30.0)
+
+    def keep(self, owner: Owner, pod: Mapping[str, Any]) -> bool:
+        """Take over a finished pod of a replaced incarnation; False when it must be deleted by the caller
+        (the TTL is 0, or the pod is still running or has no agent and attempt labels)."""
+        metadata = pod.get("metadata") or {}
+        pod_labels = metadata.get("labels") or {}
+        attempt = labels.attempt_of(pod_labels)
+        agent = pod_labels.get(labels.AGENT)
+        uid = uid_of(pod)
+        if not self.enabled or not is_finished(pod) or attempt is None or not agent or not uid:
+            return False
+        if uid not in self._kept:
+            self._kept[uid] = KeptPod(
+                owner,
+                str(metadata.get("namespace") or owner[1]),
+                str(metadata.get("name")),
+                uid,
+                agent,
+                attempt,
+                self._clock(),
+            )
+        return True
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def due(self, pods_of: PodsOf) -> list[KeptPod]:
+        """The kept pods whose TTL has passed and that the index still shows finished with the same uid.
+
+        Entries whose pod is gone (deleted by someone else, or with its Agent) are dropped.
+        """
+        now = self._clock()
+        due = []
+        for kept in list(self._kept.values()):
+            if now - kept.since < self._ttl:
+                continue
+            indexed = next((pod for pod in pods_of(kept.owner) if uid_of(pod) == kept.uid), None)
+            if indexed is None or not is_finished(indexed):
+                del self._kept[kept.uid]
+                continue
+            due.append(kept)
+        return due
+
+    async def sweep(self, pods_of: PodsOf) -> int:
+        """Delete the due pods, one request per batch; returns how many pods were deleted."""
+        deleted = 0
+        for batch in batches(self.due(pods_of)):
+            try:
+                items = await self._kube.delete_collection(
+                    PODS,
+                    batch.namespace,
+                    label_selector=batch.label_selector,
+                    field_selector=ONLY_FINISHED,
+                    grace_seconds=0,
+                )
+            except ApiError as error:
+                log.warning(
+                    "deleting %d finished pods in %s failed (next sweep retries): %s",
+                    len(batch.pods),
+                    batch.namespace,
+                    error,
+                )
+                continue
+            for kept in batch.pods:
+                self._kept.pop(kept.uid, None)
+            deleted += len(items)
+        metrics.FINISHED_PODS_DELETED.inc(deleted)
+        return deleted
+
+    async def run(self, pods_of: PodsOf, ready: Callable[[], bool]) -> None:
+        while True:
+            await asyncio.sleep(self.sweep_interval)
+            if ready() and self._kept:
+                await self.sweep(pods_of)
