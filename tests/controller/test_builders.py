@@ -69,6 +69,7 @@ def test_pod_labels_for_a_standalone_agent(make_agent):
         labels.ROOT: "solo",
         labels.ATTEMPT: "7",
         labels.TEMPLATE_HASH: "hash7",
+        labels.POD: "solo-7",
         labels.MANAGED_BY: "agent-supervisor",
     }
     assert owner(pod) == {

@@ -41,6 +41,7 @@ def pod(agent: str, attempt: int, phase: str, uid: str | None = None, **metadata
                 labels.MANAGED_BY: labels.MANAGED_BY_VALUE,
                 labels.AGENT: agent,
                 labels.ATTEMPT: str(attempt),
+                labels.POD: labels.pod_label(labels.pod_name(agent, attempt)),
             },
             **metadata,
         },
@@ -49,7 +50,8 @@ def pod(agent: str, attempt: int, phase: str, uid: str | None = None, **metadata
 
 
 def kept(agent: str, attempt: int, namespace: str = NS) -> KeptPod:
-    return KeptPod(OWNER, namespace, f"{agent}-{attempt}", f"uid-{agent}-{attempt}", agent, attempt, 0.0)
+    name = labels.pod_name(agent, attempt)
+    return KeptPod(OWNER, namespace, name, f"uid-{agent}-{attempt}", labels.pod_label(name), 0.0)
 
 
 # --- which pods are taken over --------------------------------------------------------------------------
@@ -76,8 +78,9 @@ def test_a_finished_pod_is_kept_but_a_live_one_is_left_to_the_caller() -> None:
     finished = FinishedPods(None, TTL)  # type: ignore[arg-type]
     assert finished.keep(OWNER, pod("solo", 1, "Failed"))
     assert not finished.keep(OWNER, pod("solo", 2, "Running"))
+    # Created by an operator version without the pod label: no selector can name it, so it is deleted at once.
     unlabelled = pod("solo", 3, "Failed")
-    del unlabelled["metadata"]["labels"][labels.ATTEMPT]
+    del unlabelled["metadata"]["labels"][labels.POD]
     assert not finished.keep(OWNER, unlabelled)
     assert len(finished) == 1
 
@@ -123,23 +126,35 @@ def test_a_pod_the_index_shows_alive_or_with_another_uid_is_dropped() -> None:
 # --- batches ----------------------------------------------------------------------------------------------
 
 
-def test_one_batch_per_namespace_and_attempt_with_sorted_agents() -> None:
+def test_one_batch_per_namespace_whatever_the_attempts() -> None:
     found = batches([kept("b", 1), kept("a", 1), kept("a", 2), kept("a", 1, "other-ns")])
     assert [(b.namespace, b.label_selector) for b in found] == [
-        ("other-ns", f"{labels.MANAGED_SELECTOR},{labels.ATTEMPT}=1,{labels.AGENT} in (a)"),
-        (NS, f"{labels.MANAGED_SELECTOR},{labels.ATTEMPT}=1,{labels.AGENT} in (a,b)"),
-        (NS, f"{labels.MANAGED_SELECTOR},{labels.ATTEMPT}=2,{labels.AGENT} in (a)"),
+        ("other-ns", f"{labels.MANAGED_SELECTOR},{labels.POD} in (a-1)"),
+        (NS, f"{labels.MANAGED_SELECTOR},{labels.POD} in (a-1,a-2,b-1)"),
     ]
 
 
-def test_a_batch_names_at_most_the_given_number_of_agents() -> None:
-    found = batches([kept(f"agent-{n:03d}", 4) for n in range(250)], per_batch=100)
+def test_a_batch_names_at_most_the_given_number_of_pods() -> None:
+    found = batches([kept(f"agent-{n:03d}", n % 7) for n in range(250)], per_batch=100)
     assert [len(b.pods) for b in found] == [100, 100, 50]
-    assert len({k.agent for b in found for k in b.pods}) == 250
+    assert len({k.name for b in found for k in b.pods}) == 250
 
 
-agent_names = st.sampled_from(["a", "b", "c", "d", "e"])
-pairs = st.tuples(st.sampled_from(["ns-1", "ns-2"]), agent_names, st.integers(1, 4))
+@pytest.mark.parametrize("length", [1, 61, 63])
+def test_the_pod_label_is_the_name_when_it_fits_and_a_valid_unique_value_when_not(length: int) -> None:
+    agent = "a" * length
+    short, long = labels.pod_label(labels.pod_name(agent, 7)), labels.pod_label(labels.pod_name(agent, 12345))
+    for value in (short, long):
+        assert len(value) <= 63
+        assert parse_label_selector(f"{labels.POD}={value}")  # a valid label value
+    if length + 2 <= 63:
+        assert short == f"{agent}-7"
+    assert long != labels.pod_label(labels.pod_name(agent, 12346))
+
+
+# Names of 63 characters make pod names too long for a label value: their labels are digests.
+agent_names = st.sampled_from(["a", "b", "c", "x" * 62 + "1", "x" * 62 + "2"])
+pairs = st.tuples(st.sampled_from(["ns-1", "ns-2"]), agent_names, st.integers(1, 12))
 
 
 @given(universe=st.sets(pairs, min_size=1), data=st.data())
@@ -150,18 +165,18 @@ def test_each_selector_matches_exactly_the_pods_of_its_batch(
     matches only the kept pods it lists."""
     chosen = data.draw(st.sets(st.sampled_from(sorted(universe)), min_size=1))
     found = batches([kept(agent, attempt, namespace) for namespace, agent, attempt in chosen], per_batch=2)
-    covered = set()
+    covered: set[tuple[str, str]] = set()
     for batch in found:
         selector = parse_label_selector(batch.label_selector)
         matched = {
-            (namespace, agent, attempt)
+            (namespace, labels.pod_name(agent, attempt))
             for namespace, agent, attempt in universe
             if namespace == batch.namespace
             and selector.matches(pod(agent, attempt, "Failed")["metadata"]["labels"])
         }
-        assert matched == {(batch.namespace, k.agent, k.attempt) for k in batch.pods}
+        assert matched == {(batch.namespace, k.name) for k in batch.pods}
         covered |= matched
-    assert covered == chosen
+    assert covered == {(namespace, labels.pod_name(agent, attempt)) for namespace, agent, attempt in chosen}
 
 
 # --- against the local API server -------------------------------------------------------------------------

@@ -128,6 +128,7 @@ def pod(
         labels.ROOT: labels.root_of(name, agent_labels),
         labels.ATTEMPT: str(attempt),
         labels.TEMPLATE_HASH: template_hash,
+        labels.POD: labels.pod_label(labels.pod_name(name, attempt)),
     }
     spec = agent.spec
     pod_spec: dict[str, Any] = {

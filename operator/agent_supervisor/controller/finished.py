@@ -3,9 +3,9 @@
 A pod runs with restartPolicy Never, so each restart creates a new pod and the crashed one stays behind,
 terminated. Deleting it at once would lose its logs (`kubectl logs --previous` has nothing to show across
 pods) and cost one API write per restart. Instead the executor hands such a pod here; it stays for
-`--finished-pod-ttl` seconds, and then one DELETE of the collection removes every due pod of a namespace
-that shares an attempt number (the label selector names their agents). Like the Job controller, which
-leaves failed pods in place too.
+`--finished-pod-ttl` seconds, and then one DELETE of the collection removes the due pods of a namespace,
+named in a label selector by their `otp.agents.dev/pod` label. Like the Job controller, which leaves failed
+pods in place too.
 
 Only pods whose replacement has been decided reach this module: the exit of their incarnation is already
 recorded in status, so losing them changes nothing. Before each batch, every pod is checked against the
@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 FINISHED_PHASES: Final = frozenset({"Succeeded", "Failed"})
 ONLY_FINISHED: Final = "status.phase!=Pending,status.phase!=Running,status.phase!=Unknown"
 """The field selector of every batch: whatever the label selector matches, a live pod is never deleted."""
-AGENTS_PER_BATCH: Final = 100
-"""Agent names in one label selector: at most 63 characters each, so the URL stays under about 7 KB."""
+PODS_PER_BATCH: Final = 100
+"""Pods named in one label selector: at most 63 characters each, so the URL stays under about 7 KB."""
 
 Owner = tuple[str, str, str]
 """(kind, namespace, name) of the supervising resource whose index entry holds the pod."""
@@ -44,8 +44,8 @@ class KeptPod:
     namespace: str
     name: str
     uid: str
-    agent: str
-    attempt: int
+    label: str
+    """Its `otp.agents.dev/pod` label: what the batch's selector names it by."""
     since: float
     """Monotonic time it was first handed over: the TTL counts from the decision that replaced it."""
 
@@ -64,24 +64,18 @@ def is_finished(pod: Mapping[str, Any]) -> bool:
     return (pod.get("status") or {}).get("phase") in FINISHED_PHASES
 
 
-def batches(pods: Iterable[KeptPod], per_batch: int = AGENTS_PER_BATCH) -> list[Batch]:
-    """One label selector per namespace and attempt number, naming at most `per_batch` agents.
-
-    `attempt=N,agent in (a,b)` matches exactly the pods a-N and b-N: one attempt per selector, so that no
-    other pair of the two sets (a's current pod, say) can match.
-    """
-    groups: dict[tuple[str, int], dict[str, KeptPod]] = {}
+def batches(pods: Iterable[KeptPod], per_batch: int = PODS_PER_BATCH) -> list[Batch]:
+    """One label selector per namespace and `per_batch` pods: `managed-by,otp.agents.dev/pod in (a-1,b-7)`."""
+    by_namespace: dict[str, dict[str, KeptPod]] = {}
     for pod in pods:
-        groups.setdefault((pod.namespace, pod.attempt), {})[pod.agent] = pod
+        by_namespace.setdefault(pod.namespace, {})[pod.label] = pod
     result = []
-    for (namespace, attempt), by_agent in sorted(groups.items()):
-        agents = sorted(by_agent)
-        for start in range(0, len(agents), per_batch):
-            chunk = agents[start : start + per_batch]
-            selector = (
-                f"{labels.MANAGED_SELECTOR},{labels.ATTEMPT}={attempt},{labels.AGENT} in ({','.join(chunk)})"
-            )
-            result.append(Batch(namespace, selector, tuple(by_agent[agent] for agent in chunk)))
+    for namespace, by_label in sorted(by_namespace.items()):
+        names = sorted(by_label)
+        for start in range(0, len(names), per_batch):
+            chunk = names[start : start + per_batch]
+            selector = f"{labels.MANAGED_SELECTOR},{labels.POD} in ({','.join(chunk)})"
+            result.append(Batch(namespace, selector, tuple(by_label[name] for name in chunk)))
     return result
 
 
@@ -106,25 +100,16 @@ class FinishedPods:
         return min(max(self._ttl / 2, 0.5), 30.0)
 
     def keep(self, owner: Owner, pod: Mapping[str, Any]) -> bool:
-        """Take over a finished pod of a replaced incarnation; False when it must be deleted by the caller
-        (the TTL is 0, or the pod is still running or has no agent and attempt labels)."""
+        """Take over a finished pod of a replaced incarnation; False when the caller must delete it: the TTL
+        is 0, the pod still runs, or it lacks the pod label (created by an operator version before it)."""
         metadata = pod.get("metadata") or {}
-        pod_labels = metadata.get("labels") or {}
-        attempt = labels.attempt_of(pod_labels)
-        agent = pod_labels.get(labels.AGENT)
+        label = (metadata.get("labels") or {}).get(labels.POD)
         uid = uid_of(pod)
-        if not self.enabled or not is_finished(pod) or attempt is None or not agent or not uid:
+        if not self.enabled or not is_finished(pod) or not label or not uid:
             return False
         if uid not in self._kept:
-            self._kept[uid] = KeptPod(
-                owner,
-                str(metadata.get("namespace") or owner[1]),
-                str(metadata.get("name")),
-                uid,
-                agent,
-                attempt,
-                self._clock(),
-            )
+            namespace = str(metadata.get("namespace") or owner[1])
+            self._kept[uid] = KeptPod(owner, namespace, str(metadata.get("name")), uid, label, self._clock())
         return True
 
     def __len__(self) -> int:

@@ -6,6 +6,7 @@ Every object name is derived from its owner's name, so executing an action twice
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Final
 
@@ -23,6 +24,9 @@ ATTEMPT: Final = f"{PREFIX}/attempt"
 """On pods: the incarnation (the core's attempt number)."""
 TEMPLATE_HASH: Final = f"{PREFIX}/template-hash"
 """On pods: the hash of the cold template fields the pod was built from."""
+POD: Final = f"{PREFIX}/pod"
+"""On pods: the pod's own name as a label value (pod_label), so that one label selector can name a set of
+pods: the batched deletion of finished pods (finished.py). No selector can match names otherwise."""
 MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE: Final = "agent-supervisor"
 MANAGED_SELECTOR: Final = f"{MANAGED_BY}={MANAGED_BY_VALUE}"
@@ -51,6 +55,15 @@ MESSAGING_TOKEN_KEY: Final = "token"
 def pod_name(agent: str, attempt: int) -> str:
     """Incarnation `attempt` of agent `agent`: one deterministic name per attempt (JobSet's pattern)."""
     return f"{agent}-{attempt}"
+
+
+def pod_label(pod: str) -> str:
+    """The value of the POD label of pod `pod`: its name, or when that is longer than a label value may be,
+    a prefix of it and a digest of the whole name."""
+    if len(pod) <= MAX_NAME:
+        return pod
+    digest = hashlib.sha256(pod.encode()).hexdigest()[:12]
+    return f"{pod[: MAX_NAME - len(digest) - 1].rstrip('-.')}-{digest}"
 
 
 def child_name(supervisor: str, child: str) -> str:
