@@ -26,7 +26,7 @@ def reconciles(operator: Operator) -> float:
 
 def test_a_replaced_pod_is_kept_with_its_logs_then_deleted_without_counting_as_an_exit(env: Env) -> None:
     pods = env.record_pods()
-    operator = start_loopers(env, "--finished-pod-ttl", "4")
+    operator = start_loopers(env, "--finished-pod-ttl", "6")
 
     wait_for(lambda: "looper-a-2" in pods.created(), what="looper-a-1 replaced by looper-a-2")
     crashed = env.pods()["looper-a-1"]

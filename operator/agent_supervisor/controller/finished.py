@@ -161,5 +161,10 @@ class FinishedPods:
     async def run(self, pods_of: PodsOf, ready: Callable[[], bool]) -> None:
         while True:
             await asyncio.sleep(self.sweep_interval)
-            if ready() and self._kept:
+            if not ready() or not self._kept:
+                continue
+            try:
                 await self.sweep(pods_of)
+            except Exception:
+                # The loop must outlive a bug in one sweep, or finished pods would pile up for good.
+                log.exception("sweeping finished pods failed; trying again in %.0f s", self.sweep_interval)

@@ -242,7 +242,8 @@ def next_start_deadline(
 
 
 def leftover_pods(state: SupervisorState, observed: Mapping[str, ObservedChild]) -> list[Mapping[str, Any]]:
-    """Pods of older incarnations (or of children the state no longer knows) that should be deleted.
+    """Pods of older incarnations (or of children the state no longer knows) that should be deleted: at once
+    while they run, after the finished-pod TTL once they have finished (finished.py).
 
     A pod of the current attempt is never a leftover, whatever its phase: it is the child's record of how its
     incarnation ended until a new attempt replaces it.
