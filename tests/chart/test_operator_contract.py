@@ -27,6 +27,8 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
             "peersViaApiServer": True,
             "podApiUrl": "https://kubernetes.default.svc",
             "verbose": True,
+            "resyncPeriodSeconds": 0,
+            "finishedPodTTLSeconds": 0,
         },
         "metrics": {"port": 9100},
         "agentImage": {"tag": "0.2.0"},
@@ -73,6 +75,17 @@ def test_the_operator_accepts_the_command_line_the_chart_builds(render, pick, va
         assert args.pod_api_url == "https://kubernetes.default.svc"
         assert args.metrics_port == 9100
         assert args.default_image == "ghcr.io/agent-supervisor/agent-supervisor-agent:0.2.0"
+        assert (args.resync_period, args.finished_pod_ttl) == (0, 0), "0 is a value, not a missing one"
+
+
+def test_values_of_a_release_made_with_an_older_chart_still_give_a_working_command_line(render, pick):
+    """`helm upgrade --reuse-values` reuses the old release's values, without the keys added since: the flags
+    of missing keys are left out, so the operator's defaults apply instead of an empty, invalid flag."""
+    older = {"operator": {"resyncPeriodSeconds": None, "finishedPodTTLSeconds": None}}
+    args = expanded_args(container(render, pick, older))
+    assert not [arg for arg in args if arg.startswith(("--resync-period", "--finished-pod-ttl"))]
+    parsed = main.parse_args(args)
+    assert (parsed.resync_period, parsed.finished_pod_ttl) == (60, 60)
 
 
 def test_the_chart_defaults_are_the_operators_defaults(render, pick):
@@ -85,6 +98,8 @@ def test_the_chart_defaults_are_the_operators_defaults(render, pick):
         "lease_renew",
         "start_deadline",
         "workers",
+        "resync_period",
+        "finished_pod_ttl",
     ):
         assert getattr(chart, setting) == getattr(operator, setting), setting
     assert chart.peer_template == operator.peer_template
