@@ -243,3 +243,6 @@ async def test_due_pods_of_one_attempt_go_in_one_request_and_live_pods_stay(
     remaining = {item["metadata"]["name"] async for item in kube.list_items(PODS, NS)}
     assert remaining == {"gamma-1", "alpha-2", "beta-2", "gamma-2"}
     assert len(finished) == 0
+    # Their DELETED events need no reconcile of their owners; any other pod's deletion does.
+    assert [finished.swept(body["metadata"]["uid"]) for body in crashed] == [True, True, False]
+    assert not finished.swept(crashed[0]["metadata"]["uid"]), "asked once, by the one DELETED event"

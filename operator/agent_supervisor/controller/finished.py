@@ -33,6 +33,9 @@ ONLY_FINISHED: Final = "status.phase!=Pending,status.phase!=Running,status.phase
 PODS_PER_BATCH: Final = 100
 """Pods named in one label selector: at most 63 characters each, so the URL stays under about 7 KB."""
 
+SWEPT_MEMORY_SECONDS: Final = 300.0
+"""How long a swept uid is remembered for its DELETED event (which a watch gap could lose)."""
+
 Owner = tuple[str, str, str]
 """(kind, namespace, name) of the supervising resource whose index entry holds the pod."""
 PodsOf = Callable[[Owner], Sequence[Mapping[str, Any]]]
@@ -88,6 +91,8 @@ class FinishedPods:
         self._clock = clock
         self._kept: dict[str, KeptPod] = {}
         """By pod uid."""
+        self._swept: dict[str, float] = {}
+        """Uids of pods this process deleted, until their DELETED event: when they were deleted."""
 
     @property
     def enabled(self) -> bool:
@@ -114,6 +119,15 @@ class FinishedPods:
 
     def __len__(self) -> int:
         return len(self._kept)
+
+    def swept(self, uid: str) -> bool:
+        """Whether this process deleted the pod (asked once, by its DELETED event).
+
+        Its owner needs no reconcile then: the pod was an older incarnation whose exit is recorded, so a
+        batch of hundreds of deletions does not queue hundreds of reconciles that would change nothing and
+        delay the ones that matter.
+        """
+        return self._swept.pop(uid, None) is not None
 
     def due(self, pods_of: PodsOf) -> list[KeptPod]:
         """The kept pods whose TTL has passed and that the index still shows finished with the same uid.
@@ -154,7 +168,11 @@ class FinishedPods:
                 continue
             for kept in batch.pods:
                 self._kept.pop(kept.uid, None)
+            now = self._clock()
+            self._swept.update((uid_of(item), now) for item in items if uid_of(item))
             deleted += len(items)
+        forgotten = self._clock() - SWEPT_MEMORY_SECONDS
+        self._swept = {uid: at for uid, at in self._swept.items() if at > forgotten}
         metrics.FINISHED_PODS_DELETED.inc(deleted)
         return deleted
 

@@ -119,6 +119,8 @@ def build_registry(controller: Controller) -> kopf.OperatorRegistry:
     async def pod_event(
         type: str, body: kopf.Body, namespace: str | None, labels: kopf.Labels, **_: Any
     ) -> None:
+        if type == "DELETED" and controller.finished.swept(str(body.get("metadata", {}).get("uid") or "")):
+            return  # a finished older incarnation the operator deleted itself: its owner has nothing to do
         controller.trigger(supervising_key(namespace, labels))
         agent = labels.get(label_keys.AGENT)
         if agent and type != "DELETED" and _serving(body):
