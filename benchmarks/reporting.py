@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 
 def machine_load() -> str:
@@ -34,3 +34,10 @@ class ResultTable:
         lines = ["", "", *heading, f"{'metric':<{width}}  {'value':>{self.value_width}}  {self.third_column}"]
         lines += [f"{m:<{width}}  {v:>{self.value_width}}  {t}" for m, v, t in self.rows]
         return "\n".join(lines)
+
+
+def print_when_done(results: ResultTable, title: str, note: str) -> Iterator[None]:
+    """The body of a module's autouse fixture: notes the load before the module, prints its table after."""
+    before = machine_load()
+    yield
+    print(results.render(title, f"at start: {before}; at end: {machine_load()}", note))

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 import pytest
 
-from benchmarks.reporting import ResultTable, machine_load, p50_p99
+from benchmarks.reporting import ResultTable, p50_p99, print_when_done
 from localcluster.cluster import LocalCluster, LocalClusterThread
 from tests.operator_e2e.harness import REPO, TOOLS_BIN, Api, Operator, agent_child, agent_template, supervisor
 from tests.polling import poll_until
@@ -31,14 +31,10 @@ RESULTS = ResultTable(third_column="samples", value_width=26)
 
 @pytest.fixture(scope="module", autouse=True)
 def table() -> Iterator[None]:
-    before = machine_load()
-    yield
-    print(
-        RESULTS.render(
-            "hot reload benchmark (real operator, real agent processes on the local cluster)",
-            f"at start: {before}; at end: {machine_load()}",
-            "latencies are given as p50 / p99 (max)",
-        )
+    yield from print_when_done(
+        RESULTS,
+        "hot reload benchmark (real operator, real agent processes on the local cluster)",
+        "latencies are given as p50 / p99 (max)",
     )
 
 

@@ -27,7 +27,7 @@ import aiohttp
 import psutil
 import pytest
 
-from benchmarks.reporting import ResultTable, machine_load, p50_p99
+from benchmarks.reporting import ResultTable, p50_p99, print_when_done
 from localcluster.cluster import LocalCluster, LocalClusterThread
 
 OBJECTS = 10_000
@@ -61,14 +61,10 @@ async def within(event: asyncio.Event, seconds: float, what: str) -> None:
 
 @pytest.fixture(scope="module", autouse=True)
 def table() -> Iterator[None]:
-    before = machine_load()
-    yield
-    print(
-        RESULTS.render(
-            "local cluster benchmark (LocalCluster in a thread, aiohttp clients over HTTP, one process)",
-            f"at start: {before}; at end: {machine_load()}",
-            "latencies are given as p50 / p99",
-        )
+    yield from print_when_done(
+        RESULTS,
+        "local cluster benchmark (LocalCluster in a thread, aiohttp clients over HTTP, one process)",
+        "latencies are given as p50 / p99",
     )
 
 
