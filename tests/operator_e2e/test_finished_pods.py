@@ -38,7 +38,6 @@ def test_a_replaced_pod_is_kept_with_its_logs_then_deleted_without_counting_as_a
     for name in LOOPERS:
         wait_for(lambda name=name: env.status("agents", name).get("phase") == "Failed", what=f"{name} Failed")
     before = {name: env.status("agents", name) for name in LOOPERS}
-    settled = reconciles(operator)
     wait_for(
         lambda: {"looper-a-1", "looper-b-1"} <= set(pods.deletion_requested()),
         timeout=30,
@@ -50,6 +49,7 @@ def test_a_replaced_pod_is_kept_with_its_logs_then_deleted_without_counting_as_a
     assert set(env.pods()) == {"looper-a-2", "looper-b-2"}
     # A reconcile of each Agent once its old pod is gone changes nothing (the operator skips the reconcile
     # its own deletion would cause; an annotation makes one happen).
+    settled = reconciles(operator)
     for name in LOOPERS:
         env.kubectl("annotate", "agent", name, "example.com/poke=1")
     wait_for(lambda: reconciles(operator) >= settled + len(LOOPERS), what="the Agents reconciled again")
