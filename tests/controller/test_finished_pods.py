@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from agent_supervisor.controller import labels
 from agent_supervisor.controller.finished import FinishedPods, KeptPod, batches, is_finished
-from agent_supervisor.controller.kube import PODS, KubeClient, Resource
+from agent_supervisor.controller.kube import PODS, ApiError, KubeClient, Resource
 from localcluster.apiserver import ApiServer
 from localcluster.selectors import parse_label_selector
 
@@ -177,6 +177,46 @@ def test_each_selector_matches_exactly_the_pods_of_its_batch(
         assert matched == {(batch.namespace, k.name) for k in batch.pods}
         covered |= matched
     assert covered == {(namespace, labels.pod_name(agent, attempt)) for namespace, agent, attempt in chosen}
+
+
+class OneRequestKube:
+    """Answers the sweep's one request; `during` sees the sweeper while the request is in flight."""
+
+    def __init__(self, during: Any, answer: list[dict[str, Any]] | ApiError) -> None:
+        self.during = during
+        self.answer = answer
+
+    async def delete_collection(self, *_: Any, **__: Any) -> list[dict[str, Any]]:
+        self.during()
+        if isinstance(self.answer, ApiError):
+            raise self.answer
+        return self.answer
+
+
+async def test_a_deleted_event_that_arrives_before_the_response_is_still_known_as_ours() -> None:
+    clock = Clock()
+    body = pod("solo", 1, "Failed")
+    seen: list[bool] = []
+    kube = OneRequestKube(lambda: seen.append(finished.swept(body["metadata"]["uid"])), [body])
+    finished = FinishedPods(kube, TTL, clock)  # type: ignore[arg-type]
+    finished.keep(OWNER, body)
+    clock.now += TTL
+
+    assert await finished.sweep(lambda owner: [body]) == 1
+    assert seen == [True]
+
+
+async def test_a_failed_request_keeps_the_pods_for_the_next_sweep() -> None:
+    clock = Clock()
+    body = pod("solo", 1, "Failed")
+    refused = ApiError("DELETE", "/api/v1/namespaces/team-ns/pods", 503, "ServiceUnavailable", "try later")
+    finished = FinishedPods(OneRequestKube(lambda: None, refused), TTL, clock)  # type: ignore[arg-type]
+    finished.keep(OWNER, body)
+    clock.now += TTL
+
+    assert await finished.sweep(lambda owner: [body]) == 0
+    assert len(finished) == 1
+    assert not finished.swept(body["metadata"]["uid"]), "not deleted: its owner must hear of its deletion"
 
 
 # --- against the local API server -------------------------------------------------------------------------

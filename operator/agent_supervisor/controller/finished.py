@@ -150,6 +150,9 @@ class FinishedPods:
         """Delete the due pods, one request per batch; returns how many pods were deleted."""
         deleted = 0
         for batch in batches(self.due(pods_of)):
+            expected = {kept.uid for kept in batch.pods}
+            # Noted before the request: the DELETED events can arrive before its response.
+            self._swept.update(dict.fromkeys(expected, self._clock()))
             try:
                 items = await self._kube.delete_collection(
                     PODS,
@@ -159,6 +162,8 @@ class FinishedPods:
                     grace_seconds=0,
                 )
             except ApiError as error:
+                for uid in expected:
+                    self._swept.pop(uid, None)
                 log.warning(
                     "deleting %d finished pods in %s failed (next sweep retries): %s",
                     len(batch.pods),
@@ -166,10 +171,10 @@ class FinishedPods:
                     error,
                 )
                 continue
+            for uid in expected - {uid_of(item) for item in items}:
+                self._swept.pop(uid, None)  # spared by the field selector: not deleted after all
             for kept in batch.pods:
                 self._kept.pop(kept.uid, None)
-            now = self._clock()
-            self._swept.update((uid_of(item), now) for item in items if uid_of(item))
             deleted += len(items)
         forgotten = self._clock() - SWEPT_MEMORY_SECONDS
         self._swept = {uid: at for uid, at in self._swept.items() if at > forgotten}
