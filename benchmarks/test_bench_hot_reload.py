@@ -20,7 +20,16 @@ import pytest
 
 from benchmarks.reporting import ResultTable, p50_p99, print_when_done
 from localcluster.cluster import LocalCluster, LocalClusterThread
-from tests.operator_e2e.harness import REPO, TOOLS_BIN, Api, Operator, agent_child, agent_template, supervisor
+from tests.operator_e2e.harness import (
+    REPO,
+    TOOLS_BIN,
+    Api,
+    Operator,
+    agent_child,
+    agent_template,
+    applied_revision,
+    supervisor,
+)
 from tests.polling import poll_until
 
 EDITS: Final = 20
@@ -73,18 +82,9 @@ def operator(
     running.kill()
 
 
-def applied_revision(api: Api, namespace: str, agent: str) -> str | None:
+def applied(api: Api, namespace: str, agent: str) -> str | None:
     """The revision the agent reports applied, once it is the one the operator rendered."""
-    status = (api.get("agents", namespace, agent) or {}).get("status") or {}
-    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
-    revision = status.get("configRevision")
-    if (
-        conditions.get("ConfigApplied") == "True"
-        and revision
-        and status.get("appliedConfigRevision") == revision
-    ):
-        return str(revision)
-    return None
+    return applied_revision((api.get("agents", namespace, agent) or {}).get("status") or {})
 
 
 def pod_names(api: Api, namespace: str) -> set[str]:
@@ -93,9 +93,7 @@ def pod_names(api: Api, namespace: str) -> set[str]:
 
 def measure(api: Api, namespace: str, agent: str, edit: Callable[[int], None]) -> list[float]:
     """Seconds from each edit's PATCH to the new revision applied by the running agent."""
-    seen = {
-        poll_until(lambda: applied_revision(api, namespace, agent), 60, f"{agent}'s first config applied")
-    }
+    seen = {poll_until(lambda: applied(api, namespace, agent), 60, f"{agent}'s first config applied")}
     pods = pod_names(api, namespace)
     latencies = []
     for number in range(EDITS):
@@ -103,7 +101,7 @@ def measure(api: Api, namespace: str, agent: str, edit: Callable[[int], None]) -
         edit(number)
 
         def fresh() -> str | None:
-            revision = applied_revision(api, namespace, agent)
+            revision = applied(api, namespace, agent)
             return revision if revision is not None and revision not in seen else None
 
         seen.add(poll_until(fresh, 30, f"edit {number} applied by {agent}", interval=POLL_SECONDS))

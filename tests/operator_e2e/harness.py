@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -356,6 +356,20 @@ class Env:
                 parts.append(f"--- {kind} {obj['metadata']['name']} ---\n{yaml.safe_dump(obj.get('status'))}")
         parts.append("--- pods ---\n" + "\n".join(f"{e}" for r in self.recorders for e in r.events))
         return "\n".join(parts)
+
+
+def applied_revision(status: Mapping[str, Any]) -> str | None:
+    """The config revision an Agent's running pod reports applied, once it is the one the operator rendered
+    (condition ConfigApplied True and appliedConfigRevision == configRevision)."""
+    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+    revision = status.get("configRevision")
+    if (
+        conditions.get("ConfigApplied") == "True"
+        and revision
+        and status.get("appliedConfigRevision") == revision
+    ):
+        return str(revision)
+    return None
 
 
 def agent_template(**overrides: Any) -> dict[str, Any]:

@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 import time
 
-from tests.operator_e2e.harness import Env, agent_child, supervisor, wait_for, wait_running
+from tests.operator_e2e.harness import (
+    Env,
+    agent_child,
+    applied_revision,
+    supervisor,
+    wait_for,
+    wait_running,
+)
 
 
 def applied(env: Env, agent: str) -> str | None:
     """The config revision the agent reports as applied, once it is the one the operator rendered."""
-    status = env.status("agents", agent)
-    condition = env.condition("agents", agent, "ConfigApplied") or {}
-    if condition.get("status") == "True" and status.get("appliedConfigRevision") == status.get(
-        "configRevision"
-    ):
-        return str(status["configRevision"])
-    return None
+    return applied_revision(env.status("agents", agent))
 
 
 def test_a_hot_change_reaches_the_running_agent_without_a_new_pod(env: Env) -> None:
