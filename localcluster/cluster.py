@@ -259,6 +259,3 @@ class LocalClusterThread(LoopThread):
 
     def compact_history(self) -> int:
         return self.call(self.cluster.faults.compact_history)
-
-    def clear_faults(self) -> None:
-        self.call(self.cluster.faults.clear)

@@ -1,20 +1,21 @@
-"""The aiohttp application: routes, and the middleware that turns every error into a `kind: Status` body."""
+"""The aiohttp application: routes, and the middleware that turns every error into a `kind: Status` body.
+
+It receives the parts it routes to, not the ApiServer that owns them, so that the server can build it.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from . import discovery
 from .errors import REASONS, ApiError, internal, status_body
-from .handlers import handle_resource
+from .handlers import ResourceHandler
+from .kinds import Registry
 from .negotiation import error_response, json_response, wants_aggregated_discovery
-
-if TYPE_CHECKING:
-    from .server import ApiServer
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -46,9 +47,21 @@ async def status_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return error_response(internal(f"{type(exc).__name__}: {exc}"))
 
 
-def create_app(server: ApiServer) -> web.Application:
-    """The API server's HTTP application; run it with any aiohttp runner on the caller's loop."""
-    app = web.Application(middlewares=[status_errors, server.faults.middleware], client_max_size=64 * 1024**2)
+def create_app(
+    registry: Registry,
+    resource_handler: ResourceHandler,
+    *,
+    address: Callable[[], str],
+    middlewares: Iterable[Middleware] = (),
+    routes: Iterable[web.AbstractRouteDef] = (),
+) -> web.Application:
+    """The API server's HTTP application; run it with any aiohttp runner on the caller's loop.
+
+    `registry` answers discovery and `resource_handler` every resource path. `address` gives the server's
+    `host:port` for legacy /api discovery; it is called per request because the port is known only once the
+    server listens. `middlewares` run inside the Status-error middleware, `routes` are added after the API's.
+    """
+    app = web.Application(middlewares=[status_errors, *middlewares], client_max_size=64 * 1024**2)
 
     async def version(_request: web.Request) -> web.Response:
         return json_response(discovery.version_info())
@@ -59,19 +72,19 @@ def create_app(server: ApiServer) -> web.Application:
     async def core(request: web.Request) -> web.Response:
         discovery_version = wants_aggregated_discovery(request)
         if discovery_version:
-            body = discovery.aggregated(server.registry, core=True, discovery_version=discovery_version)
+            body = discovery.aggregated(registry, core=True, discovery_version=discovery_version)
             return json_response(body, content_type=discovery.aggregated_content_type(discovery_version))
-        return json_response(discovery.core_versions(f"{server.host}:{server.port}"))
+        return json_response(discovery.core_versions(address()))
 
     async def groups(request: web.Request) -> web.Response:
         discovery_version = wants_aggregated_discovery(request)
         if discovery_version:
-            body = discovery.aggregated(server.registry, core=False, discovery_version=discovery_version)
+            body = discovery.aggregated(registry, core=False, discovery_version=discovery_version)
             return json_response(body, content_type=discovery.aggregated_content_type(discovery_version))
-        return json_response(discovery.group_list(server.registry))
+        return json_response(discovery.group_list(registry))
 
     async def group(request: web.Request) -> web.Response:
-        found = discovery.single_group(server.registry, request.match_info["group"])
+        found = discovery.single_group(registry, request.match_info["group"])
         if found is None:
             raise ApiError(404, "the server could not find the requested resource")
         return json_response(found)
@@ -80,14 +93,14 @@ def create_app(server: ApiServer) -> web.Application:
         tail = request.match_info["tail"]
         if tail and not tail.startswith("/"):
             raise ApiError(404, "the server could not find the requested resource")
-        return await handle_resource(server, request, "", "v1", tail)
+        return await resource_handler.handle(request, "", "v1", tail)
 
     async def group_resources(request: web.Request) -> web.StreamResponse:
         tail = request.match_info["tail"]
         if tail and not tail.startswith("/"):
             raise ApiError(404, "the server could not find the requested resource")
         info = request.match_info
-        return await handle_resource(server, request, info["group"], info["version"], tail)
+        return await resource_handler.handle(request, info["group"], info["version"], tail)
 
     app.router.add_get("/version", version)
     for path in ("/healthz", "/readyz", "/livez"):
@@ -99,7 +112,5 @@ def create_app(server: ApiServer) -> web.Application:
     app.router.add_get("/apis/{group}", group)
     app.router.add_route("*", "/api/v1{tail:.*}", core_resources)
     app.router.add_route("*", "/apis/{group}/{version}{tail:.*}", group_resources)
-    app.router.add_routes(server.openapi.routes())
-    app.router.add_routes(server.faults.routes())
-    app.router.add_routes(server.extra_routes)
+    app.router.add_routes(routes)
     return app

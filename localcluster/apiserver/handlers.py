@@ -1,119 +1,23 @@
-"""HTTP handlers for resource paths under /api/v1 and /apis/{group}/{version}."""
+"""HTTP handlers for resource paths under /api/v1 and /apis/{group}/{version}: CRUD on collections and
+items, handing watches and the log and proxy subresources to their own parts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from . import discovery, presentation
-from .errors import ApiError, bad_request, method_not_allowed
-from .kinds import ResourceType
+from .errors import ApiError, method_not_allowed
+from .kinds import Registry
+from .logs import PodLogs
 from .negotiation import json_response, read_body, wanted_representation
-from .resources import APPLY_PATCH, PATCH_TYPES, DeleteOptions, ListOptions, WriteOptions
-
-if TYPE_CHECKING:
-    from .server import ApiServer
-
-
-@dataclass(frozen=True)
-class Target:
-    """What a resource path names."""
-
-    rtype: ResourceType
-    version: str
-    namespace: str | None  # None: all namespaces (or cluster-scoped)
-    name: str = ""
-    subresource: str = ""
-    rest: str = ""  # the path after `proxy/`
-
-
-def resolve(server: ApiServer, group: str, version: str, segments: list[str]) -> Target:
-    registry = server.registry
-    namespace: str | None = None
-    if len(segments) >= 3 and segments[0] == "namespaces":
-        candidate = registry.lookup(group, version, segments[2])
-        if candidate is not None and candidate.namespaced:
-            namespace, segments = segments[1], segments[2:]
-    plural = segments[0]
-    rtype = registry.lookup(group, version, plural)
-    if rtype is None:
-        raise ApiError(404, "the server could not find the requested resource")
-    name = segments[1] if len(segments) > 1 else ""
-    subresource = segments[2] if len(segments) > 2 else ""
-    rest = "/".join(segments[3:])
-    if subresource and subresource not in rtype.subresources:
-        raise ApiError(404, "the server could not find the requested resource")
-    if name and rtype.namespaced and namespace is None:
-        raise ApiError(404, "the server could not find the requested resource")
-    return Target(rtype, version, namespace, name, subresource, rest)
-
-
-def _flag(request: web.Request, key: str) -> bool:
-    return request.query.get(key, "").lower() in ("true", "1")
-
-
-def _int(request: web.Request, key: str) -> int | None:
-    text = request.query.get(key)
-    if text in (None, ""):
-        return None
-    try:
-        return int(text)
-    except ValueError as exc:
-        raise bad_request(f"{key}: invalid value {text!r}: must be an integer") from exc
-
-
-def write_options(request: web.Request) -> WriteOptions:
-    validation = request.query.get("fieldValidation") or "Warn"
-    if validation not in ("Ignore", "Warn", "Strict"):
-        raise bad_request(
-            f'fieldValidation: Unsupported value: "{validation}": '
-            'supported values: "Ignore", "Strict", "Warn"'
-        )
-    manager = request.query.get("fieldManager") or ""
-    if not manager and request.content_type != APPLY_PATCH:
-        # kube-apiserver names an unnamed manager after the client's User-Agent program name.
-        manager = request.headers.get("User-Agent", "").split("/", 1)[0] or "unknown"
-    return WriteOptions(
-        dry_run=bool(request.query.getall("dryRun", [])),
-        field_manager=manager,
-        field_validation=validation,
-        force=_flag(request, "force"),
-    )
-
-
-def list_options(request: web.Request) -> ListOptions:
-    return ListOptions(
-        label_selector=request.query.get("labelSelector", ""),
-        field_selector=request.query.get("fieldSelector", ""),
-        limit=_int(request, "limit") or 0,
-        continue_token=request.query.get("continue", ""),
-    )
-
-
-async def delete_options(request: web.Request) -> DeleteOptions:
-    body = await read_body(request) or {}
-    if not isinstance(body, dict):
-        raise bad_request("DeleteOptions must be a JSON object")
-    policy = request.query.get("propagationPolicy") or body.get("propagationPolicy")
-    orphan = request.query.get("orphanDependents") or body.get("orphanDependents")
-    if policy is None and str(orphan).lower() == "true":
-        policy = "Orphan"
-    if policy not in (None, "Background", "Foreground", "Orphan"):
-        raise bad_request(
-            f'propagationPolicy: Unsupported value: "{policy}": '
-            'supported values: "Background", "Foreground", "Orphan"'
-        )
-    grace = _int(request, "gracePeriodSeconds")
-    if grace is None and body.get("gracePeriodSeconds") is not None:
-        grace = int(body["gracePeriodSeconds"])
-    return DeleteOptions(
-        propagation=policy,
-        grace_period=grace,
-        preconditions=dict(body.get("preconditions") or {}),
-        dry_run=bool(request.query.getall("dryRun", []) or body.get("dryRun")),
-    )
+from .proxy import Proxy
+from .request_options import delete_options, flag, list_options, write_options
+from .resources import PATCH_TYPES, Resources
+from .store import Store
+from .target import Target, resolve
+from .watchstream import WatchStreams
 
 
 def respond(
@@ -150,77 +54,97 @@ def respond_list(request: web.Request, target: Target, listed: dict[str, Any]) -
     return json_response(listed)
 
 
-async def handle_resource(
-    server: ApiServer, request: web.Request, group: str, version: str, path: str
-) -> web.StreamResponse:
-    segments = [s for s in path.split("/") if s]
-    if not segments:
-        listed = discovery.resource_list(server.registry, group, version)
-        if listed is None:
-            raise ApiError(404, "the server could not find the requested resource")
-        return json_response(listed)
-    target = resolve(server, group, version, segments)
-    if target.subresource == "log":
-        return await server.logs.handle(request, target)
-    if target.subresource == "proxy":
-        return await server.proxy.handle(request, target)
-    if not target.name:
-        return await _collection(server, request, target)
-    return await _item(server, request, target)
+class ResourceHandler:
+    """Serves every resource path: resolves it against the `registry`, then reads and writes through
+    `resources` (and the `store`, only to tell whether a PATCH creates), or passes it to `watches`, `logs` or
+    `proxy`."""
 
+    def __init__(
+        self,
+        registry: Registry,
+        store: Store,
+        resources: Resources,
+        *,
+        watches: WatchStreams,
+        logs: PodLogs,
+        proxy: Proxy,
+    ) -> None:
+        self._registry = registry
+        self._store = store
+        self._resources = resources
+        self._watches = watches
+        self._logs = logs
+        self._proxy = proxy
 
-async def _collection(server: ApiServer, request: web.Request, target: Target) -> web.StreamResponse:
-    resources = server.resources
-    namespace = target.namespace if target.rtype.namespaced else ""
-    if request.method == "GET":
-        if _flag(request, "watch"):
-            return await server.watches.stream(request, target)
-        return respond_list(
-            request, target, resources.list(target.rtype, target.version, namespace, list_options(request))
-        )
-    if request.method == "POST":
-        if target.rtype.namespaced and target.namespace is None:
-            raise method_not_allowed()
-        body = await read_body(request)
-        options = write_options(request)
-        created = resources.create(target.rtype, target.version, namespace or "", body, options)
-        return respond(request, target, created, 201, options.warnings)
-    if request.method == "DELETE":
-        deleted = resources.delete_collection(
-            target.rtype, target.version, namespace, list_options(request), await delete_options(request)
-        )
-        return respond_list(request, target, deleted)
-    raise method_not_allowed()
+    async def handle(self, request: web.Request, group: str, version: str, path: str) -> web.StreamResponse:
+        segments = [s for s in path.split("/") if s]
+        if not segments:
+            listed = discovery.resource_list(self._registry, group, version)
+            if listed is None:
+                raise ApiError(404, "the server could not find the requested resource")
+            return json_response(listed)
+        target = resolve(self._registry, group, version, segments)
+        if target.subresource == "log":
+            return await self._logs.handle(request, target)
+        if target.subresource == "proxy":
+            return await self._proxy.handle(request, target)
+        if not target.name:
+            return await self._collection(request, target)
+        return await self._item(request, target)
 
-
-async def _item(server: ApiServer, request: web.Request, target: Target) -> web.StreamResponse:
-    resources = server.resources
-    namespace = target.namespace or ""
-    rtype, version, name, sub = target.rtype, target.version, target.name, target.subresource
-    if request.method == "GET":
-        return respond(request, target, resources.get(rtype, version, namespace, name))
-    if request.method == "PUT":
-        options = write_options(request)
-        body = await read_body(request)
-        updated = resources.update(rtype, version, namespace, name, body, sub, options)
-        return respond(request, target, updated, warnings=options.warnings)
-    if request.method == "PATCH":
-        patch_type = request.content_type
-        if patch_type not in PATCH_TYPES:
-            raise ApiError(
-                415,
-                f"the body of the request was in an unknown format - accepted media types include: "
-                f"{', '.join(PATCH_TYPES)}",
-                "UnsupportedMediaType",
+    async def _collection(self, request: web.Request, target: Target) -> web.StreamResponse:
+        resources = self._resources
+        namespace = target.namespace if target.rtype.namespaced else ""
+        if request.method == "GET":
+            if flag(request, "watch"):
+                return await self._watches.stream(request, target)
+            return respond_list(
+                request,
+                target,
+                resources.list(target.rtype, target.version, namespace, list_options(request)),
             )
-        options = write_options(request)
-        body = await read_body(request)
-        existed = server.store.get(rtype.key, namespace, name) is not None
-        patched = resources.patch(rtype, version, namespace, name, patch_type, body, sub, options)
-        return respond(request, target, patched, 200 if existed else 201, options.warnings)
-    if request.method == "DELETE":
-        if sub:
-            raise method_not_allowed()
-        deleted = resources.delete(rtype, version, namespace, name, await delete_options(request))
-        return respond(request, target, deleted)
-    raise method_not_allowed()
+        if request.method == "POST":
+            if target.rtype.namespaced and target.namespace is None:
+                raise method_not_allowed()
+            body = await read_body(request)
+            options = write_options(request)
+            created = resources.create(target.rtype, target.version, namespace or "", body, options)
+            return respond(request, target, created, 201, options.warnings)
+        if request.method == "DELETE":
+            deleted = resources.delete_collection(
+                target.rtype, target.version, namespace, list_options(request), await delete_options(request)
+            )
+            return respond_list(request, target, deleted)
+        raise method_not_allowed()
+
+    async def _item(self, request: web.Request, target: Target) -> web.StreamResponse:
+        resources = self._resources
+        namespace = target.namespace or ""
+        rtype, version, name, sub = target.rtype, target.version, target.name, target.subresource
+        if request.method == "GET":
+            return respond(request, target, resources.get(rtype, version, namespace, name))
+        if request.method == "PUT":
+            options = write_options(request)
+            body = await read_body(request)
+            updated = resources.update(rtype, version, namespace, name, body, sub, options)
+            return respond(request, target, updated, warnings=options.warnings)
+        if request.method == "PATCH":
+            patch_type = request.content_type
+            if patch_type not in PATCH_TYPES:
+                raise ApiError(
+                    415,
+                    f"the body of the request was in an unknown format - accepted media types include: "
+                    f"{', '.join(PATCH_TYPES)}",
+                    "UnsupportedMediaType",
+                )
+            options = write_options(request)
+            body = await read_body(request)
+            existed = self._store.get(rtype.key, namespace, name) is not None
+            patched = resources.patch(rtype, version, namespace, name, patch_type, body, sub, options)
+            return respond(request, target, patched, 200 if existed else 201, options.warnings)
+        if request.method == "DELETE":
+            if sub:
+                raise method_not_allowed()
+            deleted = resources.delete(rtype, version, namespace, name, await delete_options(request))
+            return respond(request, target, deleted)
+        raise method_not_allowed()

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from .errors import ApiError, bad_request, method_not_allowed
-from .handlers import Target
-
-if TYPE_CHECKING:
-    from .server import ApiServer
+from .resources import Resources
+from .target import Target
 
 FOLLOW_POLL_SECONDS = 0.1
 
@@ -44,11 +42,15 @@ def _container_state(pod: dict[str, Any], container: str) -> dict[str, Any]:
 
 
 class PodLogs:
-    def __init__(self, server: ApiServer) -> None:
-        self.server = server
+    """The `pods/{name}/log` subresource: reads pods through `resources` (so a missing pod is a 404 as for
+    any get) and their output under `state_dir`, where the kubelet writes it."""
+
+    def __init__(self, resources: Resources, state_dir: Path) -> None:
+        self._resources = resources
+        self._state_dir = state_dir
 
     def _pod(self, target: Target) -> dict[str, Any]:
-        return self.server.resources.get(target.rtype, target.version, target.namespace or "", target.name)
+        return self._resources.get(target.rtype, target.version, target.namespace or "", target.name)
 
     async def handle(self, request: web.Request, target: Target) -> web.StreamResponse:
         if request.method != "GET":
@@ -70,7 +72,7 @@ class PodLogs:
         if request.query.get("previous", "").lower() == "true":
             raise bad_request(f'previous terminated container "{container}" in pod "{target.name}" not found')
         path = pod_log_path(
-            self.server.state_dir, target.namespace or "", target.name, pod["metadata"]["uid"], container
+            self._state_dir, target.namespace or "", target.name, pod["metadata"]["uid"], container
         )
         if not path.exists():
             waiting = _container_state(pod, container).get("waiting") or {}

@@ -1,4 +1,4 @@
-"""/openapi/v3 (index and per group-version documents) from localcluster.openapi, rebuilt when CRDs change.
+"""/openapi/v3 (index and per group-version documents) from openapi.py, rebuilt when CRDs change.
 
 /openapi/v2 is not served: kubectl 1.35, helm 4 and the Python clients read v3; kube-apiserver's v2 answer
 is protobuf-only for kubectl anyway.
@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from localcluster import openapi
-
-from . import builtin_schema
+from . import builtin_schema, openapi
 from .errors import ApiError
 from .kinds import Registry
 from .negotiation import json_response

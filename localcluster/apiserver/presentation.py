@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from localcluster import tables
-
-from . import meta
+from . import meta, tables
 from .errors import bad_request
 from .kinds import ResourceType
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from localcluster import patching, selectors
+from localcluster import patching
 from localcluster.schema import causes as field_errors
 
-from . import admission, builtin_schema, crds, meta
+from . import admission, builtin_schema, crds, meta, selectors
 from .errors import ApiError, already_exists, bad_request, conflict, forbidden, invalid, not_found
 from .kinds import Registry, ResourceType
 from .store import Store

@@ -15,13 +15,15 @@ from . import crds, meta
 from .app import create_app
 from .faults import Faults
 from .gc import GarbageCollector
+from .handlers import ResourceHandler
 from .kinds import Registry
 from .kubeconfig import write_kubeconfig
 from .logs import PodLogs
 from .namespaces import CrdCleanupController, NamespaceController
 from .openapi_docs import OpenApiDocuments
-from .proxy import Proxy, ServiceBackends
+from .proxy import Proxy
 from .resources import Resources, WriteOptions
+from .service_backends import ServiceBackends
 from .service_dns_proxy import ServiceDnsProxy
 from .store import Store
 from .watchstream import WatchStreams
@@ -62,10 +64,15 @@ class ApiServer:
         self.custom = crds.CustomResources(self.registry)
         self.resources = Resources(self.store, self.registry, self.custom, graceful_pod_deletion)
         self.faults = Faults(self.store.hub)
-        self.watches = WatchStreams(self, bookmark_interval)
-        self.logs = PodLogs(self)
+        # Each part receives only the pieces it uses, never this object: server.py composes them, so none of
+        # them may import it.
+        self.watches = WatchStreams(self.store, self.resources, bookmark_interval)
+        self.logs = PodLogs(self.resources, self.state_dir)
         backends = ServiceBackends(self.store)
-        self.proxy = Proxy(self, backends)
+        self.proxy = Proxy(self.store, backends)
+        self.handler = ResourceHandler(
+            self.registry, self.store, self.resources, watches=self.watches, logs=self.logs, proxy=self.proxy
+        )
         # Service DNS for HTTP: pods' HTTP_PROXY, on a port of its own (see service_dns_proxy.py)
         self.service_dns = ServiceDnsProxy(self.store, backends, host)
         self.openapi = OpenApiDocuments(self.registry)
@@ -91,7 +98,13 @@ class ApiServer:
 
     def app(self) -> web.Application:
         """A fresh aiohttp application serving this server's state (for callers running their own runner)."""
-        return create_app(self)
+        return create_app(
+            self.registry,
+            self.handler,
+            address=lambda: f"{self.host}:{self.port}",
+            middlewares=[self.faults.middleware],
+            routes=[*self.openapi.routes(), *self.faults.routes(), *self.extra_routes],
+        )
 
     async def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)

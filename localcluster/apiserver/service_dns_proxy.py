@@ -27,7 +27,8 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
-from .proxy import HOP_HEADERS, BackendError, NoEndpointsError, ServiceBackends, forward
+from .forwarding import HOP_HEADERS, forward
+from .service_backends import BackendError, NoEndpointsError, ServiceBackends
 
 if TYPE_CHECKING:
     from .store import Store

@@ -4,39 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from . import presentation
 from .errors import ApiError, bad_request
-from .handlers import Target, list_options
 from .negotiation import wanted_representation
+from .request_options import flag, list_options
+from .resources import Resources
+from .store import Store
+from .target import Target
 from .watch import translate
-
-if TYPE_CHECKING:
-    from .server import ApiServer
 
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 
 
-def _flag(request: web.Request, key: str) -> bool:
-    return request.query.get(key, "").lower() in ("true", "1")
-
-
 class WatchStreams:
-    def __init__(self, server: ApiServer, bookmark_interval: float) -> None:
-        self.server = server
+    """`?watch=true` on a collection: the backlog from the `store` (its objects, or its history since a
+    resourceVersion), then the changes its watch hub pushes, each rendered as `resources` serves it."""
+
+    def __init__(self, store: Store, resources: Resources, bookmark_interval: float) -> None:
+        self._store = store
+        self._resources = resources
         self.bookmark_interval = bookmark_interval
 
     async def stream(self, request: web.Request, target: Target) -> web.StreamResponse:
-        server = self.server
         rtype = target.rtype
-        matches = server.resources.matcher(rtype, list_options(request))
+        matches = self._resources.matcher(rtype, list_options(request))
         namespace = target.namespace if rtype.namespaced else None
         rv_text = request.query.get("resourceVersion", "")
-        send_initial = _flag(request, "sendInitialEvents")
-        bookmarks = _flag(request, "allowWatchBookmarks")
+        send_initial = flag(request, "sendInitialEvents")
+        bookmarks = flag(request, "allowWatchBookmarks")
         if send_initial and not bookmarks:
             raise bad_request("sendInitialEvents is forbidden for watch unless allowWatchBookmarks=true")
         timeout_text = request.query.get("timeoutSeconds", "")
@@ -46,7 +45,7 @@ class WatchStreams:
         except ValueError as exc:
             raise bad_request(f"invalid resourceVersion or timeoutSeconds: {exc}") from exc
 
-        store = server.store
+        store = self._store
         subscriber = store.hub.subscribe(rtype.key, namespace, matches)
         try:
             backlog: list[tuple[str, dict[str, Any]]] = []
@@ -64,7 +63,7 @@ class WatchStreams:
             # Everything up to here was read synchronously, so the queue holds exactly the later changes.
             backlog_rv = store.rv
             table = wanted_representation(request) == "Table"
-            writer = _EventWriter(server, request, target, table)
+            writer = _EventWriter(self._resources, request, target, table)
             response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
             await response.prepare(request)
             try:
@@ -104,7 +103,7 @@ class WatchStreams:
             except TimeoutError:
                 # The queue is empty, so every change up to the store's current version has been sent.
                 if bookmarks and (deadline is None or loop.time() < deadline):
-                    await writer.bookmark(response, self.server.store.rv)
+                    await writer.bookmark(response, self._store.rv)
                 continue
             if item is None:
                 return
@@ -112,15 +111,15 @@ class WatchStreams:
 
 
 class _EventWriter:
-    def __init__(self, server: ApiServer, request: web.Request, target: Target, table: bool) -> None:
-        self.server = server
+    def __init__(self, resources: Resources, request: web.Request, target: Target, table: bool) -> None:
+        self.resources = resources
         self.target = target
         self.table = table
         self.include_object = request.query.get("includeObject", "")
         self.first = True
 
     def _render(self, obj: dict[str, Any]) -> dict[str, Any]:
-        served = self.server.resources.served(self.target.rtype, self.target.version, obj)
+        served = self.resources.served(self.target.rtype, self.target.version, obj)
         if not self.table:
             return served
         rendered = presentation.table(

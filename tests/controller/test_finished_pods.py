@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent_supervisor.controller import labels
 from agent_supervisor.controller.finished import FinishedPods, KeptPod, batches, is_finished
 from agent_supervisor.controller.kube import PODS, ApiError, KubeClient, Resource
+from agent_supervisor.translate import labels
 from localcluster.apiserver import ApiServer
-from localcluster.selectors import parse_label_selector
+from localcluster.apiserver.selectors import parse_label_selector
 
 NS = "team-ns"
 OWNER = ("Agent", NS, "solo")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from localcluster.openapi import OpenAPIV3, ResourceDescription, document_hash, group_version_path
+from localcluster.apiserver.openapi import OpenAPIV3, ResourceDescription, document_hash, group_version_path
 
 AGENT_SCHEMA = {
     "type": "object",

@@ -2,7 +2,7 @@
 
 import pytest
 
-from localcluster.selectors import (
+from localcluster.apiserver.selectors import (
     Operator,
     SelectorError,
     label_selector_from_dict,

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from localcluster.jsonpath import JSONPathError
-from localcluster.tables import (
+from localcluster.apiserver.jsonpath import JSONPathError
+from localcluster.apiserver.tables import (
     BUILTIN_COLUMNS,
     columns_for_kind,
     columns_from_crd,

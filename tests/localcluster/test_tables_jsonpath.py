@@ -2,7 +2,7 @@
 
 import pytest
 
-from localcluster.jsonpath import JSONPathError, compile_json_path, find
+from localcluster.apiserver.jsonpath import JSONPathError, compile_json_path, find
 
 AGENT = {
     "metadata": {"name": "a1", "labels": {"app.kubernetes.io/name": "agents", "tier": "x"}},

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from localcluster.jsonpath import compile_json_path
-from localcluster.selectors import SelectorError, label_selector_from_dict
+from .jsonpath import compile_json_path
+from .selectors import SelectorError, label_selector_from_dict
 
 __all__ = [
     "BUILTIN_COLUMNS",
