@@ -10,8 +10,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from agent_supervisor.controller import builders, kube, main, metrics, projection
+from agent_supervisor.controller import kube, main, metrics
 from agent_supervisor.controller.leader import LEASE_NAME
+from agent_supervisor.translate import manifests, projection
 
 NAMESPACE = "agent-supervisor-system"
 POD_NAME = "agent-supervisor-5d9c7-x2x4q"
@@ -166,7 +167,7 @@ def test_the_operator_can_grant_what_the_checkpoint_role_grants(render, pick):
         for resource in rule["resources"]
         for verb in rule["verbs"]
     }
-    for rule in builders.checkpoint_role(agent)["rules"]:
+    for rule in manifests.checkpoint_role(agent)["rules"]:
         for group in rule["apiGroups"]:
             for resource in rule["resources"]:
                 for verb in rule["verbs"]:

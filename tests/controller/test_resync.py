@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
-from agent_supervisor.controller.builders import OperatorSettings
+from agent_supervisor.controller.indexes import Indexes, ObjectKey
 from agent_supervisor.controller.kube import AGENT_SUPERVISORS, AGENTS, PODS, Resource
-from agent_supervisor.controller.labels import MANAGED_SELECTOR
-from agent_supervisor.controller.reconciler import Controller, Indexes, ObjectKey
+from agent_supervisor.controller.reconciler import Controller
 from agent_supervisor.controller.resync import Resync, UnusableListError, next_pause
 from agent_supervisor.controller.vanished import PRUNE_EVERY, Graveyard
+from agent_supervisor.translate.labels import MANAGED_SELECTOR
+from agent_supervisor.translate.settings import OperatorSettings
 
 NS = "team-ns"
 SOLO = ObjectKey("Agent", NS, "solo")

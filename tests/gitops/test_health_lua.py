@@ -12,16 +12,6 @@ import lupa
 import pytest
 
 from agent_supervisor import api
-from agent_supervisor.controller import labels, projection
-from agent_supervisor.controller.observe import observe
-from agent_supervisor.controller.persisted import Supervision
-from agent_supervisor.controller.status import (
-    config_status,
-    invalid_status,
-    standalone_agent_status,
-    supervised_agent_status,
-    supervisor_status,
-)
 from agent_supervisor.supervision import (
     ChildExited,
     ChildLifecycle,
@@ -35,6 +25,16 @@ from agent_supervisor.supervision import (
     SupervisorState,
     decide,
 )
+from agent_supervisor.translate import labels, projection
+from agent_supervisor.translate.observe import observe
+from agent_supervisor.translate.status import (
+    config_status,
+    invalid_status,
+    standalone_agent_status,
+    supervised_agent_status,
+    supervisor_status,
+)
+from agent_supervisor.translate.stored_supervision import Supervision
 
 HEALTH = Path(__file__).resolve().parents[2] / "deploy" / "argocd" / "health"
 T0 = 1_800_000_000

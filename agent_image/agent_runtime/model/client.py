@@ -53,9 +53,10 @@ class ModelClient:
             body["tools"] = tools
         policy = self.config.retry
         for attempt in range(1, policy.max_attempts + 1):
-            failure, retry_after = await self._attempt(body)
-            if isinstance(failure, Completion):
-                return failure
+            result, retry_after = await self._attempt(body)
+            if isinstance(result, Completion):
+                return result
+            failure = result
             if attempt == policy.max_attempts:
                 raise ModelUnavailableError(
                     f"model provider {self.config.endpoint} unavailable after {attempt} attempts: {failure}"

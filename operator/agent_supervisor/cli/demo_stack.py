@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from agent_supervisor.translate.pods import pod_is_ready
 from localcluster.cluster import LocalCluster, LocalClusterThread
 
 REPO = Path(__file__).resolve().parents[3]
@@ -240,9 +241,7 @@ class DemoStack:
         return list(response.json()["items"])
 
     def pod_ready(self, namespace: str, name: str) -> bool:
-        pod = self.get("pods", namespace, name) or {}
-        conditions = (pod.get("status") or {}).get("conditions") or []
-        return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+        return pod_is_ready(self.get("pods", namespace, name) or {})
 
     def live_attempts(self, namespace: str) -> dict[str, int]:
         """Child name -> attempt of the pods that are running and not being deleted."""

@@ -16,11 +16,11 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 from agent_supervisor import api
-from agent_supervisor.controller import builders, labels, metrics
-from agent_supervisor.controller.agents import AgentConfigs
+from agent_supervisor.controller import metrics
+from agent_supervisor.controller.config_objects import AgentConfigs
 from agent_supervisor.controller.finished import FinishedPods
 from agent_supervisor.controller.kube import (
     AGENT_SUPERVISORS,
@@ -31,23 +31,22 @@ from agent_supervisor.controller.kube import (
     NotFoundError,
     Resource,
 )
-from agent_supervisor.controller.observe import ObservedChild, leftover_pods
-from agent_supervisor.controller.projection import parse_agent
 from agent_supervisor.controller.vanished import Graveyard, uid_of
 from agent_supervisor.supervision import (
     Action,
     ChildKind,
-    ChildLifecycle,
     RemoveChild,
-    ShutdownPolicy,
     StartChild,
     StopChild,
     SupervisorState,
 )
+from agent_supervisor.supervision.state import ALIVE
+from agent_supervisor.translate import labels, manifests
+from agent_supervisor.translate.observe import ObservedChild, leftover_pods
+from agent_supervisor.translate.projection import parse_agent
+from agent_supervisor.translate.settings import OperatorSettings
 
 log = logging.getLogger(__name__)
-
-ALIVE: Final = frozenset({ChildLifecycle.STARTING, ChildLifecycle.RUNNING, ChildLifecycle.STOPPING})
 
 
 @dataclass
@@ -79,17 +78,6 @@ class Target:
         return (kind, self.namespace, self.name)
 
 
-def grace_seconds(policy: ShutdownPolicy) -> int | None:
-    """The pod deletion grace for a stop; None leaves the pod's own terminationGracePeriodSeconds."""
-    match policy.mode:
-        case "brutal_kill":
-            return 0
-        case "timeout":
-            return policy.seconds
-        case _:
-            return None
-
-
 def _supervisor(target: Target) -> api.AgentSupervisor:
     if not isinstance(target.resource, api.AgentSupervisor):
         raise TypeError(f"only an AgentSupervisor has child resources, not Agent {target.name!r}")
@@ -104,7 +92,7 @@ class Executor:
     def __init__(
         self,
         kube: KubeClient,
-        settings: builders.OperatorSettings,
+        settings: OperatorSettings,
         configs: AgentConfigs,
         graveyard: Graveyard,
         finished: FinishedPods,
@@ -136,7 +124,7 @@ class Executor:
         """The Agent resource of a child, as the pod builder needs it (with its uid)."""
         if isinstance(target.resource, api.Agent):
             return target.resource
-        manifest = builders.child_agent(target.resource, child)
+        manifest = manifests.child_agent(target.resource, child)
         name = manifest["metadata"]["name"]
         existing = target.children.get(name)
         if existing is not None and existing.get("kind") == "Agent":
@@ -163,7 +151,7 @@ class Executor:
         # The pod mounts the config and reads the tree's token: both must exist before it starts.
         await self._configs.ensure(agent)
         shutdown = None if child is None or isinstance(target.resource, api.Agent) else child.shutdown
-        pod = builders.pod(agent, action.attempt, action.template_hash, self._settings, shutdown)
+        pod = manifests.pod(agent, action.attempt, action.template_hash, self._settings, shutdown)
         try:
             await self._kube.create(PODS, target.namespace, pod)
         except AlreadyExistsError:
@@ -183,7 +171,7 @@ class Executor:
         await self._delete_pod(
             target,
             labels.pod_name(agent, action.attempt),
-            grace_seconds(action.shutdown),
+            manifests.grace_seconds(action.shutdown),
             None if pod is None else pod.pod,
         )
 
@@ -227,10 +215,10 @@ class Executor:
             state = target.state.find(child.name)
             if child.agent is not None:
                 wanted.add(("Agent", child.name))
-                await self._apply_child(target, AGENTS, builders.child_agent(sup, child.name))
+                await self._apply_child(target, AGENTS, manifests.child_agent(sup, child.name))
             elif state is not None and state.attempt > 0 and state.kind is ChildKind.SUPERVISOR:
                 wanted.add(("AgentSupervisor", child.name))
-                manifest = builders.child_supervisor(sup, child.name, state.attempt)
+                manifest = manifests.child_supervisor(sup, child.name, state.attempt)
                 await self._apply_child(target, AGENT_SUPERVISORS, manifest)
         for resource in list(target.children.values()):
             child_name = (resource["metadata"].get("labels") or {}).get(labels.CHILD, "")
@@ -245,7 +233,7 @@ class Executor:
                 await self._delete_child(target, kind, resource["metadata"]["name"])
 
     async def _ensure_child_agent(self, target: Target, child: str) -> api.Agent:
-        manifest = builders.child_agent(_supervisor(target), child)
+        manifest = manifests.child_agent(_supervisor(target), child)
         return parse_agent(await self._apply_child(target, AGENTS, manifest, force=True))
 
     async def _apply_child(
@@ -264,7 +252,7 @@ class Executor:
         return applied
 
     async def _start_supervisor(self, target: Target, action: StartChild) -> None:
-        manifest = builders.child_supervisor(_supervisor(target), action.name, action.attempt)
+        manifest = manifests.child_supervisor(_supervisor(target), action.name, action.attempt)
         existing = target.children.get(manifest["metadata"]["name"])
         if existing is not None and existing.get("kind") == "AgentSupervisor":
             annotations = existing["metadata"].get("annotations") or {}
@@ -282,7 +270,7 @@ class Executor:
             return
         with contextlib.suppress(NotFoundError):
             await self._kube.merge_patch(
-                AGENT_SUPERVISORS, target.namespace, name, builders.stop_patch(action.attempt)
+                AGENT_SUPERVISORS, target.namespace, name, manifests.stop_patch(action.attempt)
             )
 
     async def _remove(self, target: Target, child: str) -> None:

@@ -21,9 +21,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from agent_supervisor.controller import labels, metrics
+from agent_supervisor.controller import metrics
 from agent_supervisor.controller.kube import PODS, ApiError, KubeClient
 from agent_supervisor.controller.vanished import uid_of
+from agent_supervisor.translate import labels
 
 log = logging.getLogger(__name__)
 

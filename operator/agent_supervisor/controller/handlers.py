@@ -14,9 +14,11 @@ from typing import Any, Final
 import kopf
 
 from agent_supervisor.api import GROUP, VERSION
-from agent_supervisor.controller import labels as label_keys
+from agent_supervisor.controller.indexes import Indexes, ObjectKey
 from agent_supervisor.controller.kube import AGENT_SUPERVISORS, AGENTS, login
-from agent_supervisor.controller.reconciler import Controller, Indexes, ObjectKey
+from agent_supervisor.controller.reconciler import Controller
+from agent_supervisor.translate import labels as label_keys
+from agent_supervisor.translate.pods import pod_is_ready
 
 POD_SELECTOR: Final = ("", "v1", "pods")
 
@@ -141,5 +143,4 @@ def _parent(namespace: str | None, resource_labels: Mapping[str, str]) -> Object
 def _serving(body: Mapping[str, Any]) -> bool:
     if (body.get("metadata") or {}).get("deletionTimestamp"):
         return False
-    conditions = (body.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    return pod_is_ready(body)

@@ -22,13 +22,14 @@ from typing import Final
 import kopf
 
 from agent_supervisor.api import GROUP, VERSION
-from agent_supervisor.controller import handlers, labels, metrics
-from agent_supervisor.controller.builders import OperatorSettings
+from agent_supervisor.controller import handlers, metrics
 from agent_supervisor.controller.kube import ApiError, KubeClient
 from agent_supervisor.controller.leader import LeaderElector, LeadershipLostError, LeaseSettings
 from agent_supervisor.controller.reconciler import Controller
 from agent_supervisor.controller.resync import Resync
-from agent_supervisor.controller.runtime_config import DEFAULT_PEER_TEMPLATE
+from agent_supervisor.translate import labels
+from agent_supervisor.translate.runtime_config import DEFAULT_PEER_TEMPLATE
+from agent_supervisor.translate.settings import OperatorSettings
 
 log = logging.getLogger("agent_supervisor.operator")
 

@@ -16,6 +16,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, His
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from agent_supervisor.supervision import EventReason
+from agent_supervisor.translate.step import Outcome
+
 log = logging.getLogger(__name__)
 
 PREFIX: Final = "agent_supervisor"
@@ -150,3 +153,19 @@ class HealthServer:
     async def _readyz(self, _: web.Request) -> web.Response:
         ready = self._ready()
         return web.json_response({"ready": ready}, status=200 if ready else 503)
+
+
+def count_decisions(namespace: str, supervisor: str, strategy: str, outcome: Outcome) -> None:
+    """The restart counters of what one reconcile decided."""
+    for name in outcome.restarted:
+        child = outcome.state.find(name)
+        if child is not None:
+            reason = "unknown" if child.last_exit is None else child.last_exit.reason.value
+            RESTARTS.labels(namespace, supervisor, name, reason).inc()
+    for event in outcome.events:
+        if event.reason is EventReason.GROUP_RESTARTED:
+            GROUP_RESTARTS.labels(namespace, supervisor, strategy).inc()
+        elif event.reason is EventReason.INTENSITY_EXCEEDED:
+            BUDGET_EXHAUSTIONS.labels(namespace, supervisor).inc()
+        elif event.reason is EventReason.ESCALATED:
+            ESCALATIONS.labels(namespace, supervisor).inc()

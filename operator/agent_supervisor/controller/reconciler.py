@@ -19,144 +19,57 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple
-
-import kopf
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
 
 from agent_supervisor import api
-from agent_supervisor.controller import labels, metrics, observe, status, triggers
-from agent_supervisor.controller.agents import (
-    AgentConfigs,
-    ConfigDelivery,
-    Delivery,
-    MessagingTokens,
-    serving_pod,
-)
-from agent_supervisor.controller.builders import OperatorSettings
+from agent_supervisor.controller import metrics
+from agent_supervisor.controller.config_delivery import ConfigDelivery, Delivery
+from agent_supervisor.controller.config_objects import AgentConfigs
 from agent_supervisor.controller.executor import Executor, Target
 from agent_supervisor.controller.finished import FinishedPods
+from agent_supervisor.controller.indexes import Indexes, ObjectKey
 from agent_supervisor.controller.kube import (
     AGENT_SUPERVISORS,
     AGENTS,
-    SECRETS,
     ConflictError,
     KubeClient,
     NotFoundError,
     Resource,
 )
-from agent_supervisor.controller.persisted import CorruptSupervisionError, Supervision
-from agent_supervisor.controller.projection import (
+from agent_supervisor.controller.recorder import EventRecorder
+from agent_supervisor.controller.secret_checks import SecretChecks
+from agent_supervisor.controller.tokens import MessagingTokens
+from agent_supervisor.controller.vanished import Graveyard, uid_of
+from agent_supervisor.controller.workqueue import WorkQueue
+from agent_supervisor.controller.writer import ResourceWriter
+from agent_supervisor.supervision import SupervisorSpec, SupervisorState
+from agent_supervisor.translate import labels, observe, status
+from agent_supervisor.translate.pods import serving_pod
+from agent_supervisor.translate.projection import (
     InvalidResourceError,
     parse_agent,
     parse_supervisor,
-    semantic_problems,
     standalone_spec,
     supervisor_spec,
 )
-from agent_supervisor.controller.recorder import EventRecorder
-from agent_supervisor.controller.runtime_config import RenderError
-from agent_supervisor.controller.vanished import Graveyard, uid_of
-from agent_supervisor.controller.workqueue import WorkQueue
-from agent_supervisor.supervision import (
-    EmitEvent,
-    EventReason,
-    SupervisorLifecycle,
-    SupervisorSpec,
-    SupervisorState,
-    WaitUntil,
-    decide,
-    pending_actions,
-)
+from agent_supervisor.translate.runtime_config import RenderError
+from agent_supervisor.translate.settings import OperatorSettings
+from agent_supervisor.translate.step import ConfigReport, Outcome, step
+from agent_supervisor.translate.stored_supervision import CorruptSupervisionError
 
 log = logging.getLogger(__name__)
 
 FINALIZER = f"{labels.PREFIX}/stop-children"
 """Held by every AgentSupervisor until its children have stopped in reverse start order."""
 INVALID_RECHECK_SECONDS = 15.0
-MAX_ROUNDS = 64
 """An Invalid resource is checked again this often: a missing Secret may have been created meanwhile."""
-
-
-class ObjectKey(NamedTuple):
-    kind: str
-    namespace: str
-    name: str
-
-
-@dataclass(frozen=True)
-class Indexes:
-    """kopf's indexes of trimmed objects: pods by supervising resource, child resources by parent.
-
-    Objects buried in the graveyard (known to be gone before kopf has noticed, vanished.py) are left out.
-    """
-
-    pods: kopf.Index[ObjectKey, Mapping[str, Any]]
-    child_agents: kopf.Index[ObjectKey, Mapping[str, Any]]
-    child_supervisors: kopf.Index[ObjectKey, Mapping[str, Any]]
-    graveyard: Graveyard = field(default_factory=Graveyard)
-
-    def _values(
-        self, index: kopf.Index[ObjectKey, Mapping[str, Any]], key: ObjectKey
-    ) -> list[Mapping[str, Any]]:
-        store = index.get(key)
-        return [] if store is None else self.graveyard.living(store)
-
-    def everything(self) -> list[tuple[ObjectKey, Mapping[str, Any]]]:
-        """(owner key, object) of every indexed object, buried ones included: the resync's snapshot."""
-        return [
-            (key, body)
-            for index in (self.pods, self.child_agents, self.child_supervisors)
-            for key in list(index)
-            for body in list(index.get(key) or ())
-        ]
-
-    def pods_of(self, key: ObjectKey) -> list[Mapping[str, Any]]:
-        return self._values(self.pods, key)
-
-    def agents_of(self, key: ObjectKey) -> list[Mapping[str, Any]]:
-        return self._values(self.child_agents, key)
-
-    def supervisors_of(self, key: ObjectKey) -> list[Mapping[str, Any]]:
-        return self._values(self.child_supervisors, key)
 
 
 def _now() -> int:
     """Whole seconds of the wall clock: the restart history must mean the same after an operator restart."""
     return int(time.time())
-
-
-def restarted(before: SupervisorState, after: SupervisorState) -> frozenset[str]:
-    """The children whose restart count grew from `before` to `after`."""
-    counts = {child.name: child.restarts for child in before.children}
-    return frozenset(child.name for child in after.children if child.restarts > counts.get(child.name, 0))
-
-
-def referenced_secrets(resource: api.Agent | api.AgentSupervisor) -> set[str]:
-    """Names of the Secrets the resource's agents read (model API keys and env)."""
-    return {secret for template in _templates(resource) for secret in _template_secrets(template)}
-
-
-def _templates(resource: api.Agent | api.AgentSupervisor) -> Iterable[api.AgentTemplate]:
-    if isinstance(resource, api.Agent):
-        yield resource.spec
-        return
-    pending = list(resource.spec.children)
-    while pending:
-        child = pending.pop()
-        if child.agent is not None:
-            yield child.agent
-        if child.supervisor is not None:
-            pending.extend(child.supervisor.children)
-
-
-def _template_secrets(template: api.AgentTemplate) -> Iterable[str]:
-    if template.model.api_key_secret_ref is not None:
-        yield template.model.api_key_secret_ref.name
-    for var in template.env or []:
-        if var.value_from is not None and var.value_from.secret_key_ref is not None:
-            yield var.value_from.secret_key_ref.name
 
 
 class Controller:
@@ -179,10 +92,9 @@ class Controller:
         self.finished = FinishedPods(kube, finished_pod_ttl)
         self.executor = Executor(kube, settings, self.configs, self.graveyard, self.finished)
         self._indexes: Indexes | None = None
-        self._written: dict[ObjectKey, str] = {}
-        """The resourceVersion of this process's last write of each resource: its echo needs no reconcile."""
+        self.writer = ResourceWriter(kube)
         self._phases: dict[ObjectKey, str] = {}
-        self._checked_secrets: dict[ObjectKey, tuple[str, int | None]] = {}
+        self.secret_checks = SecretChecks(kube)
 
     # --- wiring -------------------------------------------------------------------------------------------
 
@@ -214,7 +126,7 @@ class Controller:
         """Queue a reconcile of `key`, unless the event is the echo of this process's own last write."""
         if not key.name:
             return
-        if resource_version is not None and self._written.get(key) == resource_version:
+        if resource_version is not None and self.writer.is_echo(key, resource_version):
             return
         self.queue.add(key)
 
@@ -275,9 +187,9 @@ class Controller:
 
     def _forget(self, key: ObjectKey) -> None:
         self.queue.forget(key)
-        self._written.pop(key, None)
+        self.writer.forget(key)
         self._phases.pop(key, None)
-        self._checked_secrets.pop(key, None)
+        self.secret_checks.forget(key)
         if key.kind == AGENTS.kind:
             self.configs.forget(key.namespace, key.name)
             self.delivery.forget(key.namespace, key.name)
@@ -294,13 +206,13 @@ class Controller:
             return
         try:
             sup = parse_supervisor(obj)
-            await self._check_semantics(key, sup)
+            await self.secret_checks.check(key, sup)
             spec = supervisor_spec(sup)
         except InvalidResourceError as invalid:
             await self._invalid(key, AGENT_SUPERVISORS, obj, invalid.problems, deleting)
             return
         if not deleting and FINALIZER not in (meta.get("finalizers") or []):
-            obj = await self._write(
+            obj = await self.writer.patch(
                 key,
                 AGENT_SUPERVISORS,
                 obj,
@@ -315,74 +227,23 @@ class Controller:
             for child in [*self.indexes.agents_of(key), *self.indexes.supervisors_of(key)]
         }
         observed = observe.observe(self.indexes.pods_of(key), self.indexes.supervisors_of(key))
-        now = _now()
         try:
-            supervision, emitted, before = self._decide(obj, spec, observed, now, nested=nested)
+            outcome = step(obj, sup, spec, observed, _now(), self.settings)
         except CorruptSupervisionError as corrupt:
             await self._invalid(
                 key, AGENT_SUPERVISORS, obj, [api.FieldIssue("status.supervision", str(corrupt))], deleting
             )
             return
-        desired = status.supervisor_status(sup, spec, supervision, observed, now, previous=obj.get("status"))
-        obj = await self._write_status(key, AGENT_SUPERVISORS, obj, desired)
-        target = Target(
-            sup, supervision.state, observed, children, triggered, restarted(before, supervision.state)
-        )
+        obj = await self.writer.write_status(key, AGENT_SUPERVISORS, obj, outcome.status)
+        target = Target(sup, outcome.state, observed, children, triggered, outcome.restarted)
         if not deleting:
             await self.executor.ensure_children(target)
-        await self.executor.execute(target, pending_actions(supervision.state))
-        await self._write_agent_statuses(key, supervision.state)
-        self._after(key, obj, spec, before, supervision.state, emitted, observed)
-        if deleting and supervision.state.lifecycle is SupervisorLifecycle.TERMINATED:
+        await self.executor.execute(target, outcome.actions)
+        await self._write_agent_statuses(key, outcome.state)
+        self._after(key, obj, spec, outcome)
+        if outcome.release_finalizer:
             finalizers = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
-            await self._write(key, AGENT_SUPERVISORS, obj, {"metadata": {"finalizers": finalizers}})
-
-    def _decide(
-        self,
-        obj: Mapping[str, Any],
-        spec: SupervisorSpec,
-        observed: Mapping[str, observe.ObservedChild],
-        now: int,
-        *,
-        nested: bool,
-    ) -> tuple[Supervision, list[EmitEvent], SupervisorState]:
-        """Feed the core every event the resource and its children reveal at `now`.
-
-        Returns the new supervision, the Events the decisions emitted, and the state before them.
-        """
-        meta = obj["metadata"]
-        previous = obj.get("status") or {}
-        supervision = Supervision.read(previous, spec)
-        before = supervision.state
-        facts = triggers.ResourceFacts(
-            annotations=meta.get("annotations") or {},
-            generation=meta.get("generation"),
-            observed_generation=previous.get("observedGeneration"),
-            deleting=bool(meta.get("deletionTimestamp")),
-            nested=nested,
-        )
-        control, supervision = triggers.control_events(facts, supervision, now)
-        state = supervision.state
-        emitted: list[EmitEvent] = []
-        events = list(control)
-        # What the children reveal is re-read after each round: a decision can make an observation count
-        # (a child being stopped whose pod is already gone has finished stopping). Each event is about the
-        # current attempt and is consumed by the decision, so this ends when a round changes nothing.
-        for _ in range(MAX_ROUNDS):
-            events += observe.events_from_observation(
-                state, observed, now, start_deadline_seconds=self.settings.start_deadline_seconds
-            )
-            if not events:
-                break
-            round_start = state
-            for event in events:
-                decision = decide(spec, state, event, now)
-                state = decision.state
-                emitted += [action for action in decision.actions if isinstance(action, EmitEvent)]
-            events = []
-            if state == round_start:
-                break
-        return supervision.with_state(state), emitted, before
+            await self.writer.patch(key, AGENT_SUPERVISORS, obj, {"metadata": {"finalizers": finalizers}})
 
     # --- Agent --------------------------------------------------------------------------------------------
 
@@ -393,7 +254,7 @@ class Controller:
         supervisor = labels.supervisor_of(meta.get("labels"))
         try:
             agent = parse_agent(obj)
-            await self._check_semantics(key, agent)
+            await self.secret_checks.check(key, agent)
             spec = None if supervisor is not None else standalone_spec(agent)
             if spec is not None:
                 # The pod reads the tree's token from the first start on: the root owns it.
@@ -413,23 +274,20 @@ class Controller:
         now = _now()
         if spec is None:
             desired = status.config_status(generation, rendered.revision, applied, now, obj.get("status"))
-            obj = await self._write_status(key, AGENTS, obj, desired)
+            obj = await self.writer.write_status(key, AGENTS, obj, desired)
             self._phases[key] = str((obj.get("status") or {}).get("phase") or "")
             return
         observed = observe.observe(pods)
+        config = ConfigReport(rendered.revision, applied)
         try:
-            supervision, emitted, before = self._decide(obj, spec, observed, now, nested=False)
+            outcome = step(obj, agent, spec, observed, now, self.settings, config)
         except CorruptSupervisionError as corrupt:
             await self._invalid(key, AGENTS, obj, [api.FieldIssue("status.supervision", str(corrupt))], False)
             return
-        desired = status.standalone_agent_status(agent, spec, supervision, now, previous=obj.get("status"))
-        desired = status.config_status(generation, rendered.revision, applied, now, previous=desired)
-        obj = await self._write_status(key, AGENTS, obj, desired)
-        target = Target(
-            agent, supervision.state, observed, {}, triggered, restarted(before, supervision.state)
-        )
-        await self.executor.execute(target, pending_actions(supervision.state))
-        self._after(key, obj, spec, before, supervision.state, emitted, observed)
+        obj = await self.writer.write_status(key, AGENTS, obj, outcome.status)
+        target = Target(agent, outcome.state, observed, {}, triggered, outcome.restarted)
+        await self.executor.execute(target, outcome.actions)
+        self._after(key, obj, spec, outcome)
 
     async def _applied_revision(
         self,
@@ -466,25 +324,6 @@ class Controller:
 
     # --- shared steps -------------------------------------------------------------------------------------
 
-    async def _check_semantics(self, key: ObjectKey, resource: api.Agent | api.AgentSupervisor) -> None:
-        """Raise InvalidResourceError for what the CRD could not check, Secrets referenced included."""
-        names = referenced_secrets(resource)
-        marker = (str((resource.metadata.model_extra or {}).get("uid")), resource.metadata.generation)
-        secrets: dict[str, list[str]] | None = None
-        if names and self._checked_secrets.get(key) != marker:
-            secrets = {}
-            for name in sorted(names):
-                try:
-                    secret = await self.kube.get(SECRETS, key.namespace, name)
-                except NotFoundError:
-                    continue
-                secrets[name] = [*(secret.get("data") or {}), *(secret.get("stringData") or {})]
-        problems = semantic_problems(resource, secrets)
-        if problems:
-            raise InvalidResourceError(problems)
-        if secrets is not None:
-            self._checked_secrets[key] = marker
-
     async def _invalid(
         self,
         key: ObjectKey,
@@ -495,7 +334,7 @@ class Controller:
     ) -> None:
         meta = obj["metadata"]
         desired = status.invalid_status(meta.get("generation"), problems, _now(), obj.get("status"))
-        written = await self._write_status(key, resource, obj, desired)
+        written = await self.writer.write_status(key, resource, obj, desired)
         if written is not obj:
             # Only a new verdict is news; the periodic re-check of an unchanged one posts nothing.
             self.recorder.record(written, "Warning", "Invalid", "; ".join(str(p) for p in problems))
@@ -504,38 +343,9 @@ class Controller:
         if deleting:
             # Nothing can be stopped in order without a valid spec; garbage collection removes the rest.
             finalizers = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
-            await self._write(key, resource, obj, {"metadata": {"finalizers": finalizers}})
+            await self.writer.patch(key, resource, obj, {"metadata": {"finalizers": finalizers}})
             return
         self.queue.add_after(key, INVALID_RECHECK_SECONDS)
-
-    async def _write(
-        self, key: ObjectKey, resource: Resource, obj: dict[str, Any], patch: dict[str, Any]
-    ) -> dict[str, Any]:
-        """A merge patch of the resource, only onto the version read (ConflictError otherwise)."""
-        meta = obj["metadata"]
-        written = await self.kube.merge_patch(
-            resource, key.namespace, key.name, patch, resource_version=meta["resourceVersion"]
-        )
-        self._written[key] = written["metadata"]["resourceVersion"]
-        return written
-
-    async def _write_status(
-        self, key: ObjectKey, resource: Resource, obj: dict[str, Any], desired: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        """Write `desired` as the status, in one request, unless it is what is there already."""
-        patch = status.status_patch(obj.get("status"), desired)
-        if not patch:
-            return obj
-        written = await self.kube.merge_patch(
-            resource,
-            key.namespace,
-            key.name,
-            {"status": patch},
-            subresource="status",
-            resource_version=obj["metadata"]["resourceVersion"],
-        )
-        self._written[key] = written["metadata"]["resourceVersion"]
-        return written
 
     async def _write_agent_statuses(self, key: ObjectKey, state: SupervisorState) -> None:
         """The supervision fields of each agent child's status, which only its supervisor knows."""
@@ -555,55 +365,19 @@ class Controller:
                 continue
             child_key = ObjectKey(AGENTS.kind, key.namespace, agent.metadata.name or "")
             try:
-                await self._write_status(child_key, AGENTS, dict(body), desired)
+                await self.writer.write_status(child_key, AGENTS, dict(body), desired)
             except ConflictError:
                 # The agent's own reconcile wrote its config fields meanwhile: ask the parent to go again.
                 self.queue.add(key)
             except NotFoundError:
                 continue
 
-    def _after(
-        self,
-        key: ObjectKey,
-        obj: Mapping[str, Any],
-        spec: SupervisorSpec,
-        before: SupervisorState,
-        after: SupervisorState,
-        emitted: list[EmitEvent],
-        observed: Mapping[str, observe.ObservedChild],
-    ) -> None:
+    def _after(self, key: ObjectKey, obj: Mapping[str, Any], spec: SupervisorSpec, outcome: Outcome) -> None:
         """What follows a successful write: Events, metrics, and the next timed wake-up."""
-        for event in emitted:
+        for event in outcome.events:
             self.recorder.record(obj, event.type.value, event.reason.value, event.message)
-        self._count(key, spec, before, after, emitted)
+        metrics.count_decisions(key.namespace, key.name, spec.strategy.value, outcome)
         self._phases[key] = str((obj.get("status") or {}).get("phase") or "")
-        wake = [action.at for action in pending_actions(after) if isinstance(action, WaitUntil)]
-        deadline = observe.next_start_deadline(
-            after, observed, start_deadline_seconds=self.settings.start_deadline_seconds
-        )
-        if deadline is not None:
-            wake.append(deadline)
-        if wake:
+        if outcome.wake_at is not None:
             # Whole seconds are compared with `>=`: wake just after the second begins.
-            self.queue.add_after(key, min(wake) - time.time() + 0.05)
-
-    @staticmethod
-    def _count(
-        key: ObjectKey,
-        spec: SupervisorSpec,
-        before: SupervisorState,
-        after: SupervisorState,
-        emitted: list[EmitEvent],
-    ) -> None:
-        for name in restarted(before, after):
-            child = after.find(name)
-            if child is not None:
-                reason = "unknown" if child.last_exit is None else child.last_exit.reason.value
-                metrics.RESTARTS.labels(key.namespace, key.name, name, reason).inc()
-        for event in emitted:
-            if event.reason is EventReason.GROUP_RESTARTED:
-                metrics.GROUP_RESTARTS.labels(key.namespace, key.name, spec.strategy.value).inc()
-            elif event.reason is EventReason.INTENSITY_EXCEEDED:
-                metrics.BUDGET_EXHAUSTIONS.labels(key.namespace, key.name).inc()
-            elif event.reason is EventReason.ESCALATED:
-                metrics.ESCALATIONS.labels(key.namespace, key.name).inc()
+            self.queue.add_after(key, outcome.wake_at - time.time() + 0.05)

@@ -20,10 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from agent_supervisor.controller import labels, metrics
+from agent_supervisor.controller import metrics
+from agent_supervisor.controller.indexes import ObjectKey
 from agent_supervisor.controller.kube import AGENT_SUPERVISORS, AGENTS, PODS, ApiError, Resource
-from agent_supervisor.controller.reconciler import Controller, ObjectKey
+from agent_supervisor.controller.reconciler import Controller
 from agent_supervisor.controller.vanished import uid_of
+from agent_supervisor.translate import labels
 
 log = logging.getLogger(__name__)
 

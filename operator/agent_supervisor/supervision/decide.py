@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from agent_supervisor.supervision.actions import Action, EventReason, EventType
 from agent_supervisor.supervision.backoff import restart_delay, streak_continues
+from agent_supervisor.supervision.dynamic import reconcile_children
 from agent_supervisor.supervision.events import (
     ChildExited,
     ChildMissing,
@@ -34,11 +35,9 @@ from agent_supervisor.supervision.events import (
 from agent_supervisor.supervision.exits import ExitReason, ExitRecord
 from agent_supervisor.supervision.intensity import record_restart, within_intensity
 from agent_supervisor.supervision.pending import new_actions
-from agent_supervisor.supervision.plans import run_first_step
+from agent_supervisor.supervision.progress import make_progress
 from agent_supervisor.supervision.spec import (
     AutoShutdown,
-    ChildKind,
-    ChildSpec,
     RestartType,
     Strategy,
     SupervisorSpec,
@@ -67,7 +66,7 @@ class Decision:
 def decide(spec: SupervisorSpec, state: SupervisorState, event: Event, now: int) -> Decision:
     """Apply one event at `now` (whole seconds on a clock that survives operator restarts)."""
     turn = Turn.begin(spec, state, now)
-    _reconcile_children(turn)
+    reconcile_children(turn)
     match event:
         case Start():
             _start(turn)
@@ -83,7 +82,7 @@ def decide(spec: SupervisorSpec, state: SupervisorState, event: Event, now: int)
             _child_missing(turn, name, attempt)
         case SpecChanged() | Tick():
             pass  # reconciling the spec (above) and making progress (below) is all these ask for
-    _make_progress(turn)
+    make_progress(turn)
     return Decision(state=turn.state, actions=(*new_actions(state, turn.state), *turn.emitted))
 
 
@@ -375,147 +374,6 @@ def _auto_shutdown(turn: Turn, exited: ChildState) -> None:
 def _is_significant(turn: Turn, child: ChildState) -> bool:
     child_spec = turn.spec_if_present(child)
     return child_spec is not None and child_spec.significant
-
-
-# --- Dynamic children: the spec is the start_child / delete_child API ---------------------------------------
-
-
-def _reconcile_children(turn: Turn) -> None:
-    """Bring the known children in line with the spec's list, without starting or stopping anything yet.
-
-    New children are appended as pending (OTP start_child); children that left the spec stay at the end until
-    they have stopped (OTP terminate_child + delete_child). The spec's order is the start order from now on.
-    """
-    state = turn.state
-    known = {child.name: child for child in state.children}
-    ordered: list[ChildState] = []
-    for child_spec in turn.spec.children:
-        child = known.pop(child_spec.name, None)
-        if child is None:
-            child = ChildState(
-                name=child_spec.name, kind=child_spec.kind, template_hash=child_spec.template_hash
-            )
-            if state.lifecycle in (SupervisorLifecycle.STARTING, SupervisorLifecycle.RUNNING):
-                turn.emit(EventType.NORMAL, EventReason.CHILD_ADDED, f"child {child.name} added to the spec")
-        elif child.kind is ChildKind.SUPERVISOR and child_spec.kind is ChildKind.SUPERVISOR:
-            # A child supervisor applies edits of its own spec in place; it is never replaced for them.
-            child.template_hash = child_spec.template_hash
-        ordered.append(child)
-    state.children = ordered + list(known.values())
-
-
-def _next_spec_change(turn: Turn) -> Plan | None:
-    """The next step towards the spec once nothing else is running: one child at a time, never counted.
-
-    Order: stop a child that left the spec, start a child that was added, replace a child whose template
-    changed (stop it, then start it from the new template and wait until it is Ready before touching the next
-    one).
-    """
-    children = turn.state.children
-    departing = [child for child in children if not turn.in_spec(child) and child.lifecycle in ALIVE]
-    if departing:
-        return Plan(purpose=PlanPurpose.SPEC_CHANGE, steps=[Step(op="stop", child=departing[-1].name)])
-    for child in children:
-        child_spec = turn.spec_of(child)
-        if child.lifecycle in (ChildLifecycle.PENDING, ChildLifecycle.STOPPED):
-            return Plan(purpose=PlanPurpose.SPEC_CHANGE, steps=[Step(op="start", child=child.name)])
-        if child.lifecycle in (ChildLifecycle.STARTING, ChildLifecycle.RUNNING) and _outdated(
-            child, child_spec
-        ):
-            turn.emit(
-                EventType.NORMAL,
-                EventReason.CHILD_REPLACED,
-                f"child {child.name}: template changed; replacing it",
-            )
-            return Plan(
-                purpose=PlanPurpose.SPEC_CHANGE,
-                steps=[Step(op="stop", child=child.name), Step(op="start", child=child.name)],
-            )
-    return None
-
-
-def _outdated(child: ChildState, child_spec: ChildSpec) -> bool:
-    if child.kind is not child_spec.kind:
-        return True
-    return child_spec.kind is ChildKind.AGENT and child.template_hash != child_spec.template_hash
-
-
-def _forget_departed(turn: Turn) -> None:
-    state = turn.state
-    for child in [
-        child for child in state.children if not turn.in_spec(child) and child.lifecycle not in ALIVE
-    ]:
-        state.children.remove(child)
-        state.removals.append(child.name)
-        turn.drop_steps(child.name)
-        turn.emit(EventType.NORMAL, EventReason.CHILD_REMOVED, f"child {child.name} removed from the spec")
-
-
-# --- Making progress ----------------------------------------------------------------------------------------
-
-
-def _make_progress(turn: Turn) -> None:
-    """Do everything the state allows now; afterwards only an event or time can move it further."""
-    while True:
-        _forget_departed(turn)
-        if run_first_step(turn):
-            continue
-        if turn.state.plan is None and _after_plan(turn):
-            continue
-        break
-    _start_due_restarts(turn)
-
-
-def _after_plan(turn: Turn) -> bool:
-    """With no plan left: finish start-up or shutdown, or plan the next spec change. True if there is more."""
-    state = turn.state
-    match state.lifecycle:
-        case SupervisorLifecycle.STARTING:
-            state.lifecycle = SupervisorLifecycle.RUNNING
-            turn.emit(EventType.NORMAL, EventReason.STARTED, f"started {len(state.children)} children")
-            return True
-        case SupervisorLifecycle.SHUTTING_DOWN:
-            state.lifecycle = SupervisorLifecycle.TERMINATED
-            _announce_termination(turn)
-            return False
-        case SupervisorLifecycle.RUNNING:
-            state.plan = _next_spec_change(turn)
-            return state.plan is not None
-        case _:
-            return False
-
-
-def _announce_termination(turn: Turn) -> None:
-    match turn.state.shutdown_reason:
-        case ShutdownReason.REACHED_MAX_RESTART_INTENSITY:
-            turn.emit(
-                EventType.WARNING,
-                EventReason.ESCALATED,
-                "all children stopped after the restart intensity was exceeded; exiting with reason shutdown",
-            )
-        case ShutdownReason.FAILED_TO_START_CHILD:
-            turn.emit(
-                EventType.WARNING,
-                EventReason.FAILED_TO_START,
-                "a child failed to start; the children already started were stopped",
-            )
-        case reason:
-            turn.emit(EventType.NORMAL, EventReason.STOPPED, f"all children stopped ({reason})")
-
-
-def _start_due_restarts(turn: Turn) -> None:
-    """Start one_for_one restarts whose backoff has expired; group restarts are started by their plan."""
-    state = turn.state
-    if state.lifecycle not in (SupervisorLifecycle.STARTING, SupervisorLifecycle.RUNNING):
-        return
-    planned = set() if state.plan is None else {step.child for step in state.plan.steps}
-    for child in state.children:
-        if (
-            child.lifecycle is ChildLifecycle.RESTARTING
-            and child.name not in planned
-            and (child.not_before is None or child.not_before <= turn.now)
-        ):
-            turn.launch(child)
 
 
 def _describe(reason: ExitReason) -> str:

@@ -1,40 +1,21 @@
-"""An Agent's configuration objects and hot reload.
+"""Hot reload: a changed config revision reaches an Agent's running pod without a restart.
 
-Every Agent (standalone or a supervisor's child) gets its config ConfigMap, Service, checkpoint ConfigMap, and
-the Role and RoleBinding for that checkpoint; they are written with server-side apply, only when the rendered
-revision is new to this process. A changed revision reaches the running pod without a restart: the ConfigMap
-is updated, then `POST /v1/config/reload` is called on the pod (repeated until the kubelet has synced the
-mounted file) and `GET /v1/status` is polled until the agent reports the revision as applied. That revision is
-what status.appliedConfigRevision and the ConfigApplied condition show.
+The ConfigMap is updated first (config_objects.py), then `POST /v1/config/reload` is called on the pod
+(repeated until the kubelet has synced the mounted file) and `GET /v1/status` is polled until the agent
+reports the revision as applied. That revision is what status.appliedConfigRevision and the ConfigApplied
+condition show.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import contextlib
 import logging
-import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import aiohttp
-
-from agent_supervisor import api
-from agent_supervisor.controller import builders, labels
-from agent_supervisor.controller.kube import (
-    CONFIG_MAPS,
-    ROLE_BINDINGS,
-    ROLES,
-    SECRETS,
-    SERVICES,
-    AlreadyExistsError,
-    KubeClient,
-)
-from agent_supervisor.controller.runtime_config import RenderContext, RenderedConfig, render
 
 log = logging.getLogger(__name__)
 
@@ -44,86 +25,6 @@ POLL_SECONDS: Final = 0.1
 REQUEST_TIMEOUT_SECONDS: Final = 5.0
 RETRY_SECONDS: Final = 5.0
 """After a failed delivery, the same revision is tried on the same pod again this much later."""
-
-
-class MessagingTokens:
-    """The bearer token each tree's agents share, kept in the root's `<root>-messaging` Secret.
-
-    The operator creates the Secret (owned by the root) and reads the token back to call the agents' API.
-    """
-
-    def __init__(self, kube: KubeClient) -> None:
-        self._kube = kube
-        self._tokens: dict[tuple[str, str], str] = {}
-
-    async def ensure(self, root: api.Agent | api.AgentSupervisor) -> str:
-        namespace, name = root.metadata.namespace or "", root.metadata.name or ""
-        known = self._tokens.get((namespace, name))
-        if known is not None:
-            return known
-        token = secrets.token_urlsafe(32)
-        try:
-            await self._kube.create(SECRETS, namespace, builders.messaging_secret(root, token))
-        except AlreadyExistsError:
-            return await self.read(namespace, name)
-        self._tokens[(namespace, name)] = token
-        return token
-
-    async def read(self, namespace: str, root: str) -> str:
-        known = self._tokens.get((namespace, root))
-        if known is not None:
-            return known
-        secret = await self._kube.get(SECRETS, namespace, labels.messaging_secret_name(root))
-        encoded = (secret.get("data") or {}).get(labels.MESSAGING_TOKEN_KEY, "")
-        try:
-            token = base64.b64decode(encoded).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            token = ""
-        if token:
-            self._tokens[(namespace, root)] = token
-        return token
-
-    def forget(self, namespace: str, root: str) -> None:
-        self._tokens.pop((namespace, root), None)
-
-
-def render_context(agent: api.Agent, settings: builders.OperatorSettings) -> RenderContext:
-    return RenderContext(
-        namespace=agent.metadata.namespace or "default",
-        supervisor_path=(agent.metadata.annotations or {}).get(labels.SUPERVISOR_PATH, ""),
-        peer_template=settings.peer_template,
-        peers_via_api_server=settings.peers_via_api_server,
-        api_url=settings.api_url_for_pods,
-    )
-
-
-class AgentConfigs:
-    """Writes an Agent's config objects once per (uid, revision) in this process."""
-
-    def __init__(self, kube: KubeClient, settings: builders.OperatorSettings) -> None:
-        self._kube = kube
-        self._settings = settings
-        self._written: dict[tuple[str, str], tuple[str, str]] = {}
-
-    async def ensure(self, agent: api.Agent) -> RenderedConfig:
-        """The rendered config, with every object the agent's pod needs in place. Raises RenderError."""
-        rendered = render(agent, render_context(agent, self._settings))
-        namespace, name = agent.metadata.namespace or "", agent.metadata.name or ""
-        uid = str((agent.metadata.model_extra or {}).get("uid", ""))
-        if self._written.get((namespace, name)) == (uid, rendered.revision):
-            return rendered
-        await self._kube.apply(CONFIG_MAPS, namespace, builders.config_map(agent, rendered))
-        await self._kube.apply(SERVICES, namespace, builders.service(agent, self._settings))
-        # Created once and never overwritten: the runtime writes the checkpoints into it.
-        with contextlib.suppress(AlreadyExistsError):
-            await self._kube.create(CONFIG_MAPS, namespace, builders.checkpoint_config_map(agent))
-        await self._kube.apply(ROLES, namespace, builders.checkpoint_role(agent))
-        await self._kube.apply(ROLE_BINDINGS, namespace, builders.checkpoint_role_binding(agent))
-        self._written[(namespace, name)] = (uid, rendered.revision)
-        return rendered
-
-    def forget(self, namespace: str, name: str) -> None:
-        self._written.pop((namespace, name), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,20 +166,3 @@ class ConfigDelivery:
                 timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
             )
         return self._session
-
-
-def serving_pod(pods: list[Mapping[str, Any]], agent: str) -> Mapping[str, Any] | None:
-    """The agent's Ready pod that is not being deleted (the newest attempt if, briefly, there are two)."""
-    best: tuple[int, Mapping[str, Any]] | None = None
-    for pod in pods:
-        meta = pod.get("metadata") or {}
-        pod_labels = meta.get("labels") or {}
-        if pod_labels.get(labels.AGENT) != agent or meta.get("deletionTimestamp"):
-            continue
-        conditions = (pod.get("status") or {}).get("conditions") or []
-        if not any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
-            continue
-        attempt = labels.attempt_of(pod_labels) or 0
-        if best is None or attempt > best[0]:
-            best = (attempt, pod)
-    return None if best is None else best[1]

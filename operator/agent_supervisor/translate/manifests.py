@@ -10,43 +10,17 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from agent_supervisor import api, supervision
-from agent_supervisor.controller import labels
-from agent_supervisor.controller.projection import shutdown_policy
-from agent_supervisor.controller.runtime_config import (
-    DEFAULT_PEER_TEMPLATE,
-    MODEL_API_KEY_ENV,
-    RenderedConfig,
-)
+from agent_supervisor.translate import labels
+from agent_supervisor.translate.projection import shutdown_policy
+from agent_supervisor.translate.runtime_config import MODEL_API_KEY_ENV, RenderedConfig
+from agent_supervisor.translate.settings import OperatorSettings
 
 CONTAINER: Final = "agent"
 PORT_NAME: Final = "http"
 CONFIG_DIR: Final = "/etc/agent"
 TERMINATION_MESSAGE_PATH: Final = "/dev/termination-log"
-NON_ROOT_UID: Final = 65532
-"""A numeric non-root user, so the kubelet can verify runAsNonRoot without reading the image's metadata."""
 
 Manifest = dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class OperatorSettings:
-    """Operator-wide choices that shape the objects it creates."""
-
-    default_image: str
-    """The agent runtime image for templates that name none."""
-    agent_port: int = 8080
-    start_deadline_seconds: int = 120
-    """A pod not Ready this long after its creation is a failed start."""
-    peer_template: str = DEFAULT_PEER_TEMPLATE
-    peers_via_api_server: bool = False
-    api_url_for_pods: str | None = None
-    """The API server URL as seen from pods (checkpoints, peers via the API server); None: in-cluster env."""
-    image_pull_policy: str | None = None
-    run_as_user: int = NON_ROOT_UID
-    readiness_period_seconds: int = 1
-    """Short, because readiness is how a start completes and a supervisor waits for it to start the next."""
-    liveness_period_seconds: int = 10
-    liveness_failure_threshold: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +119,7 @@ def pod(
             {"name": "tmp", "emptyDir": {}},
         ],
     }
-    grace = _grace_seconds(policy)
+    grace = grace_seconds(policy)
     if grace is not None:
         pod_spec["terminationGracePeriodSeconds"] = grace
     if spec.service_account_name:
@@ -162,14 +136,16 @@ def pod(
     }
 
 
-def _grace_seconds(policy: supervision.ShutdownPolicy) -> int | None:
+def grace_seconds(policy: supervision.ShutdownPolicy) -> int | None:
+    """The pod's grace for a stop by `policy`: its terminationGracePeriodSeconds, and the grace of the DELETE
+    that stops it. None leaves the default (infinity is for nested supervisors, which have no pod)."""
     match policy.mode:
         case "brutal_kill":
             return 0
         case "timeout":
             return policy.seconds
         case _:
-            return None  # infinity is for nested supervisors, which have no pod
+            return None
 
 
 def _container(agent: api.Agent, settings: OperatorSettings) -> dict[str, Any]:

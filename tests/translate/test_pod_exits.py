@@ -7,9 +7,9 @@ import json
 import pytest
 
 from agent_runtime import exitcodes
-from agent_supervisor.controller import exits
-from agent_supervisor.controller.exits import OutcomeKind, classify
 from agent_supervisor.supervision import ExitReason
+from agent_supervisor.translate import pod_exits
+from agent_supervisor.translate.pod_exits import OutcomeKind, classify
 
 EXITED, START_FAILED = OutcomeKind.EXITED, OutcomeKind.START_FAILED
 NORMAL, SHUTDOWN, ABNORMAL = ExitReason.NORMAL, ExitReason.SHUTDOWN, ExitReason.ABNORMAL
@@ -200,9 +200,9 @@ def test_the_grace_period_dates_the_deletion_request(make_pod):
 
 
 def test_timestamps():
-    assert exits.timestamp("1970-01-01T00:01:40Z") == 100
-    assert exits.timestamp(None) is None
-    assert exits.timestamp("yesterday") is None
+    assert pod_exits.timestamp("1970-01-01T00:01:40Z") == 100
+    assert pod_exits.timestamp(None) is None
+    assert pod_exits.timestamp("yesterday") is None
 
 
 def test_long_messages_are_cut(make_pod):
@@ -210,7 +210,7 @@ def test_long_messages_are_cut(make_pod):
     outcome = classify(
         make_pod("a", 1, phase="Failed", terminated=terminated(1, "Error", text)), stopping=False
     )
-    assert outcome is not None and len(outcome.message) == exits.MAX_MESSAGE
+    assert outcome is not None and len(outcome.message) == pod_exits.MAX_MESSAGE
 
 
 def test_non_object_json_message_is_kept_as_text(make_pod):
@@ -223,10 +223,10 @@ def test_non_object_json_message_is_kept_as_text(make_pod):
 def test_detail_round_trip():
     outcome = classify(None, stopping=False)
     assert outcome is not None
-    assert exits.split_detail(outcome.detail) == ("PodDeleted", "the pod was deleted")
-    assert exits.split_detail(exits.detail("Completed", "")) == ("Completed", "")
-    assert exits.split_detail("not found after the operator restarted") == (
+    assert pod_exits.split_detail(outcome.detail) == ("PodDeleted", "the pod was deleted")
+    assert pod_exits.split_detail(pod_exits.detail("Completed", "")) == ("Completed", "")
+    assert pod_exits.split_detail("not found after the operator restarted") == (
         None,
         "not found after the operator restarted",
     )
-    assert exits.split_detail("Error: a: b") == ("Error", "a: b")
+    assert pod_exits.split_detail("Error: a: b") == ("Error", "a: b")

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from agent_supervisor.controller import exits, labels
 from agent_supervisor.supervision import (
     ChildExited,
     ChildKind,
@@ -26,6 +25,8 @@ from agent_supervisor.supervision import (
     SupervisorLifecycle,
     SupervisorState,
 )
+from agent_supervisor.translate import labels, pod_exits
+from agent_supervisor.translate.pods import pod_is_ready
 
 DELETED = "Deleted"
 
@@ -69,13 +70,11 @@ def observe_pod(pod: Mapping[str, Any]) -> ObservedPod | None:
     attempt = labels.attempt_of(meta.get("labels"))
     if attempt is None:
         return None
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
     return ObservedPod(
         attempt=attempt,
         pod=pod,
-        ready=ready and not meta.get("deletionTimestamp"),
-        created_at=exits.timestamp(meta.get("creationTimestamp")),
+        ready=pod_is_ready(pod) and not meta.get("deletionTimestamp"),
+        created_at=pod_exits.timestamp(meta.get("creationTimestamp")),
     )
 
 
@@ -155,21 +154,21 @@ def events_from_observation(
     return events
 
 
-def _exited(child: ChildState, outcome: exits.PodOutcome) -> ChildExited:
+def _exited(child: ChildState, outcome: pod_exits.PodOutcome) -> ChildExited:
     return ChildExited(child.name, child.attempt, outcome.reason, outcome.code, outcome.detail)
 
 
 def _agent_event(child: ChildState, pod: ObservedPod | None, now: int, deadline: int) -> Event | None:
     if child.lifecycle is ChildLifecycle.STOPPING:
-        outcome = exits.classify(None if pod is None else pod.pod, stopping=True)
+        outcome = pod_exits.classify(None if pod is None else pod.pod, stopping=True)
         return None if outcome is None else _exited(child, outcome)
     if pod is None:
         if child.lifecycle is ChildLifecycle.STARTING:
             return None  # not created yet (or gone before it started): the pending StartChild creates it
-        return _exited(child, exits.pod_gone(stopping=False))
-    outcome = exits.classify(pod.pod, stopping=False)
+        return _exited(child, pod_exits.pod_gone(stopping=False))
+    outcome = pod_exits.classify(pod.pod, stopping=False)
     if outcome is not None:
-        if outcome.kind is exits.OutcomeKind.START_FAILED and child.lifecycle is ChildLifecycle.STARTING:
+        if outcome.kind is pod_exits.OutcomeKind.START_FAILED and child.lifecycle is ChildLifecycle.STARTING:
             return ChildStartFailed(child.name, child.attempt, outcome.detail)
         return _exited(child, outcome)
     if child.lifecycle is ChildLifecycle.RUNNING:
@@ -178,7 +177,7 @@ def _agent_event(child: ChildState, pod: ObservedPod | None, now: int, deadline:
         return ChildReady(child.name, child.attempt)
     if pod.created_at is not None and now >= pod.created_at + deadline:
         message = f"not Ready within {deadline}s of its creation"
-        return ChildStartFailed(child.name, child.attempt, exits.detail(exits.START_TIMEOUT, message))
+        return ChildStartFailed(child.name, child.attempt, pod_exits.detail(pod_exits.START_TIMEOUT, message))
     return None
 
 
@@ -186,14 +185,18 @@ def _supervisor_event(child: ChildState, sup: ObservedSupervisor | None) -> Even
     current = sup is not None and sup.incarnation == child.attempt
     if child.lifecycle is ChildLifecycle.STOPPING:
         if sup is None:
-            return ChildExited(child.name, child.attempt, ExitReason.SHUTDOWN, None, exits.SHUTDOWN)
+            return ChildExited(child.name, child.attempt, ExitReason.SHUTDOWN, None, pod_exits.SHUTDOWN)
         if current and sup.lifecycle is SupervisorLifecycle.TERMINATED:
             return ChildExited(child.name, child.attempt, ExitReason.SHUTDOWN, None, _shutdown_detail(sup))
         if not current and sup.lifecycle in (None, SupervisorLifecycle.IDLE, SupervisorLifecycle.TERMINATED):
             # It never took up this incarnation, and the stop annotation keeps it from doing so now.
             message = "stopped before it started"
             return ChildExited(
-                child.name, child.attempt, ExitReason.SHUTDOWN, None, exits.detail(exits.SHUTDOWN, message)
+                child.name,
+                child.attempt,
+                ExitReason.SHUTDOWN,
+                None,
+                pod_exits.detail(pod_exits.SHUTDOWN, message),
             )
         return None
     if sup is None:
@@ -201,12 +204,12 @@ def _supervisor_event(child: ChildState, sup: ObservedSupervisor | None) -> Even
             return None  # the pending StartChild creates it
         message = "the child AgentSupervisor was deleted"
         return ChildExited(
-            child.name, child.attempt, ExitReason.ABNORMAL, None, exits.detail(DELETED, message)
+            child.name, child.attempt, ExitReason.ABNORMAL, None, pod_exits.detail(DELETED, message)
         )
     if sup.deleting:
         message = "the child AgentSupervisor is being deleted"
         return ChildExited(
-            child.name, child.attempt, ExitReason.ABNORMAL, None, exits.detail(DELETED, message)
+            child.name, child.attempt, ExitReason.ABNORMAL, None, pod_exits.detail(DELETED, message)
         )
     if not current:
         return None  # it has not taken up this incarnation yet
@@ -224,7 +227,7 @@ def _supervisor_event(child: ChildState, sup: ObservedSupervisor | None) -> Even
 
 def _shutdown_detail(sup: ObservedSupervisor) -> str:
     reason = sup.shutdown_reason.value if sup.shutdown_reason is not None else "unknown"
-    return exits.detail(exits.SHUTDOWN, f"the child supervisor exited ({reason})")
+    return pod_exits.detail(pod_exits.SHUTDOWN, f"the child supervisor exited ({reason})")
 
 
 def next_start_deadline(

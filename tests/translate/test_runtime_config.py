@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from agent_runtime.config import parse_config
-from agent_supervisor.controller.runtime_config import MODEL_API_KEY_ENV, RenderContext, RenderError, render
+from agent_supervisor.translate.runtime_config import MODEL_API_KEY_ENV, RenderContext, RenderError, render
 
 CTX = RenderContext(namespace="team-ns", supervisor_path="root/team")
 
@@ -110,7 +110,7 @@ def test_a_file_store_without_a_path_is_refused(make_agent):
 
 
 def test_an_agent_without_a_name_cannot_be_rendered(bodies):
-    from agent_supervisor.controller.projection import parse_agent
+    from agent_supervisor.translate.projection import parse_agent
 
     body = bodies.agent()
     del body["metadata"]["name"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from agent_supervisor import api, supervision
-from agent_supervisor.controller import projection
-from agent_supervisor.controller.projection import FieldProblem, InvalidResourceError
+from agent_supervisor.translate import projection
+from agent_supervisor.translate.projection import InvalidResourceError
 
 
-def fields(problems: list[FieldProblem]) -> list[str]:
+def fields(problems: list[api.FieldIssue]) -> list[str]:
     return [problem.field for problem in problems]
 
 

@@ -9,10 +9,11 @@ import yaml
 
 from agent_runtime.config import parse_config
 from agent_supervisor import supervision
-from agent_supervisor.controller import builders, labels
-from agent_supervisor.controller.runtime_config import RenderContext, render
+from agent_supervisor.translate import labels, manifests
+from agent_supervisor.translate.runtime_config import RenderContext, render
+from agent_supervisor.translate.settings import OperatorSettings
 
-SETTINGS = builders.OperatorSettings(default_image="agent-runtime:dev")
+SETTINGS = OperatorSettings(default_image="agent-runtime:dev")
 
 
 def container(pod: dict[str, Any]) -> dict[str, Any]:
@@ -32,7 +33,7 @@ def owner(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_pod_is_one_incarnation_with_restricted_security(make_agent):
-    pod = builders.pod(make_agent("solo"), 3, "abc123", SETTINGS)
+    pod = manifests.pod(make_agent("solo"), 3, "abc123", SETTINGS)
     assert pod["metadata"]["name"] == "solo-3"
     spec = pod["spec"]
     assert spec["restartPolicy"] == "Never"
@@ -50,7 +51,7 @@ def test_pod_is_one_incarnation_with_restricted_security(make_agent):
 
 
 def test_pod_probes_ports_config_and_termination_message(make_agent):
-    c = container(builders.pod(make_agent("solo"), 1, "h", SETTINGS))
+    c = container(manifests.pod(make_agent("solo"), 1, "h", SETTINGS))
     assert c["image"] == "agent-runtime:dev"
     assert c["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
     assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
@@ -61,7 +62,7 @@ def test_pod_probes_ports_config_and_termination_message(make_agent):
 
 
 def test_pod_labels_for_a_standalone_agent(make_agent):
-    pod = builders.pod(make_agent("solo"), 7, "hash7", SETTINGS)
+    pod = manifests.pod(make_agent("solo"), 7, "hash7", SETTINGS)
     assert pod["metadata"]["labels"] == {
         labels.AGENT: "solo",
         labels.SUPERVISOR: "",
@@ -84,7 +85,7 @@ def test_pod_labels_for_a_standalone_agent(make_agent):
 
 def test_pod_labels_for_a_supervised_agent(make_agent):
     agent = make_agent("team-a", labels_={labels.SUPERVISOR: "team", labels.CHILD: "a", labels.ROOT: "root"})
-    pod_labels = builders.pod(agent, 2, "h", SETTINGS)["metadata"]["labels"]
+    pod_labels = manifests.pod(agent, 2, "h", SETTINGS)["metadata"]["labels"]
     assert (pod_labels[labels.SUPERVISOR], pod_labels[labels.CHILD], pod_labels[labels.ROOT]) == (
         "team",
         "a",
@@ -97,7 +98,7 @@ def test_secrets_reach_the_pod_only_through_secret_key_refs(make_agent):
     agent = make_agent(
         model={"endpoint": "http://m:1/v1", "name": "m", "apiKeySecretRef": {"name": "mk", "key": "k"}}
     )
-    env = env_by_name(builders.pod(agent, 1, "h", SETTINGS))
+    env = env_by_name(manifests.pod(agent, 1, "h", SETTINGS))
     assert env["AGENT_MESSAGE_TOKEN"] == {
         "name": "AGENT_MESSAGE_TOKEN",
         "valueFrom": {"secretKeyRef": {"name": "solo-messaging", "key": "token"}},
@@ -109,7 +110,7 @@ def test_secrets_reach_the_pod_only_through_secret_key_refs(make_agent):
 
 
 def test_downward_api_and_runtime_env(make_agent):
-    env = env_by_name(builders.pod(make_agent(), 1, "h", SETTINGS))
+    env = env_by_name(manifests.pod(make_agent(), 1, "h", SETTINGS))
     fields = {
         name: var["valueFrom"]["fieldRef"]["fieldPath"]
         for name, var in env.items()
@@ -130,7 +131,7 @@ def test_downward_api_and_runtime_env(make_agent):
 
 def test_messaging_token_of_a_supervised_agent_is_its_roots(make_agent):
     agent = make_agent("team-a", labels_={labels.SUPERVISOR: "team", labels.CHILD: "a", labels.ROOT: "root"})
-    ref = env_by_name(builders.pod(agent, 1, "h", SETTINGS))["AGENT_MESSAGE_TOKEN"]["valueFrom"][
+    ref = env_by_name(manifests.pod(agent, 1, "h", SETTINGS))["AGENT_MESSAGE_TOKEN"]["valueFrom"][
         "secretKeyRef"
     ]
     assert ref["name"] == "root-messaging"
@@ -145,10 +146,10 @@ def test_spec_pod_settings_are_applied(make_agent):
         nodeSelector={"zone": "a"},
         tolerations=[{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}],
     )
-    settings = builders.OperatorSettings(
+    settings = OperatorSettings(
         default_image="unused", api_url_for_pods="http://10.0.0.1:6443", image_pull_policy="IfNotPresent"
     )
-    pod = builders.pod(agent, 1, "h", settings)
+    pod = manifests.pod(agent, 1, "h", settings)
     c = container(pod)
     assert c["image"] == "custom:1" and c["imagePullPolicy"] == "IfNotPresent"
     assert c["resources"] == {"limits": {"memory": "256Mi"}, "requests": {"cpu": "100m"}}
@@ -168,20 +169,20 @@ def test_spec_pod_settings_are_applied(make_agent):
     ],
 )
 def test_grace_period_follows_the_shutdown_policy_the_child_was_started_with(make_agent, policy, grace):
-    pod = builders.pod(make_agent(shutdown={"graceSeconds": 99}), 1, "h", SETTINGS, shutdown=policy)
+    pod = manifests.pod(make_agent(shutdown={"graceSeconds": 99}), 1, "h", SETTINGS, shutdown=policy)
     assert pod["spec"].get("terminationGracePeriodSeconds") == grace
 
 
 def test_standalone_grace_period_comes_from_the_agent(make_agent):
-    assert builders.pod(make_agent(), 1, "h", SETTINGS)["spec"]["terminationGracePeriodSeconds"] == 5
+    assert manifests.pod(make_agent(), 1, "h", SETTINGS)["spec"]["terminationGracePeriodSeconds"] == 5
     brutal = make_agent(shutdown={"brutalKill": True})
-    assert builders.pod(brutal, 1, "h", SETTINGS)["spec"]["terminationGracePeriodSeconds"] == 0
+    assert manifests.pod(brutal, 1, "h", SETTINGS)["spec"]["terminationGracePeriodSeconds"] == 0
 
 
 def test_config_map_holds_the_rendered_config(make_agent):
     agent = make_agent()
     rendered = render(agent, RenderContext(namespace="team-ns"))
-    cm = builders.config_map(agent, rendered)
+    cm = manifests.config_map(agent, rendered)
     assert cm["metadata"]["name"] == "solo-config"
     assert cm["metadata"]["annotations"] == {labels.CONFIG_REVISION: rendered.revision}
     assert parse_config(yaml.safe_load(cm["data"]["config.yaml"])).revision == rendered.revision
@@ -189,19 +190,19 @@ def test_config_map_holds_the_rendered_config(make_agent):
 
 
 def test_service_selects_the_agents_pods_by_name(make_agent):
-    svc = builders.service(make_agent("solo"), SETTINGS)
+    svc = manifests.service(make_agent("solo"), SETTINGS)
     assert svc["metadata"]["name"] == "solo"
     assert svc["spec"]["selector"] == {labels.AGENT: "solo"}
     assert svc["spec"]["ports"] == [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}]
-    pod_labels = builders.pod(make_agent("solo"), 1, "h", SETTINGS)["metadata"]["labels"]
+    pod_labels = manifests.pod(make_agent("solo"), 1, "h", SETTINGS)["metadata"]["labels"]
     assert svc["spec"]["selector"].items() <= pod_labels.items()
 
 
 def test_checkpoint_objects_grant_access_to_one_config_map_only(make_agent):
     agent = make_agent("solo", serviceAccountName="robot")
-    cm = builders.checkpoint_config_map(agent)
-    role = builders.checkpoint_role(agent)
-    binding = builders.checkpoint_role_binding(agent)
+    cm = manifests.checkpoint_config_map(agent)
+    role = manifests.checkpoint_role(agent)
+    binding = manifests.checkpoint_role_binding(agent)
     assert (
         cm["metadata"]["name"] == role["metadata"]["name"] == binding["metadata"]["name"] == "solo-checkpoint"
     )
@@ -220,16 +221,16 @@ def test_checkpoint_objects_grant_access_to_one_config_map_only(make_agent):
         "name": "solo-checkpoint",
     }
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "robot", "namespace": "team-ns"}]
-    assert builders.checkpoint_role_binding(make_agent())["subjects"][0]["name"] == "default"
+    assert manifests.checkpoint_role_binding(make_agent())["subjects"][0]["name"] == "default"
 
 
 def test_messaging_secret_belongs_to_the_root(make_supervisor):
-    secret = builders.messaging_secret(make_supervisor("team"), "s3cret")
+    secret = manifests.messaging_secret(make_supervisor("team"), "s3cret")
     assert secret["metadata"]["name"] == "team-messaging"
     assert secret["stringData"] == {"token": "s3cret"}
     assert owner(secret)["kind"] == "AgentSupervisor"
     with pytest.raises(ValueError, match="token"):
-        builders.messaging_secret(make_supervisor("team"), "")
+        manifests.messaging_secret(make_supervisor("team"), "")
 
 
 def test_child_agent_is_the_template_with_the_childs_policy(make_supervisor, bodies):
@@ -237,7 +238,7 @@ def test_child_agent_is_the_template_with_the_childs_policy(make_supervisor, bod
         "team",
         children=[{"name": "w", "agent": bodies.template(task="t"), "shutdown": {"brutalKill": True}}],
     )
-    child = builders.child_agent(sup, "w")
+    child = manifests.child_agent(sup, "w")
     assert child["kind"] == "Agent"
     assert child["metadata"]["name"] == "team-w"
     assert child["metadata"]["labels"] == {
@@ -255,7 +256,7 @@ def test_child_agent_is_the_template_with_the_childs_policy(make_supervisor, bod
 
 
 def test_child_supervisor_carries_its_incarnation_and_path(bodies):
-    from agent_supervisor.controller.projection import parse_supervisor
+    from agent_supervisor.translate.projection import parse_supervisor
 
     body = bodies.supervisor(
         "team-sub",
@@ -264,7 +265,7 @@ def test_child_supervisor_carries_its_incarnation_and_path(bodies):
     )
     body["metadata"]["labels"] = {labels.SUPERVISOR: "team", labels.CHILD: "sub", labels.ROOT: "team"}
     body["metadata"]["annotations"] = {labels.SUPERVISOR_PATH: "team"}
-    child = builders.child_supervisor(parse_supervisor(body), "inner", 5)
+    child = manifests.child_supervisor(parse_supervisor(body), "inner", 5)
     assert child["metadata"]["name"] == "team-sub-inner"
     assert child["metadata"]["annotations"] == {
         labels.SUPERVISOR_PATH: "team/team-sub",
@@ -272,8 +273,8 @@ def test_child_supervisor_carries_its_incarnation_and_path(bodies):
     }
     assert child["metadata"]["labels"][labels.ROOT] == "team"
     assert child["spec"]["children"][0]["name"] == "x"
-    assert builders.incarnation_patch(6) == {"metadata": {"annotations": {labels.INCARNATION: "6"}}}
-    assert builders.stop_patch(6) == {"metadata": {"annotations": {labels.STOP: "6"}}}
+    assert manifests.incarnation_patch(6) == {"metadata": {"annotations": {labels.INCARNATION: "6"}}}
+    assert manifests.stop_patch(6) == {"metadata": {"annotations": {labels.STOP: "6"}}}
 
 
 def test_child_builders_refuse_the_wrong_kind_or_name(make_supervisor, bodies):
@@ -284,21 +285,21 @@ def test_child_builders_refuse_the_wrong_kind_or_name(make_supervisor, bodies):
         ]
     )
     with pytest.raises(ValueError, match="is a supervisor"):
-        builders.child_agent(sup, "s")
+        manifests.child_agent(sup, "s")
     with pytest.raises(ValueError, match="is an agent"):
-        builders.child_supervisor(sup, "a", 1)
+        manifests.child_supervisor(sup, "a", 1)
     with pytest.raises(KeyError, match="no child 'zz'"):
-        builders.child_agent(sup, "zz")
+        manifests.child_agent(sup, "zz")
 
 
 def test_owned_objects_need_the_owners_uid(bodies):
-    from agent_supervisor.controller.projection import parse_agent
+    from agent_supervisor.translate.projection import parse_agent
 
     body = bodies.agent()
     del body["metadata"]["uid"]
     with pytest.raises(ValueError, match=r"metadata\.uid"):
-        builders.pod(parse_agent(body), 1, "h", SETTINGS)
+        manifests.pod(parse_agent(body), 1, "h", SETTINGS)
     body = bodies.agent()
     del body["metadata"]["namespace"]
     with pytest.raises(ValueError, match=r"metadata\.namespace"):
-        builders.service(parse_agent(body), SETTINGS)
+        manifests.service(parse_agent(body), SETTINGS)

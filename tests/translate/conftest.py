@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from agent_supervisor import api
-from agent_supervisor.controller import labels, projection
+from agent_supervisor.translate import labels, projection
 
 
 def template(**overrides: Any) -> dict[str, Any]:

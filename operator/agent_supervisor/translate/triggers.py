@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from agent_supervisor.controller import labels
-from agent_supervisor.controller.persisted import Supervision
 from agent_supervisor.supervision import (
     ChildLifecycle,
     Event,
@@ -21,6 +19,8 @@ from agent_supervisor.supervision import (
     SupervisorLifecycle,
     Tick,
 )
+from agent_supervisor.translate import labels
+from agent_supervisor.translate.stored_supervision import Supervision
 
 
 @dataclass(frozen=True, slots=True)

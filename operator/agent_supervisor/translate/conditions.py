@@ -10,7 +10,7 @@
 | Terminated             | it is shutting down or has exited: reason Failed (intensity exceeded, a child     |
 |                        | failed to start), Completed (auto_shutdown, a standalone Agent's task done) or    |
 |                        | Stopped (asked to stop)                                                           |
-| Invalid                | (set by `invalid_condition`) the spec has problems the CRD could not catch        |
+| Invalid                | (set by `invalid`) the spec has problems the CRD could not catch                  |
 """
 
 from __future__ import annotations

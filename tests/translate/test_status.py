@@ -10,18 +10,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent_supervisor import api
-from agent_supervisor.controller import labels, projection
-from agent_supervisor.controller.observe import observe
-from agent_supervisor.controller.persisted import CorruptSupervisionError, Supervision
-from agent_supervisor.controller.status import (
-    config_status,
-    exit_info,
-    invalid_status,
-    standalone_agent_status,
-    status_patch,
-    supervised_agent_status,
-    supervisor_status,
-)
 from agent_supervisor.supervision import (
     ChildExited,
     ChildReady,
@@ -33,6 +21,18 @@ from agent_supervisor.supervision import (
     SupervisorState,
     decide,
 )
+from agent_supervisor.translate import labels, projection
+from agent_supervisor.translate.observe import observe
+from agent_supervisor.translate.status import (
+    config_status,
+    exit_info,
+    invalid_status,
+    standalone_agent_status,
+    status_patch,
+    supervised_agent_status,
+    supervisor_status,
+)
+from agent_supervisor.translate.stored_supervision import CorruptSupervisionError, Supervision
 
 T0 = 1_800_000_000
 

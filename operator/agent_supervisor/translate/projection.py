@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Final
 
 from pydantic import ValidationError
@@ -19,10 +19,9 @@ from agent_runtime.config import ToolSpec as RuntimeToolSpec
 from agent_runtime.tool_settings import TOOL_SETTINGS
 from agent_supervisor import api, supervision
 from agent_supervisor.api.base import DNS_LABEL_PATTERN
-from agent_supervisor.controller import labels
-from agent_supervisor.controller.runtime_config import MODEL_API_KEY_ENV, RenderError, tool_settings
+from agent_supervisor.translate import labels
+from agent_supervisor.translate.runtime_config import MODEL_API_KEY_ENV, RenderError, tool_settings
 
-FieldProblem = api.FieldIssue
 """A problem with a resource: the field it is in (e.g. `spec.children[1].name`) and what to do about it."""
 
 TEMPLATE_HASH_LENGTH: Final = 10
@@ -53,7 +52,7 @@ _PARSED_KEYS: Final = ("apiVersion", "kind", "metadata", "spec")
 class InvalidResourceError(ValueError):
     """A resource that must not be acted on; `problems` name each field and the fix."""
 
-    def __init__(self, problems: list[FieldProblem]) -> None:
+    def __init__(self, problems: list[api.FieldIssue]) -> None:
         super().__init__("; ".join(str(problem) for problem in problems))
         self.problems = problems
 
@@ -138,7 +137,7 @@ def _child_spec(child: api.ChildSpec) -> supervision.ChildSpec:
 def standalone_spec(agent: api.Agent) -> supervision.SupervisorSpec:
     """A standalone Agent: an implicit one_for_one supervisor of one child named like the Agent."""
     if not agent.metadata.name:
-        raise InvalidResourceError([FieldProblem("metadata.name", "the Agent has no name")])
+        raise InvalidResourceError([api.FieldIssue("metadata.name", "the Agent has no name")])
     spec = agent.spec
     return supervision.SupervisorSpec.standalone(
         agent.metadata.name,
@@ -159,7 +158,7 @@ SecretKeys = Mapping[str, Collection[str]]
 
 def semantic_problems(
     obj: api.Agent | api.AgentSupervisor, secrets: SecretKeys | None = None
-) -> list[FieldProblem]:
+) -> list[api.FieldIssue]:
     """What the CRD schema and its CEL rules cannot check; Secret references too when `secrets` is given."""
     name = obj.metadata.name or ""
     problems = _name_problems("metadata.name", name)
@@ -170,10 +169,10 @@ def semantic_problems(
     return problems
 
 
-def _name_problems(field: str, name: str) -> list[FieldProblem]:
+def _name_problems(field: str, name: str) -> list[api.FieldIssue]:
     if len(name) > labels.MAX_NAME:
         return [
-            FieldProblem(
+            api.FieldIssue(
                 field,
                 f"the name {name!r} has {len(name)} characters, but it names a Service and labels, which "
                 f"allow {labels.MAX_NAME}: shorten it",
@@ -181,7 +180,7 @@ def _name_problems(field: str, name: str) -> list[FieldProblem]:
         ]
     if not _DNS_LABEL.match(name):
         return [
-            FieldProblem(
+            api.FieldIssue(
                 field,
                 f"the name {name!r} must be a DNS-1035 label (lower-case letters, digits and '-', starting "
                 "with a letter) because it names a Service: rename the resource",
@@ -192,14 +191,14 @@ def _name_problems(field: str, name: str) -> list[FieldProblem]:
 
 def _supervisor_problems(
     prefix: str, name: str, spec: api.SupervisorSpec, secrets: SecretKeys | None
-) -> list[FieldProblem]:
-    problems: list[FieldProblem] = []
+) -> list[api.FieldIssue]:
+    problems: list[api.FieldIssue] = []
     for index, child in enumerate(spec.children):
         here = f"{prefix}.children[{index}]"
         resource = labels.child_name(name, child.name)
         if len(resource) > labels.MAX_NAME:
             problems.append(
-                FieldProblem(
+                api.FieldIssue(
                     f"{here}.name",
                     f"the child's resource is named {resource!r} ({len(resource)} characters), over the "
                     f"limit of {labels.MAX_NAME}: shorten the supervisor's or the child's name",
@@ -215,35 +214,37 @@ def _supervisor_problems(
 
 def _template_problems(
     prefix: str, template: api.AgentTemplate, secrets: SecretKeys | None
-) -> list[FieldProblem]:
+) -> list[api.FieldIssue]:
     problems = [*_tool_problems(prefix, template), *_env_problems(prefix, template)]
     if secrets is not None:
         problems += _secret_problems(prefix, template, secrets)
     return problems
 
 
-def _tool_problems(prefix: str, template: api.AgentTemplate) -> list[FieldProblem]:
-    problems: list[FieldProblem] = []
+def _tool_problems(prefix: str, template: api.AgentTemplate) -> list[api.FieldIssue]:
+    problems: list[api.FieldIssue] = []
     for index, tool in enumerate(template.tools or []):
         here = f"{prefix}.tools[{index}]"
         if tool.name not in TOOL_SETTINGS:
             known = ", ".join(sorted(TOOL_SETTINGS))
-            problems.append(FieldProblem(f"{here}.name", f"unknown tool {tool.name!r}; known tools: {known}"))
+            problems.append(
+                api.FieldIssue(f"{here}.name", f"unknown tool {tool.name!r}; known tools: {known}")
+            )
             continue
         try:
             RuntimeToolSpec.model_validate({"name": tool.name, "settings": tool_settings(tool)})
         except RenderError as err:
             field, _, message = str(err).partition(": ")
-            problems.append(FieldProblem(f"{here}.{field}", message))
+            problems.append(api.FieldIssue(f"{here}.{field}", message))
         except ValidationError as err:
             message = "; ".join(detail["msg"].removeprefix("Value error, ") for detail in err.errors())
-            problems.append(FieldProblem(here, message))
+            problems.append(api.FieldIssue(here, message))
     return problems
 
 
-def _env_problems(prefix: str, template: api.AgentTemplate) -> list[FieldProblem]:
+def _env_problems(prefix: str, template: api.AgentTemplate) -> list[api.FieldIssue]:
     return [
-        FieldProblem(
+        api.FieldIssue(
             f"{prefix}.env[{index}].name",
             f"{var.name} is set by the operator on every agent container: use another name",
         )
@@ -252,7 +253,7 @@ def _env_problems(prefix: str, template: api.AgentTemplate) -> list[FieldProblem
     ]
 
 
-def _secret_problems(prefix: str, template: api.AgentTemplate, secrets: SecretKeys) -> list[FieldProblem]:
+def _secret_problems(prefix: str, template: api.AgentTemplate, secrets: SecretKeys) -> list[api.FieldIssue]:
     references: list[tuple[str, str, str]] = []
     if template.model.api_key_secret_ref is not None:
         ref = template.model.api_key_secret_ref
@@ -265,10 +266,38 @@ def _secret_problems(prefix: str, template: api.AgentTemplate, secrets: SecretKe
     for field, secret, key in references:
         if secret not in secrets:
             problems.append(
-                FieldProblem(f"{field}.name", f"Secret {secret!r} does not exist: create it or fix the name")
+                api.FieldIssue(
+                    f"{field}.name", f"Secret {secret!r} does not exist: create it or fix the name"
+                )
             )
         elif key not in secrets[secret]:
             problems.append(
-                FieldProblem(f"{field}.key", f"Secret {secret!r} has no key {key!r}: add it or fix the key")
+                api.FieldIssue(f"{field}.key", f"Secret {secret!r} has no key {key!r}: add it or fix the key")
             )
     return problems
+
+
+def referenced_secrets(resource: api.Agent | api.AgentSupervisor) -> set[str]:
+    """Names of the Secrets the resource's agents read (model API keys and env)."""
+    return {secret for template in _templates(resource) for secret in _template_secrets(template)}
+
+
+def _templates(resource: api.Agent | api.AgentSupervisor) -> Iterable[api.AgentTemplate]:
+    if isinstance(resource, api.Agent):
+        yield resource.spec
+        return
+    pending = list(resource.spec.children)
+    while pending:
+        child = pending.pop()
+        if child.agent is not None:
+            yield child.agent
+        if child.supervisor is not None:
+            pending.extend(child.supervisor.children)
+
+
+def _template_secrets(template: api.AgentTemplate) -> Iterable[str]:
+    if template.model.api_key_secret_ref is not None:
+        yield template.model.api_key_secret_ref.name
+    for var in template.env or []:
+        if var.value_from is not None and var.value_from.secret_key_ref is not None:
+            yield var.value_from.secret_key_ref.name

@@ -7,15 +7,6 @@ from typing import Any
 
 import pytest
 
-from agent_supervisor.controller import labels
-from agent_supervisor.controller.observe import (
-    ObservedChild,
-    events_from_observation,
-    leftover_pods,
-    next_start_deadline,
-    observe,
-    observe_pod,
-)
 from agent_supervisor.supervision import (
     ChildExited,
     ChildKind,
@@ -33,6 +24,15 @@ from agent_supervisor.supervision import (
     SupervisorSpec,
     SupervisorState,
     decide,
+)
+from agent_supervisor.translate import labels
+from agent_supervisor.translate.observe import (
+    ObservedChild,
+    events_from_observation,
+    leftover_pods,
+    next_start_deadline,
+    observe,
+    observe_pod,
 )
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z, the factory pods' creationTimestamp

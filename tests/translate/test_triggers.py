@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from agent_supervisor.controller import labels
-from agent_supervisor.controller.persisted import Supervision
-from agent_supervisor.controller.triggers import ResourceFacts, control_events
 from agent_supervisor.supervision import (
     Backoff,
     ChildExited,
@@ -23,6 +20,9 @@ from agent_supervisor.supervision import (
     Tick,
     decide,
 )
+from agent_supervisor.translate import labels
+from agent_supervisor.translate.stored_supervision import Supervision
+from agent_supervisor.translate.triggers import ResourceFacts, control_events
 
 SPEC = SupervisorSpec(max_restarts=0, children=(ChildSpec(name="a"),))
 

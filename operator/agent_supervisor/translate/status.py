@@ -14,10 +14,6 @@ from typing import Any, Final
 
 from agent_supervisor import api
 from agent_supervisor.api.supervisor import MAX_CHILDREN
-from agent_supervisor.controller import conditions, exits, labels
-from agent_supervisor.controller.conditions import Judgement
-from agent_supervisor.controller.observe import ObservedChild
-from agent_supervisor.controller.persisted import Supervision
 from agent_supervisor.supervision import (
     ChildKind,
     ChildLifecycle,
@@ -31,6 +27,10 @@ from agent_supervisor.supervision import (
     restarts_in_window,
 )
 from agent_supervisor.supervision.state import ALIVE
+from agent_supervisor.translate import conditions, labels, pod_exits
+from agent_supervisor.translate.conditions import Judgement
+from agent_supervisor.translate.observe import ObservedChild
+from agent_supervisor.translate.stored_supervision import Supervision
 
 Status = dict[str, Any]
 
@@ -40,7 +40,7 @@ _CHILD_KINDS: Final = {
 }
 _FALLBACK_CAUSES: Final = {
     ExitReason.NORMAL: "Completed",
-    ExitReason.SHUTDOWN: exits.SHUTDOWN,
+    ExitReason.SHUTDOWN: pod_exits.SHUTDOWN,
     ExitReason.ABNORMAL: "Error",
 }
 _SELF_EXITS: Final = {
@@ -56,7 +56,7 @@ _SELF_EXITS: Final = {
 
 def exit_info(record: ExitRecord) -> api.ExitInfo:
     """A core exit record as users see it: the cause travels at the start of the record's detail."""
-    cause, message = exits.split_detail(record.detail)
+    cause, message = pod_exits.split_detail(record.detail)
     if cause is None:
         cause = "StartFailed" if record.start_failed else _FALLBACK_CAUSES[record.reason]
     return api.ExitInfo(

@@ -14,6 +14,7 @@ from typing import Any, Final, Literal, NamedTuple
 
 from agent_runtime.config import ConfigError, dump_config, parse_config
 from agent_supervisor import api
+from agent_supervisor.translate import labels
 
 MODEL_API_KEY_ENV: Final = "AGENT_MODEL_API_KEY"
 """The env var the pod maps the model API key Secret into; the config names it, never the key itself."""
@@ -120,7 +121,11 @@ def _model(model: api.ModelSpec) -> dict[str, Any]:
 def _checkpoint(name: str, ctx: RenderContext) -> dict[str, Any]:
     match ctx.checkpoint_store:
         case "kubernetes":
-            return {"store": "kubernetes", "configMapName": f"{name}-checkpoint", "apiUrl": ctx.api_url}
+            return {
+                "store": "kubernetes",
+                "configMapName": labels.checkpoint_name(name),
+                "apiUrl": ctx.api_url,
+            }
         case "file":
             return {"store": "file", "path": ctx.checkpoint_path}
         case "none":

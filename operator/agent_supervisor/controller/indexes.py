@@ -1,0 +1,55 @@
+"""kopf's indexes of the operator's objects, by the resource that supervises or owns them, and the key that
+names a resource in the work queue."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import kopf
+
+from agent_supervisor.controller.vanished import Graveyard
+
+
+class ObjectKey(NamedTuple):
+    kind: str
+    namespace: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Indexes:
+    """kopf's indexes of trimmed objects: pods by supervising resource, child resources by parent.
+
+    Objects buried in the graveyard (known to be gone before kopf has noticed, vanished.py) are left out.
+    """
+
+    pods: kopf.Index[ObjectKey, Mapping[str, Any]]
+    child_agents: kopf.Index[ObjectKey, Mapping[str, Any]]
+    child_supervisors: kopf.Index[ObjectKey, Mapping[str, Any]]
+    graveyard: Graveyard = field(default_factory=Graveyard)
+
+    def _values(
+        self, index: kopf.Index[ObjectKey, Mapping[str, Any]], key: ObjectKey
+    ) -> list[Mapping[str, Any]]:
+        store = index.get(key)
+        return [] if store is None else self.graveyard.living(store)
+
+    def everything(self) -> list[tuple[ObjectKey, Mapping[str, Any]]]:
+        """(owner key, object) of every indexed object, buried ones included: the resync's snapshot."""
+        return [
+            (key, body)
+            for index in (self.pods, self.child_agents, self.child_supervisors)
+            for key in list(index)
+            for body in list(index.get(key) or ())
+        ]
+
+    def pods_of(self, key: ObjectKey) -> list[Mapping[str, Any]]:
+        return self._values(self.pods, key)
+
+    def agents_of(self, key: ObjectKey) -> list[Mapping[str, Any]]:
+        return self._values(self.child_agents, key)
+
+    def supervisors_of(self, key: ObjectKey) -> list[Mapping[str, Any]]:
+        return self._values(self.child_supervisors, key)

@@ -1,0 +1,39 @@
+"""The semantic checks of a resource that need the API: the Secrets (and keys) its agents reference exist."""
+
+from __future__ import annotations
+
+from agent_supervisor import api
+from agent_supervisor.controller.indexes import ObjectKey
+from agent_supervisor.controller.kube import SECRETS, KubeClient, NotFoundError
+from agent_supervisor.translate.projection import InvalidResourceError, referenced_secrets, semantic_problems
+
+
+class SecretChecks:
+    """Reads the referenced Secrets once per (uid, generation) that passed; a failing resource is read again
+    at every check, since the missing Secret may have been created meanwhile."""
+
+    def __init__(self, kube: KubeClient) -> None:
+        self._kube = kube
+        self._passed: dict[ObjectKey, tuple[str, int | None]] = {}
+
+    async def check(self, key: ObjectKey, resource: api.Agent | api.AgentSupervisor) -> None:
+        """Raise InvalidResourceError for what the CRD could not check, Secrets referenced included."""
+        names = referenced_secrets(resource)
+        marker = (str((resource.metadata.model_extra or {}).get("uid")), resource.metadata.generation)
+        secrets: dict[str, list[str]] | None = None
+        if names and self._passed.get(key) != marker:
+            secrets = {}
+            for name in sorted(names):
+                try:
+                    secret = await self._kube.get(SECRETS, key.namespace, name)
+                except NotFoundError:
+                    continue
+                secrets[name] = [*(secret.get("data") or {}), *(secret.get("stringData") or {})]
+        problems = semantic_problems(resource, secrets)
+        if problems:
+            raise InvalidResourceError(problems)
+        if secrets is not None:
+            self._passed[key] = marker
+
+    def forget(self, key: ObjectKey) -> None:
+        self._passed.pop(key, None)
