@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from agent_runtime.incarnation_protocol import IncarnationState
 from agent_supervisor.supervision import (
     ChildExited,
     ChildKind,
@@ -25,7 +26,7 @@ from agent_supervisor.supervision import (
     SupervisorLifecycle,
     SupervisorState,
 )
-from agent_supervisor.translate import labels, pod_exits
+from agent_supervisor.translate import incarnations, labels, pod_exits
 from agent_supervisor.translate.pods import pod_is_ready
 
 DELETED = "Deleted"
@@ -33,13 +34,22 @@ DELETED = "Deleted"
 
 @dataclass(frozen=True, slots=True)
 class ObservedPod:
-    """One pod of an agent child: the incarnation `attempt`."""
+    """One pod of an agent child: the incarnation `attempt` (the one it hosts now, see incarnations.py)."""
 
     attempt: int
     pod: Mapping[str, Any]
     ready: bool
     created_at: int | None
-    """Unix seconds of metadata.creationTimestamp, the start of the start deadline."""
+    """Unix seconds of the incarnation's start (metadata.creationTimestamp for a pod's first incarnation), the
+    start of the start deadline."""
+    hosted: incarnations.Hosted | None = None
+    """What the pod's pod supervisor reports of the incarnation; None without a report or pod supervisor."""
+    alive: bool = False
+    """The container runs and the pod is not being deleted (incarnations.pod_alive)."""
+
+    @property
+    def template_hash(self) -> str:
+        return str(((self.pod.get("metadata") or {}).get("labels") or {}).get(labels.TEMPLATE_HASH, ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,17 +74,37 @@ class ObservedChild:
     supervisor: ObservedSupervisor | None = None
 
 
-def observe_pod(pod: Mapping[str, Any]) -> ObservedPod | None:
-    """The observation of a pod; None when it carries no attempt label (not one of ours)."""
+def observe_pod(pod: Mapping[str, Any], report: IncarnationState | None = None) -> ObservedPod | None:
+    """The observation of a pod; None when it carries no attempt label (not one of ours).
+
+    With its pod supervisor's `report`, the pod is seen as the incarnation it hosts now, which may be newer
+    than the attempt it was created for; its readiness and start are that incarnation's.
+    """
     meta = pod.get("metadata") or {}
     attempt = labels.attempt_of(meta.get("labels"))
     if attempt is None:
         return None
+    deleting = bool(meta.get("deletionTimestamp"))
+    created_at = pod_exits.timestamp(meta.get("creationTimestamp"))
+    alive = incarnations.pod_alive(pod)
+    hosting = incarnations.hosted_attempt(report)
+    if hosting is not None and hosting[0] >= attempt:
+        hosted_attempt, hosted = hosting
+        return ObservedPod(
+            attempt=hosted_attempt,
+            pod=pod,
+            ready=hosted.phase == "Ready" and alive,
+            # A pod's first incarnation has its start deadline from the pod's creation (image pull included).
+            created_at=hosted.started_at if hosted_attempt > attempt else created_at,
+            hosted=hosted,
+            alive=alive,
+        )
     return ObservedPod(
         attempt=attempt,
         pod=pod,
-        ready=pod_is_ready(pod) and not meta.get("deletionTimestamp"),
-        created_at=pod_exits.timestamp(meta.get("creationTimestamp")),
+        ready=pod_is_ready(pod) and not deleting,
+        created_at=created_at,
+        alive=alive,
     )
 
 
@@ -104,16 +134,19 @@ def _enum(kind: type[_E], value: Any) -> _E | None:
 
 
 def observe(
-    pods: Iterable[Mapping[str, Any]], supervisors: Iterable[Mapping[str, Any]] = ()
+    pods: Iterable[Mapping[str, Any]],
+    supervisors: Iterable[Mapping[str, Any]] = (),
+    reports: incarnations.Reports | None = None,
 ) -> dict[str, ObservedChild]:
     """Group the pods and child AgentSupervisors of one supervising resource by their child label.
 
     Pass only the objects of that resource: for an AgentSupervisor those labelled with it as supervisor, for
-    a standalone Agent its own pods.
+    a standalone Agent its own pods. `reports`: the pod supervisors' reports by pod uid.
     """
     pods_by_child: dict[str, dict[int, ObservedPod]] = {}
     for pod in pods:
-        observed = observe_pod(pod)
+        uid = str((pod.get("metadata") or {}).get("uid") or "")
+        observed = observe_pod(pod, (reports or {}).get(uid))
         child = ((pod.get("metadata") or {}).get("labels") or {}).get(labels.CHILD)
         if observed is not None and child:
             pods_by_child.setdefault(child, {})[observed.attempt] = observed
@@ -158,15 +191,24 @@ def _exited(child: ChildState, outcome: pod_exits.PodOutcome) -> ChildExited:
     return ChildExited(child.name, child.attempt, outcome.reason, outcome.code, outcome.detail)
 
 
+def _ended(pod: ObservedPod | None, stopping: bool) -> pod_exits.PodOutcome | None:
+    """How the incarnation ended: the pod's own end first (it takes every incarnation with it), else the exit
+    its pod supervisor reports while the pod lives on."""
+    outcome = pod_exits.classify(None if pod is None else pod.pod, stopping=stopping)
+    if outcome is None and pod is not None and pod.hosted is not None and pod.hosted.exit is not None:
+        return incarnations.exit_outcome(pod.hosted.exit, stopping)
+    return outcome
+
+
 def _agent_event(child: ChildState, pod: ObservedPod | None, now: int, deadline: int) -> Event | None:
     if child.lifecycle is ChildLifecycle.STOPPING:
-        outcome = pod_exits.classify(None if pod is None else pod.pod, stopping=True)
+        outcome = _ended(pod, stopping=True)
         return None if outcome is None else _exited(child, outcome)
     if pod is None:
         if child.lifecycle is ChildLifecycle.STARTING:
             return None  # not created yet (or gone before it started): the pending StartChild creates it
         return _exited(child, pod_exits.pod_gone(stopping=False))
-    outcome = pod_exits.classify(pod.pod, stopping=False)
+    outcome = _ended(pod, stopping=False)
     if outcome is not None:
         if outcome.kind is pod_exits.OutcomeKind.START_FAILED and child.lifecycle is ChildLifecycle.STARTING:
             return ChildStartFailed(child.name, child.attempt, outcome.detail)
@@ -244,17 +286,37 @@ def next_start_deadline(
     return min(deadlines, default=None)
 
 
+def in_place_host(seen: ObservedChild, attempt: int) -> ObservedPod | None:
+    """The pod where incarnation `attempt` can start in place: the newest living pod whose pod supervisor
+    reports an older incarnation. None: a new pod must be created."""
+    hosts = [
+        pod for hosted, pod in seen.pods.items() if hosted < attempt and pod.hosted is not None and pod.alive
+    ]
+    return max(hosts, key=lambda pod: pod.attempt, default=None)
+
+
+def host_pod_name(seen: ObservedChild | None, attempt: int) -> str | None:
+    """The name of the pod that runs (or is about to run) incarnation `attempt`, when one exists."""
+    if seen is None:
+        return None
+    pod = seen.pods.get(attempt) or in_place_host(seen, attempt)
+    return None if pod is None else str((pod.pod.get("metadata") or {}).get("name") or "") or None
+
+
 def leftover_pods(state: SupervisorState, observed: Mapping[str, ObservedChild]) -> list[Mapping[str, Any]]:
     """Pods of older incarnations (or of children the state no longer knows) that should be deleted: at once
     while they run, after the finished-pod TTL once they have finished (finished.py).
 
     A pod of the current attempt is never a leftover, whatever its phase: it is the child's record of how its
-    incarnation ended until a new attempt replaces it.
+    incarnation ended until a new attempt replaces it. Nor is the pod where the current attempt is about to
+    start in place.
     """
     current = {child.name: child.attempt for child in state.children if child.kind is ChildKind.AGENT}
-    return [
-        pod.pod
-        for name, seen in sorted(observed.items())
-        for attempt, pod in sorted(seen.pods.items())
-        if attempt != current.get(name)
-    ]
+    leftovers = []
+    for name, seen in sorted(observed.items()):
+        attempt = current.get(name)
+        host = None if attempt is None or attempt in seen.pods else in_place_host(seen, attempt)
+        leftovers += [
+            pod.pod for hosted, pod in sorted(seen.pods.items()) if hosted != attempt and pod is not host
+        ]
+    return leftovers
