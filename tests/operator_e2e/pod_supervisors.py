@@ -150,11 +150,11 @@ class IncarnationRecorder:
 
 def child_attempts(env: Env, supervisor: str) -> dict[str, int]:
     """Child -> attempt of the incarnation its Agent's status names."""
-    attempts = {}
+    attempts: dict[str, int] = {}
     for agent in env.api.list("agents", env.namespace):
         labels = agent["metadata"].get("labels") or {}
         if labels.get("otp.agents.dev/supervisor") == supervisor:
-            attempts[labels["otp.agents.dev/child"]] = (agent.get("status") or {}).get("attempt")
+            attempts[labels["otp.agents.dev/child"]] = int((agent.get("status") or {}).get("attempt") or 0)
     return attempts
 
 
@@ -162,5 +162,5 @@ def pod_uids(env: Env) -> dict[str, str]:
     return {name: pod["metadata"]["uid"] for name, pod in env.pods().items()}
 
 
-def annotations(env: Env, pod: str) -> dict[str, Any]:
+def pod_annotations(env: Env, pod: str) -> dict[str, Any]:
     return dict(env.pods()[pod]["metadata"].get("annotations") or {})

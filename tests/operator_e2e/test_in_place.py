@@ -8,10 +8,10 @@ import signal
 from tests.operator_e2e.harness import Env, agent_child, supervisor, wait_for, wait_running
 from tests.operator_e2e.pod_supervisors import (
     IncarnationRecorder,
-    annotations,
     child_attempts,
     kill_incarnation,
     pid_alive,
+    pod_annotations,
     pod_uids,
 )
 from tests.operator_e2e.pod_supervisors import state as incarnation_state
@@ -62,7 +62,7 @@ def test_one_for_all_restarts_every_child_in_its_own_pod_in_otp_order(env: Env) 
     assert recorder.first("team-b-2", 5, "Ready") < recorder.first("team-c-3", 6, "Starting")
     # The attempt is on each pod too, and the restart counted once.
     for pod, attempt in (("team-a-1", 4), ("team-b-2", 5), ("team-c-3", 6)):
-        assert annotations(env, pod)["otp.agents.dev/current-attempt"] == str(attempt)
+        assert pod_annotations(env, pod)["otp.agents.dev/current-attempt"] == str(attempt)
     status = env.status("agentsupervisors", "team")
     assert status["restartsInWindow"] == "1/3"
     assert [(c["name"], c["restarts"]) for c in status["children"]] == [("a", 0), ("b", 1), ("c", 0)]
