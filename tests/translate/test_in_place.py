@@ -148,8 +148,12 @@ def test_a_cold_change_or_an_unusable_pod_needs_a_new_pod():
     ):
         observed = observe([gone], (), {"uid-a-1": report(1, "Exited", ended(1, 1, "Crashed"))})
         assert in_place.start_host(observed, StartChild("a", 3, "h1")) is None
-    # A pod without a pod supervisor (or whose report has not arrived) cannot start anything in place.
-    assert in_place.start_host(observe([host("a", 1)], (), {}), StartChild("a", 3, "h1")) is None
+    # A pod whose pod supervisor has not reported may run attempt 3 already (started before an operator
+    # restart): it is waited for. One that refuses the operator is a pod without a pod supervisor.
+    unreported = observe([host("a", 1)], (), {})
+    assert in_place.start_host(unreported, StartChild("a", 3, "h1")) is in_place.AWAITING
+    refusing = observe([host("a", 1)], (), {}, uncontrolled={"uid-a-1"})
+    assert in_place.start_host(refusing, StartChild("a", 3, "h1")) is None
 
 
 def test_the_pods_own_end_wins_over_its_pod_supervisors_report():
@@ -248,6 +252,24 @@ def test_a_report_older_than_the_pod_is_ignored():
 def test_leftovers_are_the_pods_that_host_nothing_current():
     sup = spec()
     state, pods, reports = running_pair(sup)
-    stale = host("a", 0)  # an older pod without a report
+    stale = make_pod("a", 0)  # an older pod without a pod supervisor
     assert leftover_pods(state, observe([*pods, stale], (), reports)) == [stale]
     assert host_pod_name(ObservedChild(), 1) is None
+
+
+def test_after_an_operator_restart_nothing_is_concluded_until_the_pods_report():
+    sup = spec()
+    state, pods, reports = running_pair(sup)
+    reports["uid-a-1"] = report(1, "Exited", ended(1, 1, "Crashed"))
+    state = run(sup, state, seen_events(state, pods, reports))
+    reports["uid-a-1"] = report(3, "Ready", ended(1, 1, "Crashed"))
+    state = run(sup, state, seen_events(state, pods, reports))
+    a = state.find("a")
+    assert a is not None and (a.lifecycle, a.attempt) == (ChildLifecycle.RUNNING, 3)
+    # A new operator: pod team-a-1 (labelled attempt 1) runs attempt 3, but has not said so yet. Neither a
+    # missing pod (a false crash) nor a leftover to delete, nor a reason to create team-a-3.
+    assert seen_events(state, pods, {}) == []
+    assert leftover_pods(state, observe(pods, (), {})) == []
+    assert in_place.start_host(observe(pods, (), {}), StartChild("a", 3, "h1")) is in_place.AWAITING
+    # Once it reports, all is as before.
+    assert seen_events(state, pods, {"uid-a-1": reports["uid-a-1"]}) == []

@@ -160,6 +160,8 @@ class Executor:
         if action.attempt in target.observed.get(action.name, ObservedChild()).pods:
             return
         host = in_place.start_host(target.observed, action)
+        if isinstance(host, in_place.Awaiting):
+            return
         if host is not None and await self._start_in_place(target, host, action):
             return
         agent = self._agent_of(target, action.name)

@@ -79,6 +79,11 @@ class IncarnationWatch:
     def reports(self) -> Mapping[str, IncarnationState]:
         return self._reports
 
+    @property
+    def refused(self) -> frozenset[str]:
+        """Uids of pods whose pod supervisor refuses the operator's token: they are restarted as pods."""
+        return frozenset(uid for uid, watch in self._watches.items() if watch.refused)
+
     def watching(self) -> int:
         return sum(1 for watch in self._watches.values() if watch.connected.is_set())
 

@@ -46,7 +46,7 @@ from agent_supervisor.controller.vanished import Graveyard, uid_of
 from agent_supervisor.controller.workqueue import WorkQueue
 from agent_supervisor.controller.writer import ResourceWriter
 from agent_supervisor.supervision import SupervisorSpec, SupervisorState
-from agent_supervisor.translate import incarnations, labels, observe, status
+from agent_supervisor.translate import labels, observe, status
 from agent_supervisor.translate.projection import (
     InvalidResourceError,
     parse_agent,
@@ -155,8 +155,12 @@ class Controller:
         meta = pod.get("metadata") or {}
         self.trigger(supervising_key(meta.get("namespace"), meta.get("labels") or {}))
 
-    def _reports(self) -> incarnations.Reports:
-        return {} if self.incarnations is None else self.incarnations.reports
+    def _observe(
+        self, pods: list[Mapping[str, Any]], supervisors: list[Mapping[str, Any]] | tuple[()] = ()
+    ) -> dict[str, observe.ObservedChild]:
+        if self.incarnations is None:
+            return observe.observe(pods, supervisors)
+        return observe.observe(pods, supervisors, self.incarnations.reports, self.incarnations.refused)
 
     def _delivered(self, namespace: str, agent: str) -> None:
         self.queue.add(ObjectKey(AGENTS.kind, namespace, agent))
@@ -252,9 +256,7 @@ class Controller:
             child["metadata"]["name"]: child
             for child in [*self.indexes.agents_of(key), *self.indexes.supervisors_of(key)]
         }
-        observed = observe.observe(
-            self.indexes.pods_of(key), self.indexes.supervisors_of(key), self._reports()
-        )
+        observed = self._observe(self.indexes.pods_of(key), self.indexes.supervisors_of(key))
         try:
             outcome = step(obj, sup, spec, observed, _now(), self.settings)
         except CorruptSupervisionError as corrupt:
@@ -306,7 +308,7 @@ class Controller:
             obj = await self.writer.write_status(key, AGENTS, obj, desired)
             self._phases[key] = str((obj.get("status") or {}).get("phase") or "")
             return
-        observed = observe.observe(pods, (), self._reports())
+        observed = self._observe(pods)
         config = ConfigReport(rendered.revision, applied)
         try:
             outcome = step(obj, agent, spec, observed, now, self.settings, config)

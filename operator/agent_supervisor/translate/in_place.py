@@ -10,18 +10,30 @@ from collections.abc import Mapping
 
 from agent_supervisor.supervision import ChildKind, StartChild, StopChild, SupervisorState
 from agent_supervisor.translate import incarnations
-from agent_supervisor.translate.observe import ObservedChild, ObservedPod, in_place_host
+from agent_supervisor.translate.observe import ObservedChild, ObservedPod, awaiting, in_place_host
 
 
-def start_host(observed: Mapping[str, ObservedChild], action: StartChild) -> ObservedPod | None:
+class Awaiting:
+    """Neither in place nor a new pod yet: a pod of the child has not reported what it runs (see
+    observe.awaiting); its first report queues the next reconcile."""
+
+
+AWAITING = Awaiting()
+
+
+def start_host(observed: Mapping[str, ObservedChild], action: StartChild) -> ObservedPod | Awaiting | None:
     """The pod to start `action`'s incarnation in as a new process; None: create its pod.
 
     Only a pod made from the same template qualifies: a cold spec change (image, resources, env, ...) needs a
-    new pod, as does a pod that is gone, being deleted, or whose container ended.
+    new pod, as does a pod that is gone, being deleted, or whose container ended. A pod that may already run
+    the incarnation (it has not reported since the operator started) is waited for, or the incarnation could
+    run twice.
     """
     seen = observed.get(action.name, ObservedChild())
     if action.attempt in seen.pods:
         return None
+    if awaiting(seen, action.attempt):
+        return AWAITING
     host = in_place_host(seen, action.attempt)
     return host if host is not None and host.template_hash == action.template_hash else None
 

@@ -8,7 +8,7 @@ leftovers of older incarnations and repeated observations change nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -46,6 +46,9 @@ class ObservedPod:
     """What the pod's pod supervisor reports of the incarnation; None without a report or pod supervisor."""
     alive: bool = False
     """The container runs and the pod is not being deleted (incarnations.pod_alive)."""
+    awaiting_report: bool = False
+    """The pod runs a pod supervisor that has not reported yet (the operator just started, or the pod did): it
+    may run a newer incarnation than its labels say, so nothing about its child is concluded until it does."""
 
     @property
     def template_hash(self) -> str:
@@ -74,11 +77,14 @@ class ObservedChild:
     supervisor: ObservedSupervisor | None = None
 
 
-def observe_pod(pod: Mapping[str, Any], report: IncarnationState | None = None) -> ObservedPod | None:
+def observe_pod(
+    pod: Mapping[str, Any], report: IncarnationState | None = None, *, uncontrolled: bool = False
+) -> ObservedPod | None:
     """The observation of a pod; None when it carries no attempt label (not one of ours).
 
     With its pod supervisor's `report`, the pod is seen as the incarnation it hosts now, which may be newer
-    than the attempt it was created for; its readiness and start are that incarnation's.
+    than the attempt it was created for; its readiness and start are that incarnation's. `uncontrolled`: its
+    pod supervisor refuses the operator, so the pod is treated as one without.
     """
     meta = pod.get("metadata") or {}
     attempt = labels.attempt_of(meta.get("labels"))
@@ -105,6 +111,7 @@ def observe_pod(pod: Mapping[str, Any], report: IncarnationState | None = None) 
         ready=pod_is_ready(pod) and not deleting,
         created_at=created_at,
         alive=alive,
+        awaiting_report=alive and not uncontrolled and incarnations.control_port(pod) is not None,
     )
 
 
@@ -137,16 +144,18 @@ def observe(
     pods: Iterable[Mapping[str, Any]],
     supervisors: Iterable[Mapping[str, Any]] = (),
     reports: incarnations.Reports | None = None,
+    uncontrolled: Collection[str] = (),
 ) -> dict[str, ObservedChild]:
     """Group the pods and child AgentSupervisors of one supervising resource by their child label.
 
     Pass only the objects of that resource: for an AgentSupervisor those labelled with it as supervisor, for
-    a standalone Agent its own pods. `reports`: the pod supervisors' reports by pod uid.
+    a standalone Agent its own pods. `reports`: the pod supervisors' reports by pod uid; `uncontrolled`: uids
+    of pods whose pod supervisor refuses the operator.
     """
     pods_by_child: dict[str, dict[int, ObservedPod]] = {}
     for pod in pods:
         uid = str((pod.get("metadata") or {}).get("uid") or "")
-        observed = observe_pod(pod, (reports or {}).get(uid))
+        observed = observe_pod(pod, (reports or {}).get(uid), uncontrolled=uid in uncontrolled)
         child = ((pod.get("metadata") or {}).get("labels") or {}).get(labels.CHILD)
         if observed is not None and child:
             pods_by_child.setdefault(child, {})[observed.attempt] = observed
@@ -177,6 +186,8 @@ def events_from_observation(
         if child.lifecycle not in (ChildLifecycle.STARTING, ChildLifecycle.RUNNING, ChildLifecycle.STOPPING):
             continue
         seen = observed.get(child.name, ObservedChild())
+        if child.attempt not in seen.pods and awaiting(seen, child.attempt):
+            continue  # the pod that may run this attempt has not reported yet
         event = (
             _agent_event(child, seen.pods.get(child.attempt), now, start_deadline_seconds)
             if child.kind is ChildKind.AGENT
@@ -286,6 +297,12 @@ def next_start_deadline(
     return min(deadlines, default=None)
 
 
+def awaiting(seen: ObservedChild, attempt: int) -> bool:
+    """A living pod of the child, created for an older attempt, awaits its pod supervisor's first report: it
+    may run `attempt` already (started in place before an operator restart)."""
+    return any(pod.awaiting_report for hosted, pod in seen.pods.items() if hosted < attempt)
+
+
 def in_place_host(seen: ObservedChild, attempt: int) -> ObservedPod | None:
     """The pod where incarnation `attempt` can start in place: the newest living pod whose pod supervisor
     reports an older incarnation. None: a new pod must be created."""
@@ -317,6 +334,8 @@ def leftover_pods(state: SupervisorState, observed: Mapping[str, ObservedChild])
         attempt = current.get(name)
         host = None if attempt is None or attempt in seen.pods else in_place_host(seen, attempt)
         leftovers += [
-            pod.pod for hosted, pod in sorted(seen.pods.items()) if hosted != attempt and pod is not host
+            pod.pod
+            for hosted, pod in sorted(seen.pods.items())
+            if hosted != attempt and pod is not host and not (pod.awaiting_report and hosted < (attempt or 0))
         ]
     return leftovers
