@@ -211,12 +211,14 @@ class Executor:
         host = in_place.stop_host(target.state, target.observed, action)
         if host is not None and await self._stop_in_place(host, action):
             return
-        agent = self._agent_name(target, action.name)
+        # The pod that runs the attempt: named after it, unless the attempt started in place in an older pod.
+        name = (
+            str(pod.pod["metadata"]["name"])
+            if pod is not None
+            else labels.pod_name(self._agent_name(target, action.name), action.attempt)
+        )
         await self._delete_pod(
-            target,
-            labels.pod_name(agent, action.attempt),
-            agent_pod.grace_seconds(action.shutdown),
-            None if pod is None else pod.pod,
+            target, name, agent_pod.grace_seconds(action.shutdown), None if pod is None else pod.pod
         )
 
     async def _stop_in_place(self, pod: ObservedPod, action: StopChild) -> bool:
