@@ -34,6 +34,11 @@ def cond(condition_type: str, reason: str = "Observed", status: str = "True", at
         ([cond("Ready")], Phase.RUNNING),
         ([cond("Ready"), cond("Progressing", "Updating")], Phase.RUNNING),
         ([cond("Ready"), cond("Progressing", "Restarting")], Phase.RESTARTING),
+        (
+            [cond("Ready", "ChildStartFailed", "False"), cond("Progressing", "ChildStartFailed", "False")],
+            Phase.RUNNING,
+        ),
+        ([cond("Ready", "ChildStartFailed", "False"), cond("Progressing", "Restarting")], Phase.RESTARTING),
         ([cond("Ready", status="False"), cond("Progressing", "Restarting")], Phase.RESTARTING),
         ([cond("Terminated", "Completed")], Phase.SUCCEEDED),
         ([cond("Terminated", "Failed")], Phase.FAILED),

@@ -16,6 +16,7 @@ from agent_supervisor.supervision import (
     ChildExited,
     ChildLifecycle,
     ChildReady,
+    ChildStartFailed,
     Event,
     ExitReason,
     SpecChanged,
@@ -188,6 +189,19 @@ def test_an_edit_not_yet_observed_is_progressing_then_the_rollout_then_healthy()
     status, message = health("AgentSupervisor", rolling)
     assert status == "Progressing" and "applying a spec change" in message
     assert health("AgentSupervisor", story.all_ready()) == ("Healthy", "Running (3/3 children ready)")
+
+
+def test_an_added_child_that_cannot_start_is_degraded_naming_it_while_the_others_run():
+    story = SupervisorStory()
+    story.step(Start())
+    story.all_ready()
+    story.edit(supervisor_body(children=3, generation=2))
+    story.reconcile_edit()
+    failed = story.step(ChildStartFailed("c2", story.attempt("c2"), "ErrImagePull: no such image"))
+    assert failed["status"]["phase"] == "Running"
+    status, message = health("AgentSupervisor", failed)
+    assert status == "Degraded"
+    assert message.startswith("2/3 children ready; added children failed to start: c2 (ErrImagePull")
 
 
 # --- Agent --------------------------------------------------------------------------------------------------

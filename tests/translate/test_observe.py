@@ -17,6 +17,7 @@ from agent_supervisor.supervision import (
     ChildState,
     Event,
     ExitReason,
+    SpecChanged,
     Start,
     Stop,
     Strategy,
@@ -181,6 +182,16 @@ def test_leftover_pods_are_those_of_other_attempts(make_pod):
     current = make_pod("a", 1, ready=True)
     orphan = make_pod("gone", 9)
     assert leftover_pods(state, observe([old, current, orphan, make_pod("b", 2)])) == [old, orphan]
+
+
+def test_the_pod_of_a_failed_start_is_a_leftover_once_nothing_runs_it(make_pod):
+    grown = SupervisorSpec(children=(*SPEC.children, ChildSpec(name="c", template_hash="h3")))
+    state = apply(grown, running(make_pod), [SpecChanged()])
+    never_ready = make_pod("c", 3)  # running, but it missed its start deadline
+    pods = [make_pod("a", 1, ready=True), make_pod("b", 2, ready=True), never_ready]
+    state = apply(grown, state, seen(state, pods, now=T0 + DEADLINE))
+    assert child(state, "c").lifecycle is ChildLifecycle.START_FAILED
+    assert leftover_pods(state, observe(pods)) == [never_ready]
 
 
 def test_observe_groups_by_child_and_skips_foreign_pods(make_pod):

@@ -13,9 +13,11 @@ from agent_supervisor import api
 from agent_supervisor.supervision import (
     ChildExited,
     ChildReady,
+    ChildStartFailed,
     Event,
     ExitReason,
     ExitRecord,
+    SpecChanged,
     Start,
     Stop,
     SupervisorState,
@@ -35,6 +37,7 @@ from agent_supervisor.translate.status import (
 from agent_supervisor.translate.stored_supervision import CorruptSupervisionError, Supervision
 
 T0 = 1_800_000_000
+TEMPLATE = {"model": {"endpoint": "http://models.local:8000/v1", "name": "scripted"}, "systemPrompt": "Hi."}
 
 
 def condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -319,6 +322,25 @@ def test_supervised_agent_that_was_stopped(make_supervisor, make_agent):
     assert (
         supervised_agent_status(agent_a, "team", state, T0)["phase"] == "Stopped"
     )  # being stopped, for good
+
+
+def test_supervised_agent_added_by_a_spec_change_that_failed_to_start(make_supervisor, make_agent):
+    before = projection.supervisor_spec(make_supervisor("team"))
+    state = SupervisorState.initial(before)
+    for event in (Start(), ChildReady("a", 1), ChildReady("b", 2)):
+        state = decide(before, state, event, T0).state
+    grown = projection.supervisor_spec(
+        make_supervisor("team", [{"name": n, "agent": {**TEMPLATE}} for n in ("a", "b", "c")])
+    )
+    state = decide(grown, state, SpecChanged(), T0).state
+    state = decide(grown, state, ChildStartFailed("c", 3, "ErrImagePull: no such image"), T0 + 1).state
+    agent_c = make_agent("team-c", labels_={labels.SUPERVISOR: "team", labels.CHILD: "c"})
+    status_c = supervised_agent_status(agent_c, "team", state, T0 + 1)
+    api.AgentStatus.model_validate(status_c)
+    assert status_c["phase"] == "Failed"
+    assert summary(status_c)["Terminated"] == ("True", "Failed")
+    assert "spec" in condition(status_c, "Terminated")["message"]
+    assert status_c["lastExit"]["reason"] == "ErrImagePull"
 
 
 def test_config_applied_follows_the_reported_revision():

@@ -196,6 +196,44 @@ def test_a_restart_delay_is_a_wake_up():
     assert starts(outcome) == []
 
 
+def unpullable(child: str, attempt: int, at: int = T0) -> dict[str, Any]:
+    waiting = {"reason": "ErrImagePull", "message": 'Failed to pull image "nope:1"'}
+    return pod(child, attempt, phase="Pending", created=iso(at), waiting=waiting)
+
+
+def test_an_added_child_that_cannot_start_is_reported_and_stops_nobody():
+    tree = started(team("one_for_all", maxRestarts=0, periodSeconds=60))
+    tree.body["spec"]["children"].append({"name": "d", "agent": template(image="nope:1")})
+    tree.body["metadata"]["generation"] = 2
+    outcome = tree.run(ALL_RUNNING, T0 + 10)
+    assert starts(outcome) == [("d", 4)]
+    outcome = tree.run([*ALL_RUNNING, unpullable("d", 4, at=T0 + 10)], T0 + 11)
+    assert stops(outcome) == [] and starts(outcome) == []
+    assert outcome.state.restarts == []
+    status = outcome.status
+    assert status["phase"] == "Running" and status["readyChildren"] == "3/4"
+    assert status["restartsInWindow"] == "0/0"
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "ChildStartFailed")
+    assert "d (ErrImagePull" in ready["message"] and labels.RESTART in ready["message"]
+    child_d = status["children"][3]
+    assert (child_d["name"], child_d["phase"], child_d["lastExit"]["reason"]) == (
+        "d",
+        "Failed",
+        "ErrImagePull",
+    )
+    events = [e for e in outcome.events if e.reason is EventReason.CHILD_START_FAILED]
+    assert len(events) == 1 and "child d" in events[0].message and "ErrImagePull" in events[0].message
+    # Any later edit of the spec tries the child again; so does a new reset value.
+    tree.body["spec"]["children"][3]["agent"]["image"] = "fixed:1"
+    tree.body["metadata"]["generation"] = 3
+    assert starts(tree.run(ALL_RUNNING, T0 + 20)) == [("d", 5)]
+    failed_again = tree.run([*ALL_RUNNING, unpullable("d", 5, at=T0 + 20)], T0 + 21)
+    assert failed_again.state.restarts == []
+    tree.body["metadata"]["annotations"] = {labels.RESTART: "retry-1"}
+    assert starts(tree.run(ALL_RUNNING, T0 + 30)) == [("d", 6)]
+
+
 def test_deletion_stops_the_children_in_reverse_order_then_releases_the_finalizer():
     tree = started(team())
     tree.body["metadata"]["deletionTimestamp"] = iso(T0 + 20)

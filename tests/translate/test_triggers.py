@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from agent_supervisor.supervision import (
@@ -9,6 +11,7 @@ from agent_supervisor.supervision import (
     ChildExited,
     ChildReady,
     ChildSpec,
+    ChildStartFailed,
     Event,
     ExitReason,
     SpecChanged,
@@ -83,6 +86,31 @@ def test_a_reset_value_set_while_running_is_remembered_and_does_not_reset_a_late
     assert events == [] and after.reset == "x"
     failed = Supervision(supervision(SupervisorLifecycle.TERMINATED).state, reset=after.reset)
     assert control_events(facts({labels.RESTART: "x"}), failed, 6)[0] == []
+
+
+def with_a_failed_added_child() -> Supervision:
+    """A running supervisor to which child b was added and whose first start failed."""
+    state = supervision(SupervisorLifecycle.RUNNING).state
+    grown = SupervisorSpec(max_restarts=0, children=(ChildSpec(name="a"), ChildSpec(name="b")))
+    state = decide(grown, state, SpecChanged(), 1).state
+    state = decide(grown, state, ChildStartFailed("b", 2, "ErrImagePull"), 2).state
+    assert state.find("b") is not None and state.lifecycle is SupervisorLifecycle.RUNNING
+    return Supervision(state=state)
+
+
+def test_a_new_reset_value_retries_a_failed_added_child_of_a_running_root():
+    failed_child = with_a_failed_added_child()
+    events, after = control_events(facts({labels.RESTART: "1"}), failed_child, 5)
+    assert events == [Start()] and after.reset == "1"
+    assert control_events(facts({labels.RESTART: "1"}), after, 6)[0] == []
+
+
+def test_a_new_reset_value_retries_a_failed_added_child_of_a_running_nested_supervisor_only():
+    running = replace(with_a_failed_added_child(), incarnation=4)
+    events, after = nested({labels.INCARNATION: "4", labels.RESTART: "r"}, running)
+    assert events == [Start()] and after.reset == "r"
+    # a nested supervisor is only ever started by its parent, whatever the annotation says
+    assert nested({labels.RESTART: "r"}, supervision(SupervisorLifecycle.IDLE))[0] == []
 
 
 @pytest.mark.parametrize(

@@ -60,7 +60,12 @@ elseif phase == "Stopped" then
   hs.message = message_of(is_true(status, "Terminated"), "The supervisor was stopped")
 elseif phase == "Running" then
   local progressing = is_true(status, "Progressing")
-  if progressing ~= nil then
+  local ready = find_condition(status, "Ready")
+  if ready ~= nil and ready.status == "False" and ready.reason == "ChildStartFailed" then
+    -- Serving, but a child added by a spec change cannot start: the spec needs a fix (or a reset).
+    hs.status = "Degraded"
+    hs.message = message_of(ready, "A child added by a spec change failed to start")
+  elseif progressing ~= nil then
     -- Serving, while a spec change replaces, adds or removes children one at a time.
     hs.status = "Progressing"
     hs.message = message_of(progressing, "Updating") .. children

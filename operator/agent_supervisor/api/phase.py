@@ -11,12 +11,15 @@ The phase is a pure function of the conditions, so it never disagrees with them.
 | Terminated, any other reason (e.g. Stopped)     | Stopped    |
 | Progressing, reason Restarting                  | Restarting |
 | Ready                                           | Running    |
+| Ready False with reason ChildStartFailed        | Running    |
 | Progressing, any other reason (e.g. Starting)   | Starting   |
 | none of these                                   | Pending    |
 
 Restarting is checked before Ready because a supervisor restarting a group is not settled even while it
 still reports its last readiness; Ready is checked before other Progressing reasons because a running agent
-whose pod is being replaced for a settings change is still serving.
+whose pod is being replaced for a settings change is still serving. A supervisor that is not Ready only
+because a child added by a spec edit failed to start keeps running its other children: it is Running, and its
+Ready condition says which child failed and how to retry it.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from agent_supervisor.api.common import (
     ProgressingReason,
     TerminatedReason,
 )
+
+CHILD_START_FAILED = "ChildStartFailed"
+"""Reason of a supervisor's Ready and Progressing conditions when an added child failed to start."""
 
 _TERMINATED_PHASES: dict[str, Phase] = {
     TerminatedReason.COMPLETED: Phase.SUCCEEDED,
@@ -58,7 +64,8 @@ def phase_from_conditions(conditions: Sequence[Condition]) -> Phase:
     progressing = _true(conditions, ConditionType.PROGRESSING)
     if progressing is not None and progressing.reason == ProgressingReason.RESTARTING:
         return Phase.RESTARTING
-    if _true(conditions, ConditionType.READY):
+    ready = find_condition(conditions, ConditionType.READY)
+    if ready is not None and (ready.status is ConditionStatus.TRUE or ready.reason == CHILD_START_FAILED):
         return Phase.RUNNING
     if progressing is not None:
         return Phase.STARTING

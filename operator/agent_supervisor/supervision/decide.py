@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from agent_supervisor.supervision.actions import Action, EventReason, EventType
 from agent_supervisor.supervision.backoff import restart_delay, streak_continues
-from agent_supervisor.supervision.dynamic import reconcile_children
+from agent_supervisor.supervision.dynamic import join_failed, reconcile_children, retry_failed_starts
 from agent_supervisor.supervision.events import (
     ChildExited,
     ChildMissing,
@@ -80,8 +80,10 @@ def decide(spec: SupervisorSpec, state: SupervisorState, event: Event, now: int)
             _child_ended(turn, name, attempt, ExitReason.ABNORMAL, None, detail, never_ready=True)
         case ChildMissing(name=name, attempt=attempt):
             _child_missing(turn, name, attempt)
-        case SpecChanged() | Tick():
-            pass  # reconciling the spec (above) and making progress (below) is all these ask for
+        case SpecChanged():
+            retry_failed_starts(turn)  # the caller of a start_child that failed tries again
+        case Tick():
+            pass  # making progress (below) is all this asks for
     make_progress(turn)
     return Decision(state=turn.state, actions=(*new_actions(state, turn.state), *turn.emitted))
 
@@ -93,10 +95,12 @@ def _start(turn: Turn) -> None:
     """Start children in order, each after the previous is Ready (OTP `init` -> `start_children`).
 
     From `terminated` this is the manual reset: a fresh start with an empty restart history. The attempt
-    counter keeps counting so that pods of earlier incarnations can never be mistaken for new ones.
+    counter keeps counting so that pods of earlier incarnations can never be mistaken for new ones. While
+    running, the manual reset only tries again the added children whose start failed.
     """
     state = turn.state
     if state.lifecycle not in (SupervisorLifecycle.IDLE, SupervisorLifecycle.TERMINATED):
+        retry_failed_starts(turn)
         return
     state.lifecycle = SupervisorLifecycle.STARTING
     state.shutdown_reason = None
@@ -105,6 +109,7 @@ def _start(turn: Turn) -> None:
         child.lifecycle = ChildLifecycle.PENDING
         child.not_before = None
         child.backoff_streak = 0
+        child.joining = False  # part of the start-up now, with OTP's init semantics
     state.plan = Plan(
         purpose=PlanPurpose.START_UP, steps=[Step(op="start", child=child.name) for child in state.children]
     )
@@ -150,6 +155,7 @@ def _child_ready(turn: Turn, name: str, attempt: int) -> None:
         return  # about an older incarnation, or already handled
     child.lifecycle = ChildLifecycle.RUNNING
     child.ready_at = turn.now
+    child.joining = False  # start_child has returned {ok, Pid}
 
 
 def _child_missing(turn: Turn, name: str, attempt: int) -> None:
@@ -191,9 +197,12 @@ def _child_ended(
     )
     if _stop_was_expected(turn, child):
         _mark_stopped(turn, child)
+    elif start_failed and child.joining:
+        join_failed(turn, child, detail)
     elif start_failed:
         _start_failed(turn, child, detail)
     else:
+        child.joining = False  # it did start: a normal exit before Ready counts as started, then exited
         _exited_on_its_own(turn, child, reason)
 
 
@@ -331,17 +340,17 @@ def _restart_group(turn: Turn, failed: ChildState, affected: list[ChildState]) -
     Temporary children are stopped and removed, never restarted; children that had exited (a transient child's
     normal exit) come back. One restart is counted for the whole group. Returns the names to be started.
     """
+    # An added child whose start failed is not a child in OTP's sense (start_child returned an error).
+    left_out = (ChildLifecycle.REMOVED, ChildLifecycle.START_FAILED)
     stops = [
         Step(op="stop", child=child.name, forget=_is_temporary(turn, child))
         for child in reversed(affected)
-        if child is not failed and child.lifecycle is not ChildLifecycle.REMOVED
+        if child is not failed and child.lifecycle not in left_out
     ]
     starts = [
         Step(op="start", child=child.name)
         for child in affected
-        if turn.in_spec(child)
-        and not _is_temporary(turn, child)
-        and child.lifecycle is not ChildLifecycle.REMOVED
+        if turn.in_spec(child) and not _is_temporary(turn, child) and child.lifecycle not in left_out
     ]
     turn.state.plan = Plan(purpose=PlanPurpose.GROUP_RESTART, steps=stops + starts, trigger=failed.name)
     return [step.child for step in starts]

@@ -2,6 +2,13 @@
 
 Edits of the list are applied one child at a time once nothing else is in progress, and never count against
 the restart intensity (docs/supervision.md, "Spec changes").
+
+A child added while the supervisor runs is *joining* until its first start succeeds. OTP's start_child starts
+the child synchronously and, when that fails, returns the error to its caller: the supervisor and its other
+children carry on, nothing is counted, and the child is not kept. Here the spec is the caller and keeps the
+entry, so a joining child whose start fails becomes `start_failed`: not counted, never a trigger for the
+strategy, left out of group restarts, and started again only when the caller tries again - the next spec
+change or a manual reset (`retry_failed_starts`).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ def reconcile_children(turn: Turn) -> None:
                 name=child_spec.name, kind=child_spec.kind, template_hash=child_spec.template_hash
             )
             if state.lifecycle in (SupervisorLifecycle.STARTING, SupervisorLifecycle.RUNNING):
+                child.joining = True
                 turn.emit(EventType.NORMAL, EventReason.CHILD_ADDED, f"child {child.name} added to the spec")
         elif child.kind is ChildKind.SUPERVISOR and child_spec.kind is ChildKind.SUPERVISOR:
             # A child supervisor applies edits of its own spec in place; it is never replaced for them.
@@ -89,3 +97,32 @@ def forget_departed(turn: Turn) -> None:
         state.removals.append(child.name)
         turn.drop_steps(child.name)
         turn.emit(EventType.NORMAL, EventReason.CHILD_REMOVED, f"child {child.name} removed from the spec")
+
+
+def join_failed(turn: Turn, child: ChildState, detail: str) -> None:
+    """A joining child's start failed: OTP's start_child returns the error and the supervisor carries on.
+
+    Nothing is counted and no sibling is touched; whatever plan started it goes on without it.
+    """
+    child.lifecycle = ChildLifecycle.START_FAILED
+    child.not_before = None
+    turn.drop_steps(child.name)
+    turn.emit(
+        EventType.WARNING,
+        EventReason.CHILD_START_FAILED,
+        f"child {child.name} (added by a spec change, attempt {child.attempt}) failed to start: "
+        f"{detail or 'start failed'}; not counted toward the restart intensity, the other children keep "
+        "running; edit the spec or reset the supervisor to start it again",
+    )
+
+
+def retry_failed_starts(turn: Turn) -> None:
+    """The caller tries again (a spec change or a manual reset): children whose start failed are pending.
+
+    They start one at a time as spec changes do (next_spec_change), and are still joining.
+    """
+    if turn.state.lifecycle not in (SupervisorLifecycle.STARTING, SupervisorLifecycle.RUNNING):
+        return
+    for child in turn.state.children:
+        if child.lifecycle is ChildLifecycle.START_FAILED and turn.in_spec(child):
+            child.lifecycle = ChildLifecycle.PENDING

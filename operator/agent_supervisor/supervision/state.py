@@ -36,6 +36,9 @@ class ChildLifecycle(StrEnum):
     """Exited on its own and is not restarted (a transient child's normal exit); its spec is kept."""
     REMOVED = "removed"
     """A temporary child that ended: OTP deletes its spec, so it is never started again until a reset."""
+    START_FAILED = "start_failed"
+    """Added by a spec change, its first start failed: OTP's start_child returned an error. Not counted, not
+    restarted, left out of group restarts; started again after the next spec change or a manual reset."""
 
 
 ALIVE = frozenset({ChildLifecycle.STARTING, ChildLifecycle.RUNNING, ChildLifecycle.STOPPING})
@@ -104,6 +107,9 @@ class ChildState(Persisted):
     """Backoff: the restart decided for this child may not start before this second."""
     backoff_streak: int = 0
     """Consecutive restarts of this child, for the exponential backoff."""
+    joining: bool = False
+    """Added by a spec change while the supervisor ran, and not started successfully yet: OTP's start_child
+    has not returned, so a failed start is an error for its caller, never a restart (dynamic.py)."""
 
 
 class SupervisorState(Persisted):

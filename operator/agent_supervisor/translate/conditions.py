@@ -3,9 +3,10 @@
 | condition              | True when                                                                       |
 |------------------------|---------------------------------------------------------------------------------|
 | Ready                  | running, every child Ready or finished for good (or being changed by a spec     |
-|                        | edit); not during a group restart                                               |
+|                        | edit); not during a group restart. False with reason ChildStartFailed when an   |
+|                        | added child failed to start while the others run (the phase stays Running)      |
 | Progressing            | starting (reason Starting), restarting children (Restarting), applying a spec   |
-|                        | edit (Updating)                                                                 |
+|                        | edit (Updating); False with reason ChildStartFailed as above                    |
 | RestartBudgetExhausted | the restart intensity was exceeded: the children were stopped and it exited       |
 | Terminated             | it is shutting down or has exited: reason Failed (intensity exceeded, a child     |
 |                        | failed to start), Completed (auto_shutdown, a standalone Agent's task done) or    |
@@ -18,11 +19,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from pydantic import ValidationError
 
 from agent_supervisor import api
+from agent_supervisor.api.phase import CHILD_START_FAILED
 from agent_supervisor.supervision import (
     ChildLifecycle,
     ChildState,
@@ -34,6 +36,7 @@ from agent_supervisor.supervision import (
     SupervisorState,
     restarts_in_window,
 )
+from agent_supervisor.translate import labels
 
 T, F = api.ConditionStatus.TRUE, api.ConditionStatus.FALSE
 SETTLED = frozenset({ChildLifecycle.RUNNING, ChildLifecycle.EXITED, ChildLifecycle.REMOVED})
@@ -149,6 +152,10 @@ def _ready(spec: SupervisorSpec, state: SupervisorState, standalone: bool) -> Ju
         return Judgement(
             api.ConditionType.READY, T, "ChildrenReady", f"{ready}/{len(children)} children ready"
         )
+    failed = start_failures(children)
+    if state.lifecycle is SupervisorLifecycle.RUNNING and plan is None and failed:
+        message = f"{ready}/{len(children)} children ready; {failed}"
+        return Judgement(api.ConditionType.READY, F, CHILD_START_FAILED, message)
     reason = {
         SupervisorLifecycle.IDLE: "NotStarted",
         SupervisorLifecycle.STARTING: "Starting",
@@ -194,7 +201,32 @@ def _progress_while_running(state: SupervisorState) -> Judgement:
     if plan is not None:
         steps = ", ".join(f"{step.op} {step.child}" for step in plan.steps)
         return Judgement(api.ConditionType.PROGRESSING, T, "Updating", f"applying a spec change: {steps}")
+    failed = start_failures(state.children)
+    if failed:
+        return Judgement(api.ConditionType.PROGRESSING, F, CHILD_START_FAILED, failed)
     return Judgement(api.ConditionType.PROGRESSING, F, "Stable")
+
+
+MAX_NAMED: Final = 8
+"""Children named in a condition message at most: a wide supervisor must keep its conditions short."""
+
+
+def start_failures(children: Sequence[ChildState]) -> str:
+    """Which added children failed to start and how to retry them; empty when none did."""
+    failed = [child for child in children if child.lifecycle is ChildLifecycle.START_FAILED]
+    if not failed:
+        return ""
+    named = [_start_failure(child) for child in failed[:MAX_NAMED]]
+    more = f" and {len(failed) - MAX_NAMED} more" if len(failed) > MAX_NAMED else ""
+    return (
+        f"added children failed to start: {'; '.join(named)}{more}. Fix the spec (any edit retries them) "
+        f"or set the annotation {labels.RESTART} to a new value"
+    )
+
+
+def _start_failure(child: ChildState) -> str:
+    detail = "" if child.last_exit is None else child.last_exit.detail
+    return f"{child.name} ({detail.splitlines()[0][:200] if detail else 'start failed'})"
 
 
 def _budget(spec: SupervisorSpec, state: SupervisorState, now: int, standalone: bool) -> Judgement:
@@ -209,7 +241,7 @@ def _budget(spec: SupervisorSpec, state: SupervisorState, now: int, standalone: 
             T,
             "IntensityExceeded",
             f"more than {spec.max_restarts} restarts within {spec.period_seconds}s: {what} stopped; change "
-            "the spec, or set the annotation otp.agents.dev/restart to a new value, to start again",
+            f"the spec, or set the annotation {labels.RESTART} to a new value, to start again",
         )
     used = restarts_in_window(state.restarts, now, spec.period_seconds)
     return Judgement(
@@ -266,7 +298,16 @@ def child_judgements(child: ChildState, will_start_again: bool) -> list[Judgemen
     else:
         progressing = Judgement(api.ConditionType.PROGRESSING, F, "Stable")
     ended = finished(child)
-    if ended is not None:
+    if lifecycle is ChildLifecycle.START_FAILED:
+        terminated = Judgement(
+            api.ConditionType.TERMINATED,
+            T,
+            api.TerminatedReason.FAILED.value,
+            "added by a spec change, it failed to start; not counted toward the restart intensity. It starts "
+            "again after the next change of its supervisor's spec, or a new value of the annotation "
+            f"{labels.RESTART} on its supervisor",
+        )
+    elif ended is not None:
         terminated = Judgement(api.ConditionType.TERMINATED, T, ended.value, "exited; not restarted")
     elif lifecycle is ChildLifecycle.STOPPED or (
         lifecycle is ChildLifecycle.STOPPING and not will_start_again

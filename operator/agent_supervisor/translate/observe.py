@@ -325,10 +325,15 @@ def leftover_pods(state: SupervisorState, observed: Mapping[str, ObservedChild])
     while they run, after the finished-pod TTL once they have finished (finished.py).
 
     A pod of the current attempt is never a leftover, whatever its phase: it is the child's record of how its
-    incarnation ended until a new attempt replaces it. Nor is the pod where the current attempt is about to
-    start in place.
+    incarnation ended until a new attempt replaces it - unless that attempt failed to start and nothing is
+    running it: a failed start leaves nothing behind (a pod that missed its start deadline may still run). Nor
+    is the pod where the current attempt is about to start in place, or one that may run it already.
     """
-    current = {child.name: child.attempt for child in state.children if child.kind is ChildKind.AGENT}
+    current = {
+        child.name: child.attempt
+        for child in state.children
+        if child.kind is ChildKind.AGENT and not _failed_to_start(child)
+    }
     leftovers = []
     for name, seen in sorted(observed.items()):
         attempt = current.get(name)
@@ -339,3 +344,13 @@ def leftover_pods(state: SupervisorState, observed: Mapping[str, ObservedChild])
             if hosted != attempt and pod is not host and not (pod.awaiting_report and hosted < (attempt or 0))
         ]
     return leftovers
+
+
+def _failed_to_start(child: ChildState) -> bool:
+    record = child.last_exit
+    return (
+        child.lifecycle not in (ChildLifecycle.STARTING, ChildLifecycle.RUNNING, ChildLifecycle.STOPPING)
+        and record is not None
+        and record.attempt == child.attempt
+        and record.start_failed
+    )

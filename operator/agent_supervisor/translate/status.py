@@ -184,6 +184,8 @@ def _child_phase(state: SupervisorState, child: ChildState) -> api.Phase:
             return api.Phase.RESTARTING if _will_start_again(state, child.name) else api.Phase.STOPPED
         case ChildLifecycle.STOPPED:
             return api.Phase.STOPPED
+        case ChildLifecycle.START_FAILED:
+            return api.Phase.FAILED
         case _:
             finished = conditions.finished(child)
             return api.Phase.FAILED if finished is api.TerminatedReason.FAILED else api.Phase.SUCCEEDED

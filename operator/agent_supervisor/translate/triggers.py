@@ -3,6 +3,9 @@
 They come from the resource itself, not from its children: its deletion, its spec's generation, the manual
 reset annotation, the time, and - for a nested supervisor - the incarnation and stop annotations its parent
 sets (docs/operator-design.md, "Who supervises what").
+
+A new reset value on a running supervisor (root or nested) with an added child whose start failed is a
+`Start`, which the core takes as "try that child again" (docs/supervision.md, "Deliberate differences").
 """
 
 from __future__ import annotations
@@ -69,16 +72,29 @@ def _root(facts: ResourceFacts, supervision: Supervision) -> tuple[list[Event], 
     """A root supervisor or standalone Agent starts on creation; once terminated it stays so until its spec
     changes or the user sets the reset annotation to a new value."""
     lifecycle = supervision.state.lifecycle
-    reset = facts.annotations.get(labels.RESTART)
-    new_reset = reset is not None and reset != supervision.reset
-    if new_reset:
-        # Remember every new value, so that one set while the resource runs does not reset a later failure.
-        supervision = replace(supervision, reset=reset)
+    new_reset, supervision = _new_reset(facts, supervision)
     if lifecycle is SupervisorLifecycle.IDLE:
         return [Start()], supervision
     if lifecycle is SupervisorLifecycle.TERMINATED and (new_reset or facts.spec_changed):
         return [Start()], supervision
-    return [], supervision
+    return _retry_failed_starts(supervision, new_reset), supervision
+
+
+def _new_reset(facts: ResourceFacts, supervision: Supervision) -> tuple[bool, Supervision]:
+    """Whether the reset annotation holds a value not honoured yet; every new value is remembered, so that
+    one set while the resource runs does not reset a later failure."""
+    reset = facts.annotations.get(labels.RESTART)
+    if reset is None or reset == supervision.reset:
+        return False, supervision
+    return True, replace(supervision, reset=reset)
+
+
+def _retry_failed_starts(supervision: Supervision, new_reset: bool) -> list[Event]:
+    """A new reset value while running: Start, which tries again the added children whose start failed."""
+    state = supervision.state
+    running = state.lifecycle in (SupervisorLifecycle.STARTING, SupervisorLifecycle.RUNNING)
+    failed = any(child.lifecycle is ChildLifecycle.START_FAILED for child in state.children)
+    return [Start()] if new_reset and running and failed else []
 
 
 def _nested(facts: ResourceFacts, supervision: Supervision) -> tuple[list[Event], Supervision]:
@@ -101,6 +117,10 @@ def _nested(facts: ResourceFacts, supervision: Supervision) -> tuple[list[Event]
     running = supervision.state.lifecycle in (SupervisorLifecycle.STARTING, SupervisorLifecycle.RUNNING)
     if stop is not None and current is not None and stop >= current and running:
         events.append(Stop())
+    # Only its parent starts a nested supervisor; the reset annotation only retries failed added children.
+    new_reset, supervision = _new_reset(facts, supervision)
+    if not events:
+        events = _retry_failed_starts(supervision, new_reset)
     return events, supervision
 
 
