@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Final
 
 import uvicorn
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from agent_runtime import exitcodes, termination
 from agent_runtime.agent import Agent, Exit, ModelFactory
@@ -110,10 +110,17 @@ def _summarise(outcome: Exit, agent: Agent | None) -> None:
     log.info("exiting with %d (%s): %s", outcome.code, outcome.reason, outcome.message)
 
 
-async def _serve(app: FastAPI, sock: socket.socket) -> tuple[_Server, "asyncio.Task[None]"]:
+async def _serve(app: Starlette, sock: socket.socket) -> tuple[_Server, "asyncio.Task[None]"]:
     server = _Server(
         uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+            # Named, not "auto": probing for httptools and websockets costs start-up time for nothing.
+            http="h11",
+            ws="none",
         )
     )
     return server, asyncio.create_task(server.serve(sockets=[sock]))
