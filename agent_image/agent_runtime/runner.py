@@ -20,6 +20,7 @@ from agent_runtime.checkpoint.factory import open_store
 from agent_runtime.config import ConfigError, RuntimeConfig, config_path_from_env, load_config
 from agent_runtime.events import EventBus
 from agent_runtime.kube import KubeAccess, KubeAccessError, kube_access
+from agent_runtime.listening import listen
 from agent_runtime.metrics import Metrics
 from agent_runtime.model import ModelClient, ModelRejectedError, ModelUnavailableError
 from agent_runtime.peers import PeerClient
@@ -40,17 +41,10 @@ class _Server(uvicorn.Server):
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # An explicit IPPROTO_TCP makes asyncio set TCP_NODELAY on accepted connections (it checks `proto`);
-    # without it every response waits ~40 ms for a delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        sock = listen(host, port)
     except OSError as err:
-        sock.close()
         raise ConfigError(f"cannot listen on {host}:{port} (AGENT_HOST/AGENT_PORT): {err.strerror}") from err
-    sock.listen(1024)
     sock.set_inheritable(True)
     return sock
 
