@@ -80,6 +80,7 @@ class IncarnationRecorder:
     env: Env
     pods: list[str]
     seen: list[Seen] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -91,12 +92,22 @@ class IncarnationRecorder:
             threading.Thread(target=self._watch, args=(pod, url, token, ready), daemon=True).start()
         for ready in connected:
             assert ready.wait(10), "a pod supervisor's watch did not open"
+        assert not self.failures, f"a pod supervisor's watch failed: {self.failures}"
         return self
 
     def stop(self) -> None:
         self._stop.set()
 
     def _watch(self, pod: str, url: str, token: str, connected: threading.Event) -> None:
+        try:
+            self._follow(pod, url, token, connected)
+        except httpx.HTTPError as error:
+            # Once connected, the pod supervisor ended (its pod was deleted or replaced): nothing more to record.
+            if not connected.is_set():
+                self.failures.append(f"{pod}: {error!r}")
+                connected.set()
+
+    def _follow(self, pod: str, url: str, token: str, connected: threading.Event) -> None:
         last: tuple[int, str] | None = None
         headers = {"Authorization": f"Bearer {token}"}
         with (

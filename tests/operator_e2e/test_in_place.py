@@ -24,7 +24,8 @@ def start_team(env: Env, strategy: str) -> IncarnationRecorder:
     children = [agent_child(name) for name in ("a", "b", "c")]
     env.apply(supervisor("team", children, strategy=strategy, periodSeconds=600))
     wait_running(env, "team", 3)
-    assert sorted(env.running_pods()) == PODS
+    # The supervisor hears Ready from the pod supervisors, a moment before the kubelet's probe says so.
+    wait_for(lambda: sorted(env.running_pods()) == PODS, what="the three pods Ready")
     return IncarnationRecorder(env, PODS).start()
 
 
@@ -93,7 +94,7 @@ def test_a_crashed_agent_in_a_healthy_pod_restarts_in_place_and_logs_why(env: En
     wait_for(lambda: settled(env, {"a": 1, "b": 4, "c": 3}), what="b restarted in place")
     assert recorder.events("Starting") == [("team-b-2", 4)]
     status = env.status("agents", "team-b")
-    assert status["lastExit"]["exitCode"] == 128 + signal.SIGKILL
+    assert (status["lastExit"]["code"], status["lastExit"]["reason"]) == (128 + signal.SIGKILL, "Killed")
     # kubectl logs of the pod tells why the incarnation ended.
     logs = env.kubectl("logs", "team-b-2").stdout
     assert "incarnation 2 ended" in logs, logs[-2000:]
@@ -102,8 +103,9 @@ def test_a_crashed_agent_in_a_healthy_pod_restarts_in_place_and_logs_why(env: En
 def test_when_the_pod_supervisor_dies_the_pod_is_replaced(env: Env) -> None:
     start_team(env, "one_for_one")
     pods = env.record_pods()
-    agent_pid = incarnation_state(env, "team-b-2").pid
-    assert agent_pid is not None
+    before = incarnation_state(env, "team-b-2")
+    agent_pid = before.pid
+    assert agent_pid is not None, before
 
     env.kill_pod("team-b-2")  # the container's process group: the pod supervisor itself
 
