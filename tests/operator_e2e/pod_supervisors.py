@@ -102,7 +102,7 @@ class IncarnationRecorder:
         try:
             self._follow(pod, url, token, connected)
         except httpx.HTTPError as error:
-            # Once connected, the pod supervisor ended (its pod was deleted or replaced): nothing more to record.
+            # Once connected: the pod supervisor ended (its pod deleted or replaced), nothing more to record.
             if not connected.is_set():
                 self.failures.append(f"{pod}: {error!r}")
                 connected.set()

@@ -3,6 +3,7 @@ incarnation, in exactly OTP's set and order; pod-level failures still replace th
 
 from __future__ import annotations
 
+import json
 import signal
 
 from tests.operator_e2e.harness import Env, agent_child, supervisor, wait_for, wait_running
@@ -15,6 +16,7 @@ from tests.operator_e2e.pod_supervisors import (
     pod_uids,
 )
 from tests.operator_e2e.pod_supervisors import state as incarnation_state
+from tests.operator_e2e.test_restart_types import standalone, task_template
 
 PODS = ["team-a-1", "team-b-2", "team-c-3"]
 
@@ -136,3 +138,51 @@ def test_an_operator_killed_during_an_in_place_group_restart_completes_it_exactl
         ("team-a-1", 1),
     ]
     assert env.status("agentsupervisors", "team")["restartsInWindow"] == "1/3"
+
+
+def test_a_crash_looping_agent_restarts_in_its_pod_until_its_budget_is_spent_then_its_pod_ends(
+    env: Env,
+) -> None:
+    env.operator("op-1", "--in-place-restarts")
+    pods = env.record_pods()
+    env.apply(standalone("looper", task_template(env, "slowcrash"), maxRestarts=1, periodSeconds=60))
+
+    wait_for(lambda: env.status("agents", "looper").get("phase") == "Failed", what="looper Failed")
+    status = env.status("agents", "looper")
+    assert (status["attempt"], status["lastExit"]["code"]) == (2, 42)
+    assert pods.created() == ["looper-1"], "the one restart allowed ran in the same pod"
+    # Nothing will start in it again: the pod ends with the last incarnation's exit, as a one-process pod.
+    wait_for(lambda: env.pods()["looper-1"]["status"].get("phase") == "Failed", what="looper-1 ended")
+    terminated = env.pods()["looper-1"]["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert terminated["exitCode"] == 42
+    assert json.loads(terminated["message"])["reason"] == "CrashRequested"
+
+    env.kubectl("annotate", "agent", "looper", "otp.agents.dev/restart=1")
+
+    # The reset starts afresh in a new pod (the old one has ended), then in place again.
+    wait_for(lambda: "looper-3" in pods.created(), what="a fresh pod after the reset")
+    wait_for(lambda: env.status("agents", "looper").get("attempt") == 4, what="attempt 4 in place")
+    assert pods.created() == ["looper-1", "looper-3"]
+
+
+def test_a_cold_change_moves_each_child_to_a_new_pod_one_at_a_time_without_counting(env: Env) -> None:
+    env.operator("op-1", "--in-place-restarts")
+    env.apply(supervisor("team", [agent_child("a"), agent_child("b")]))
+    wait_running(env, "team", 2)
+    pods = env.record_pods()
+
+    edit = [
+        {"op": "add", "path": f"/spec/children/{index}/agent/env", "value": [{"name": "X", "value": "1"}]}
+        for index in (0, 1)
+    ]
+    env.kubectl("patch", "agentsupervisor", "team", "--type", "json", "-p", json.dumps(edit))
+
+    # A new template needs a new pod: the pod supervisor of the old one cannot run it.
+    moved = {"team-a-3", "team-b-4"}
+    wait_for(lambda: env.running_pods() == moved, timeout=60, what="both moved to new pods")
+    wait_running(env, "team", 2)
+    assert pods.created() == ["team-a-3", "team-b-4"]
+    assert pods.index("team-a-3", "created") < pods.index("team-b-2", "deleting"), "one child at a time"
+    wait_for(lambda: set(env.pods()) == {"team-a-3", "team-b-4"}, what="the old pods gone")
+    status = env.status("agentsupervisors", "team")
+    assert status["restartsInWindow"] == "0/3"

@@ -115,9 +115,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--in-place-restarts",
         action=argparse.BooleanOptionalAction,
-        default=False,
+        default=True,
         help="new agent pods run a pod supervisor, and a restart whose pod is healthy is a new process in "
-        "that pod instead of a new pod (default: off)",
+        "that pod instead of a new pod (default: on)",
     )
     parser.add_argument("--workers", type=int, default=8, help="concurrent reconciles")
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logs")
