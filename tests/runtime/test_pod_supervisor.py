@@ -383,11 +383,11 @@ def test_watchers_get_the_state_first_then_every_change_and_heartbeats(
     for watcher in watchers:
         line = watcher.next_line()
         assert line is not None and line["type"] == "state"
+        if not is_ready(1)(line["state"]):
+            watcher.wait_state(is_ready(1), what="attempt 1 to be Ready")
     for gone in watchers[10:]:
         gone.close()  # disconnected watchers must not disturb the others
     watchers = watchers[:10]
-    for watcher in watchers:
-        watcher.wait_state(is_ready(1), what="attempt 1 to be Ready")
 
     crash(pod)
 
