@@ -110,6 +110,7 @@ async def _start_forkserver(launcher: Launcher) -> None:
 
 
 def _protected(supervisor: PodSupervisor) -> Collection[int]:
-    # The running incarnation becomes this process's child if its forkserver dies: never reap it here.
-    pid = supervisor.running_pid
+    # The current incarnation is this process's child when it was spawned (the pod's first) or when its
+    # forkserver died: only its own handle may collect it.
+    pid = supervisor.current_pid
     return (pid,) if pid is not None else ()

@@ -93,6 +93,11 @@ class PodSupervisor:
     def running_pid(self) -> int | None:
         return self._running.pid if self._running is not None else None
 
+    @property
+    def current_pid(self) -> int | None:
+        """The current incarnation's pid, from its start until its exit is recorded."""
+        return self._pid
+
     # ----- requests ----------------------------------------------------------------------------------
 
     def begin(self, attempt: int, launched: ProcessHandle | None = None, since: float | None = None) -> None:
@@ -105,6 +110,8 @@ class PodSupervisor:
         self._ready_at = None
         self._active = True
         self._stop_order = None
+        if launched is not None:
+            self._pid = launched.pid
         if launched is None:
             summary.clear()
             launch: Awaitable[ProcessHandle] = asyncio.to_thread(self._launcher.launch, attempt)
