@@ -272,6 +272,10 @@ def test_a_start_asked_for_while_a_cancelled_one_waits_still_begins(
         (1, "Killed"),
         (2, "NotStarted"),
     ]
+
+    assert pod.stop_attempt(3, grace=0).status_code == 202  # a brutal kill: no SIGTERM first
+    killed = watch.wait_state(has_exited(3), what="attempt 3 to be killed")["exits"][-1]
+    assert (killed["exitCode"], killed["signal"], killed["message"]) == (137, 9, "killed by SIGKILL")
     watch.close()
 
 
@@ -422,6 +426,14 @@ def test_healthz_follows_the_incarnation_and_is_healthy_while_nothing_runs(
     crash(pod)
     watch.wait_state(has_exited(1), what="the crash")
     assert pod.get("/healthz", headers={}).status_code == 200  # waiting for the operator is healthy
+
+    # The same for an incarnation forked by the forkserver (the first was a fresh interpreter).
+    assert pod.start_attempt(2).status_code == 202
+    watch.wait_state(is_ready(2), what="attempt 2 to be Ready")
+    crash(pod)
+    exited = watch.wait_state(has_exited(2), what="attempt 2's crash")
+    assert (exited["exits"][-1]["exitCode"], exited["exits"][-1]["reason"]) == (42, "CrashRequested")
+    assert pod.get("/healthz", headers={}).status_code == 200
     watch.close()
 
 
