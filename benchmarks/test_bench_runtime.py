@@ -4,15 +4,22 @@
   per step, including HTTP client encode/decode, tool dispatch and the checkpoint write), goal <= 2 ms;
 - the same against the scripted model server over loopback HTTP: step time minus model-call time;
 - RSS of an idle service agent, goal <= 80 MiB;
-- process start to /readyz OK, goal <= 1.5 s;
+- process start to /readyz OK, goal <= 500 ms (issue 12; it was 1.5 s);
 - messages per second from one agent to another (sequential `send_message` calls; each accepted message is
-  made durable by the receiver before it answers 202).
+  made durable by the receiver before it answers 202);
+- fresh pod start: process start to the agent's /readyz OK, p50/p99, for the single-process runtime and the
+  pod supervisor (in-place restarts), goal <= 500 ms;
+- incarnation start in a warm pod: POST start to phase Ready on the pod supervisor's watch, p50/p99 over 30
+  restarts, after the previous incarnation exited and replacing a Ready one (its drain included), goal
+  <= 150 ms; and the memory of such an idle pod (PSS, which counts pages shared copy-on-write with the
+  forkserver once).
 """
 
 import asyncio
 import http.client
 import os
 import random
+import signal
 import socket
 import statistics
 import subprocess
@@ -35,10 +42,13 @@ from agent_runtime.events import EventBus
 from agent_runtime.metrics import Metrics
 from agent_runtime.model import ModelClient
 from agent_runtime.peers import PeerClient
-from benchmarks.reporting import ResultTable
+from benchmarks.reporting import ResultTable, p50_p99
+from tests.runtime.pod_harness import PodSupervisorProcess, group_members
 
 STEPS = 49  # plus the final answer: one task of the default maxSteps (50)
 RUNS = 10
+FRESH_STARTS = 10
+RESTARTS = 30
 BLAST_CALLS = 50
 BLAST_STEPS = 4
 TOKEN = "bench-token"
@@ -230,7 +240,7 @@ def test_start_to_ready_and_idle_rss(model_url: str, tmp_path: Path) -> None:
         )
         agent.stop()
     record(
-        "process start to /readyz OK (median of 3)", f"{statistics.median(times) * 1000:.0f} ms", "<= 1500 ms"
+        "process start to /readyz OK (median of 3)", f"{statistics.median(times) * 1000:.0f} ms", "<= 500 ms"
     )
     record("RSS of an idle service agent (median of 3)", f"{statistics.median(rss):.1f} MiB", "<= 80 MiB")
 
@@ -240,12 +250,19 @@ def test_step_overhead_against_the_scripted_server(model_url: str, tmp_path: Pat
     config["checkpoint"] = {"store": "file", "path": str(tmp_path / "steps.ckpt")}
     agent = Runtime(tmp_path / "steps", config)
     agent.start()
-    message = {"from": "bench", "content": "go"}
-    httpx.post(agent.url + "/v1/messages", json=message, headers={"Authorization": f"Bearer {TOKEN}"})
+    # A one-step task first: the runtime imports its HTTP client at the first model call (not at start-up),
+    # a one-time cost that is not per-step overhead. The figures are the second task's.
+    send = {"Authorization": f"Bearer {TOKEN}"}
+    httpx.post(
+        agent.url + "/v1/messages", json={"from": "bench", "content": "[[scenario:echo]] warm"}, headers=send
+    )
     poll(lambda: agent.get("/v1/status").json()["tasksCompleted"] == 1, interval=0.05)
-    steps = agent.metric("agent_step_duration_seconds_count")
-    step_seconds = agent.metric("agent_step_duration_seconds_sum")
-    model_seconds = agent.metric("agent_model_call_duration_seconds_sum")
+    names = ("agent_step_duration_seconds_count", "agent_step_duration_seconds_sum")
+    before = [agent.metric(name) for name in (*names, "agent_model_call_duration_seconds_sum")]
+    httpx.post(agent.url + "/v1/messages", json={"from": "bench", "content": "go"}, headers=send)
+    poll(lambda: agent.get("/v1/status").json()["tasksCompleted"] == 2, interval=0.05)
+    after = [agent.metric(name) for name in (*names, "agent_model_call_duration_seconds_sum")]
+    steps, step_seconds, model_seconds = (now - then for now, then in zip(after, before, strict=True))
     agent.stop()
     record("step time over loopback HTTP (scripted server)", f"{step_seconds / steps * 1000:.3f} ms")
     record(
@@ -285,3 +302,84 @@ def test_messages_per_second_between_two_agents(model_url: str, tmp_path: Path) 
     total = BLAST_CALLS * BLAST_STEPS
     assert received == total
     record("messages/s agent -> agent (sequential casts)", f"{total / sending:.0f} /s")
+
+
+# ----- in-place restarts: the pod supervisor ---------------------------------------------------------------
+
+
+def pod_start(folder: Path, config: dict[str, Any]) -> tuple[PodSupervisorProcess, float]:
+    """A pod supervisor from process start to its first incarnation's /readyz OK (seconds)."""
+    pod = PodSupervisorProcess(folder, config)
+    pod.start()
+    poll(lambda: ok(pod.agent_url + "/readyz"))
+    return pod, time.perf_counter() - pod.started_at
+
+
+def test_fresh_pod_start_single_process_and_pod_supervisor(model_url: str, tmp_path: Path) -> None:
+    single, supervised = [], []
+    for run in range(FRESH_STARTS):  # alternated, so both paths see the same machine load
+        agent = Runtime(tmp_path / f"single{run}", base_config("fresh", model_url))
+        single.append(agent.start())
+        agent.stop()
+        pod, seconds = pod_start(tmp_path / f"pod{run}", base_config("fresh", model_url))
+        supervised.append(seconds)
+        pod.signal(signal.SIGTERM)
+        assert pod.wait_exit() == 0
+        pod.wait_group_gone()  # its forkserver may still be preloading: not during the next measurement
+    goal = "<= 500 ms"
+    record(f"fresh pod start to /readyz, single process (p50 / p99 of {FRESH_STARTS})", p50_p99(single), goal)
+    record(
+        f"fresh pod start to /readyz, pod supervisor (p50 / p99 of {FRESH_STARTS})", p50_p99(supervised), goal
+    )
+
+
+def test_incarnation_start_in_a_warm_pod(model_url: str, tmp_path: Path) -> None:
+    pod, _ = pod_start(tmp_path / "warm", base_config("warm", model_url))
+    watch = pod.watch()
+    try:
+        watch.wait_state(lambda state: state["phase"] == "Ready")
+        # Warm: the forkserver starts once the first incarnation is ready; an untimed restart waits for it.
+        attempt = 2
+        timed_start(pod, watch, attempt)
+        after_exit, replacing = [], []
+        for _ in range(RESTARTS):
+            assert pod.stop_attempt(attempt).status_code == 202
+            watch.wait_state(lambda state: state["phase"] == "Exited")
+            attempt += 1
+            after_exit.append(timed_start(pod, watch, attempt))
+        for _ in range(RESTARTS):
+            attempt += 1
+            replacing.append(timed_start(pod, watch, attempt))
+        assert len(pod.state()["exits"]) == 8  # MAX_EXITS: every start ended one incarnation and started one
+        memory = pod_pss_mib(pod)
+    finally:
+        watch.close()
+        pod.signal(signal.SIGTERM)
+        pod.wait_exit()
+    goal = "<= 150 ms"
+    record(
+        f"incarnation start, previous exited: POST -> Ready (p50 / p99 of {RESTARTS})",
+        p50_p99(after_exit),
+        goal,
+    )
+    record(f"incarnation start, replacing a Ready one (p50 / p99 of {RESTARTS})", p50_p99(replacing))
+    record("PSS of an idle pod: pod supervisor, forkserver, tracker, incarnation", f"{memory:.1f} MiB")
+
+
+def pod_pss_mib(pod: PodSupervisorProcess) -> float:
+    """Proportional set size of every process of the pod (its group, and the incarnation's session)."""
+    assert pod.process is not None
+    pids = set(group_members(pod.process.pid)) | set(group_members(pod.state()["pid"]))
+    total_kib = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                total_kib += int(line.split()[1])
+    return total_kib / 1024
+
+
+def timed_start(pod: PodSupervisorProcess, watch: Any, attempt: int) -> float:
+    started = time.perf_counter()
+    assert pod.start_attempt(attempt).status_code == 202
+    watch.wait_state(lambda state: state["attempt"] == attempt and state["phase"] == "Ready")
+    return time.perf_counter() - started

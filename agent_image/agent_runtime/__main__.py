@@ -6,16 +6,21 @@ Imports stay inside the branches: the pod supervisor must start its first incarn
 anything heavy.
 """
 
-import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from agent_runtime import exitcodes
 from agent_runtime.incarnation_env import CONTROL_PORT_ENV
 
+if TYPE_CHECKING:
+    import argparse
 
-def _parser() -> argparse.ArgumentParser:
+
+def _parser() -> "argparse.ArgumentParser":
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="agent-runtime", description="Run an LLM agent (config from $AGENT_CONFIG)."
     )
@@ -41,7 +46,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = _parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments in ([], ["run"]) and os.environ.get(CONTROL_PORT_ENV):
+        # Before argparse and everything else: the pod supervisor's first job is to start the forkserver.
+        from agent_runtime.pod_supervisor.main import main as supervise
+
+        sys.exit(supervise())
+    args = _parser().parse_args(arguments)
     if args.command == "model-server":
         from agent_runtime.modelserver.serve import serve
 
@@ -56,10 +67,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             sys.exit(exitcodes.EXIT_CONFIG_INVALID)
         print(f"ok: {config.mode} agent {config.agent.name!r}, revision {config.revision}")
         sys.exit(exitcodes.EXIT_OK)
-    if args.command != "run-once" and os.environ.get(CONTROL_PORT_ENV):
-        from agent_runtime.pod_supervisor.main import main as supervise
-
-        sys.exit(supervise())
     import asyncio
 
     from agent_runtime import logs

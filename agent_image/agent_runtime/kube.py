@@ -7,15 +7,20 @@ API; only server and token are read). The token is the service account's, read o
 projected tokens rotate, unless the kubeconfig supplied one.
 """
 
+from __future__ import annotations
+
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import httpx
 import yaml
 
 from agent_runtime.paths import builtin_path
+
+if TYPE_CHECKING:
+    # Imported where it is used: importing httpx costs start-up time before /readyz that nothing needs.
+    import httpx
 
 SERVICEACCOUNT_DIR_ENV: Final = "AGENT_SERVICEACCOUNT_DIR"
 API_URL_ENV: Final = "AGENT_KUBE_API_URL"
@@ -50,6 +55,8 @@ class KubeAccess:
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     def client(self, timeout: float = 10.0) -> httpx.AsyncClient:
+        import httpx
+
         ca = self.ca_file
         return httpx.AsyncClient(base_url=self.api_url, timeout=timeout, verify=str(ca) if ca else True)
 

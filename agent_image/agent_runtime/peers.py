@@ -1,14 +1,18 @@
 """Reaching peer agents by name: address resolution and message delivery over HTTP."""
 
-import asyncio
-from typing import Final
+from __future__ import annotations
 
-import httpx
+import asyncio
+from typing import TYPE_CHECKING, Final
 
 from agent_runtime.config import PeersConfig
 from agent_runtime.kube import KubeAccess
 from agent_runtime.messages import AgentMessage
 from agent_runtime.tools.base import ToolError
+
+if TYPE_CHECKING:
+    # Imported where it is used: importing httpx costs start-up time before /readyz that nothing needs.
+    import httpx
 
 AGENT_TOKEN_HEADER: Final = "X-Agent-Token"
 _DELIVERY_ATTEMPTS: Final = 3
@@ -41,6 +45,8 @@ class PeerClient:
     def _http(self) -> httpx.AsyncClient:
         # Made at the first delivery, not at start-up (loading the CA bundle would delay /readyz).
         if self._client is None:
+            import httpx
+
             self._client = httpx.AsyncClient(timeout=10.0)
         return self._client
 
@@ -58,6 +64,8 @@ class PeerClient:
         return {"Authorization": f"Bearer {token}"}
 
     async def deliver(self, to: str, message: AgentMessage) -> None:
+        import httpx
+
         url = f"{self.address(to)}/v1/messages"
         for attempt in range(1, _DELIVERY_ATTEMPTS + 1):
             try:

@@ -199,6 +199,12 @@ class PodSupervisorProcess:
         except subprocess.TimeoutExpired:
             raise AssertionError(f"the pod supervisor did not exit within {timeout}s\n{self.log()}") from None
 
+    def wait_group_gone(self, timeout: float = 30) -> None:
+        """Wait until the pod supervisor's helpers (forkserver, resource tracker) have exited too."""
+        assert self.process is not None
+        pgid = self.process.pid
+        poll_until(lambda: not group_members(pgid), timeout, "the pod supervisor's helpers to exit")
+
     def termination(self) -> dict[str, Any]:
         document: dict[str, Any] = json.loads(self.termination_path.read_text())
         return document

@@ -272,6 +272,10 @@ def test_a_start_asked_for_while_a_cancelled_one_waits_still_begins(
         (1, "Killed"),
         (2, "NotStarted"),
     ]
+
+    assert pod.stop_attempt(3, grace=0).status_code == 202  # a brutal kill: no SIGTERM first
+    killed = watch.wait_state(has_exited(3), what="attempt 3 to be killed")["exits"][-1]
+    assert (killed["exitCode"], killed["signal"], killed["message"]) == (137, 9, "killed by SIGKILL")
     watch.close()
 
 
@@ -383,11 +387,11 @@ def test_watchers_get_the_state_first_then_every_change_and_heartbeats(
     for watcher in watchers:
         line = watcher.next_line()
         assert line is not None and line["type"] == "state"
+        if not is_ready(1)(line["state"]):
+            watcher.wait_state(is_ready(1), what="attempt 1 to be Ready")
     for gone in watchers[10:]:
         gone.close()  # disconnected watchers must not disturb the others
     watchers = watchers[:10]
-    for watcher in watchers:
-        watcher.wait_state(is_ready(1), what="attempt 1 to be Ready")
 
     crash(pod)
 
@@ -422,6 +426,14 @@ def test_healthz_follows_the_incarnation_and_is_healthy_while_nothing_runs(
     crash(pod)
     watch.wait_state(has_exited(1), what="the crash")
     assert pod.get("/healthz", headers={}).status_code == 200  # waiting for the operator is healthy
+
+    # The same for an incarnation forked by the forkserver (the first was a fresh interpreter).
+    assert pod.start_attempt(2).status_code == 202
+    watch.wait_state(is_ready(2), what="attempt 2 to be Ready")
+    crash(pod)
+    exited = watch.wait_state(has_exited(2), what="attempt 2's crash")
+    assert (exited["exits"][-1]["exitCode"], exited["exits"][-1]["reason"]) == (42, "CrashRequested")
+    assert pod.get("/healthz", headers={}).status_code == 200
     watch.close()
 
 

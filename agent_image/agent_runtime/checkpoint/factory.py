@@ -2,7 +2,6 @@
 
 from agent_runtime.checkpoint.base import CheckpointError, CheckpointStore, NoCheckpointStore
 from agent_runtime.checkpoint.file_store import FileCheckpointStore
-from agent_runtime.checkpoint.kube_store import KubernetesCheckpointStore
 from agent_runtime.config import RuntimeConfig
 from agent_runtime.kube import KubeAccessError, kube_access
 
@@ -17,5 +16,7 @@ def open_store(config: RuntimeConfig) -> CheckpointStore:
             access = kube_access(settings.api_url)
         except KubeAccessError as err:
             raise CheckpointError(f"checkpoint.store kubernetes: {err}") from err
+        from agent_runtime.checkpoint.kube_store import KubernetesCheckpointStore  # it imports httpx
+
         return KubernetesCheckpointStore(access, config.agent.namespace, config.checkpoint_config_map)
     return NoCheckpointStore()

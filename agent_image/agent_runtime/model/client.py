@@ -1,16 +1,20 @@
 """The model client: one `complete()` = one chat completion, retried within the configured bound."""
 
+from __future__ import annotations
+
 import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
-
-import httpx
+from typing import TYPE_CHECKING, Any, Final
 
 from agent_runtime.config import ModelConfig
 from agent_runtime.model.backoff import backoff_delay, retry_after_seconds
 from agent_runtime.model.types import Completion, MalformedResponseError, parse_completion
+
+if TYPE_CHECKING:
+    # Imported where it is used: importing httpx costs start-up time before /readyz that nothing needs.
+    import httpx
 
 _RETRYABLE_STATUS: Final = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600))
 
@@ -50,6 +54,8 @@ class ModelClient:
         # Made at the first call, not at start-up: an httpx client loads the system's CA bundle (about 50 ms),
         # which would delay /readyz for a model that is only called later.
         if self._client is None:
+            import httpx
+
             config = self.config
             headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
             timeout = httpx.Timeout(config.timeout_seconds, connect=config.connect_timeout_seconds)
@@ -80,6 +86,8 @@ class ModelClient:
 
     async def _attempt(self, body: dict[str, Any]) -> tuple[Completion | str, float | None]:
         """One HTTP call: the completion, or a retryable failure reason plus any Retry-After."""
+        import httpx
+
         started = time.perf_counter()
         try:
             response = await self._http.post("/chat/completions", json=body)

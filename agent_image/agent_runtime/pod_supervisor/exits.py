@@ -8,7 +8,7 @@ from typing import Any
 
 from agent_runtime import exitcodes
 from agent_runtime.incarnation_protocol import IncarnationExit
-from agent_runtime.pod_supervisor.launcher import ExitStatus
+from agent_runtime.pod_supervisor.incarnation import ExitStatus
 
 KILLED = "Killed"
 

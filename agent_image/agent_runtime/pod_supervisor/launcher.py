@@ -1,28 +1,33 @@
-"""Starting incarnations as fresh processes, fast: multiprocessing's forkserver with the runtime preloaded.
+"""Starting incarnations as fresh processes: the first by exec, every later one fast from a forkserver.
 
-Why the forkserver. A new incarnation must be a new process (fresh memory), and `python -m agent_runtime`
+Why a forkserver. A new incarnation must be a new process (fresh memory), and `python -m agent_runtime`
 spends most of its start-up importing. Forking a process that has already imported the runtime removes that
 cost, but the pod supervisor itself cannot be that process: it runs an event loop, threads and sockets, and a
 fork of it would inherit them half-alive. multiprocessing's forkserver is the well-kept form of the
-alternative, a single-threaded process started by exec (so it shares nothing with the pod supervisor but the
-standard streams), which imports the preload list once (preload.py) and forks a child per request. It
-reports each child's pid and, through the forkserver, its exit status (with the signal), and standard
-library maintainers keep it correct across Python versions.
+alternative: a single-threaded process started by exec (so it shares nothing with the pod supervisor but the
+standard streams), which imports the preload list once (preload.py) and forks a child per request, and
+reports each child's pid and exit status (with the signal). Standard library maintainers keep it correct
+across Python versions.
+
+Why not for the first incarnation. In a fresh pod the forkserver would have to import the runtime before it
+could fork anything, which is exactly what a fresh interpreter does, plus the forkserver's own start: so the
+pod supervisor starts the first incarnation itself with os.posix_spawn (a fresh interpreter in a new session,
+default signals, nothing imported in this process first), and starts the forkserver once that incarnation is
+ready, to preload in the background for the restarts to come.
 
 Only one incarnation runs at a time, and the next is launched only after the previous one's process object
 is closed, so multiprocessing's own bookkeeping (which polls every child's status pipe when a process starts)
-never races with this module's reading of an exit.
+never races with the reading of an exit. Light on imports: this runs before the pod supervisor loads
+anything else.
 """
 
-import asyncio
-import contextlib
 import multiprocessing
 import os
-import select
 import signal
-from dataclasses import dataclass
-from multiprocessing.context import ForkServerContext, ForkServerProcess
-from typing import Final
+import sys
+from multiprocessing.context import ForkServerContext
+from multiprocessing.process import BaseProcess
+from typing import Final, Protocol
 
 from agent_runtime.pod_supervisor.child import run_incarnation
 
@@ -30,130 +35,113 @@ PRELOAD: Final = ["agent_runtime.pod_supervisor.preload"]
 _BLOCKED: Final = {signal.SIGTERM, signal.SIGINT}
 
 
-@dataclass(frozen=True)
-class ExitStatus:
-    """How a process ended: `returncode` as multiprocessing reports it (-N when signal N killed it)."""
-
-    returncode: int
+class ProcessHandle(Protocol):
+    """What the pod supervisor needs of an incarnation's process (multiprocessing's processes have it)."""
 
     @property
-    def signal(self) -> int | None:
-        return -self.returncode if self.returncode < 0 else None
+    def pid(self) -> int | None: ...
+    @property
+    def sentinel(self) -> int: ...
+    @property
+    def exitcode(self) -> int | None: ...
+    def join(self, timeout: float | None = None) -> None: ...
+    def is_alive(self) -> bool: ...
+    def close(self) -> None: ...
+
+
+class SpawnedProcess:
+    """A process this one started with posix_spawn, watched through a pidfd (readable once it has ended)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.sentinel = os.pidfd_open(pid)
+        self._returncode: int | None = None
+
+    def _wait(self, flags: int) -> int | None:
+        if self._returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, flags)
+            except ChildProcessError:  # collected elsewhere: its status is lost
+                self._returncode = 255
+                return self._returncode
+            if pid:
+                self._returncode = os.waitstatus_to_exitcode(status)
+        return self._returncode
 
     @property
-    def exit_code(self) -> int:
-        """A container's exit code: the process's code, or 128 + N for signal N."""
-        return 128 - self.returncode if self.returncode < 0 else self.returncode
+    def exitcode(self) -> int | None:
+        """The return code (-N for signal N), or None while it runs."""
+        return self._wait(os.WNOHANG)
+
+    def join(self, timeout: float | None = None) -> None:
+        self._wait(0)
+
+    def is_alive(self) -> bool:
+        return self.exitcode is None
+
+    def close(self) -> None:
+        os.close(self.sentinel)
 
 
-def _resolve(future: "asyncio.Future[None]") -> None:
-    if not future.done():
-        future.set_result(None)
+def _ensure_resource_tracker() -> None:
+    """multiprocessing's resource tracker (every start method needs it), leaving the signal mask as it was.
+
+    Python 3.11 *unblocks* SIGTERM and SIGINT after starting the tracker, which would undo the pod
+    supervisor's blocking of them during its own start-up (main.py) and before a forkserver starts.
+    """
+    from multiprocessing import resource_tracker
+
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, set())
+    resource_tracker.ensure_running()
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 class Launcher:
     def __init__(self) -> None:
-        self._context: ForkServerContext = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(PRELOAD)
+        self._forkserver: ForkServerContext = multiprocessing.get_context("forkserver")
+        self._forkserver.set_forkserver_preload(PRELOAD)
+
+    def launch_fresh(self, attempt: int) -> SpawnedProcess:
+        """Start incarnation `attempt` in a fresh interpreter; returns at once (not when it is ready).
+
+        OSError where the kernel has no pidfds (before Linux 5.3): then nothing was started."""
+        os.close(os.pidfd_open(os.getpid()))
+        argv = [sys.executable, "-m", "agent_runtime.pod_supervisor.child", str(attempt), str(os.getpid())]
+        pid = os.posix_spawn(
+            sys.executable,
+            argv,
+            os.environ,
+            setsid=True,
+            setsigmask=(),
+            setsigdef=(signal.SIGTERM, signal.SIGINT, signal.SIGCHLD),
+        )
+        return SpawnedProcess(pid)
 
     def start_server(self) -> None:
-        """Start the forkserver now, so it preloads while the pod supervisor itself starts up.
+        """Start the forkserver (a no-op while it runs), so that it preloads the runtime from now on.
 
         SIGTERM and SIGINT are blocked while it is spawned, and it keeps that mask: on the local cluster the
         kubelet signals the container's whole process group, and a forkserver killed by the pod's SIGTERM
         would lose every incarnation's exit status. A blocked signal also stays pending in an incarnation
         until it unblocks it (child.py), so a stop sent during its first milliseconds is not lost.
         """
-        from multiprocessing import forkserver, resource_tracker
+        from multiprocessing import forkserver
 
-        # multiprocessing starts its resource tracker first, and *unblocks* both signals after it has (3.11):
-        # so start it on its own, then block, then start the forkserver.
-        resource_tracker.ensure_running()
+        _ensure_resource_tracker()
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED)
         try:
             forkserver.ensure_running()
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
-    def launch(self, attempt: int) -> "Incarnation":
-        """Fork incarnation `attempt`; blocks until the forkserver reports its pid (run it in a thread)."""
+    def launch(self, attempt: int) -> BaseProcess:
+        """Fork incarnation `attempt` from the forkserver; blocks until it has forked (run it in a thread)."""
         self.start_server()  # a no-op while the forkserver lives; starts a new one if it died
-        process = self._context.Process(
-            target=run_incarnation, args=(attempt,), name=f"incarnation-{attempt}"
-        )
+        return self._start(self._forkserver.Process(target=run_incarnation, args=(attempt,)), attempt)
+
+    @staticmethod
+    def _start(process: BaseProcess, attempt: int) -> BaseProcess:
+        process.name = f"incarnation-{attempt}"
         process.start()
         assert process.pid is not None  # set by start()
-        return Incarnation(attempt, process)
-
-
-class Incarnation:
-    """One running incarnation's process: its pid, signals to its group, and its exit."""
-
-    def __init__(self, attempt: int, process: ForkServerProcess) -> None:
-        self.attempt = attempt
-        self._process = process
-        self.pid: int = process.pid or 0
-        # A pidfd names this very process even after its pid is reused, and tells when it ends even if the
-        # forkserver (its parent) is gone: then its exit status comes from waitpid, see _status().
-        self._pidfd: int | None = None
-        with contextlib.suppress(OSError, AttributeError):
-            self._pidfd = os.pidfd_open(self.pid)
-
-    def signal_group(self, signum: int) -> None:
-        """Signal the incarnation's process group (its session); the process alone if it has none yet."""
-        try:
-            os.killpg(self.pid, signum)
-        except ProcessLookupError:  # not yet in its own group (a few microseconds after fork), or gone
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signum)
-        except PermissionError:
-            pass  # the pid is no longer ours to signal: it has ended
-
-    async def wait(self) -> ExitStatus:
-        """Wait for the process to end; its status, closing every handle on it."""
-        sentinel = self._process.sentinel
-        loop = asyncio.get_running_loop()
-        ended: asyncio.Future[None] = loop.create_future()
-        loop.add_reader(sentinel, _resolve, ended)
-        try:
-            await ended
-        finally:
-            loop.remove_reader(sentinel)
-        status = await self._status()
-        self._close()
-        return status
-
-    def _alive(self) -> bool:
-        if self._pidfd is None:
-            return False
-        readable, _, _ = select.select([self._pidfd], [], [], 0)
-        return not readable
-
-    async def _status(self) -> ExitStatus:
-        returncode = self._process.exitcode
-        if returncode is None:  # the status pipe is readable, so poll() has read it: cannot happen
-            returncode = 255
-        if returncode != 255 or self._pidfd is None:
-            return ExitStatus(returncode)
-        # 255 is also what multiprocessing reports when the forkserver itself died. Then the incarnation may
-        # still run (re-parented to the pod supervisor, a subreaper), or may have ended as its child: wait
-        # for it here and take the status from waitpid.
-        if self._alive():
-            loop = asyncio.get_running_loop()
-            ended: asyncio.Future[None] = loop.create_future()
-            loop.add_reader(self._pidfd, _resolve, ended)
-            try:
-                await ended
-            finally:
-                loop.remove_reader(self._pidfd)
-        try:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)  # noqa: ASYNC222 (WNOHANG never blocks)
-        except ChildProcessError:
-            return ExitStatus(255)  # a real exit 255, or reaped by the forkserver before it died
-        return ExitStatus(os.waitstatus_to_exitcode(status) if pid else 255)
-
-    def _close(self) -> None:
-        if self._pidfd is not None:
-            os.close(self._pidfd)
-            self._pidfd = None
-        self._process.close()
+        return process

@@ -2,13 +2,14 @@
 
 Each incarnation is a fork of the forkserver, so it starts with all of this in memory and reaches /readyz
 without importing anything (a fresh `python -m agent_runtime` spends most of its start-up importing). Listed
-beyond the runtime's own modules: what its libraries import lazily on first use, during start-up (uvicorn's
-HTTP protocol) or at the first model call or message (httpx's transport).
+beyond what the runtime imports at start-up: what is imported on first use, during start-up (uvicorn's HTTP
+protocol) or at the first model call, message or checkpoint (httpx, its transport, the Kubernetes store).
 """
 
 import gc
 
 import httpcore
+import httpx
 import uvicorn.lifespan.off
 import uvicorn.protocols.http.h11_impl
 
@@ -17,8 +18,9 @@ import agent_runtime.checkpoint.kube_store
 import agent_runtime.logs
 import agent_runtime.pod_supervisor.child
 import agent_runtime.runner
+import agent_runtime.tools.http_get
 
-__all__ = ["agent_runtime", "httpcore", "uvicorn"]
+__all__ = ["agent_runtime", "httpcore", "httpx", "uvicorn"]
 
 # What the forkserver holds now is shared by every incarnation copy-on-write. Freezing it keeps the garbage
 # collector from touching (and so copying) those objects in each incarnation, and from scanning them again and

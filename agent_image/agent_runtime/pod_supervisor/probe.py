@@ -6,14 +6,27 @@ pod supervisor more than the probe itself. The runtime's server answers `Connect
 status line first, which is all that is read.
 """
 
-import asyncio
 import contextlib
+import socket
+
+
+def _request(host: str, port: int, path: str) -> bytes:
+    authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return f"GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n".encode()
+
+
+def _status(line: bytes) -> int | None:
+    parts = line.split()
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
+        return None
+    return int(parts[1])
 
 
 async def http_status(host: str, port: int, path: str, within_seconds: float) -> int | None:
     """The response's status code, or None when nothing valid answered within `within_seconds`."""
-    authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    request = f"GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n".encode()
+    import asyncio  # here: the blocking probe below runs while the pod supervisor has not loaded asyncio yet
+
+    request = _request(host, port, path)
     try:
         async with asyncio.timeout(within_seconds):
             reader, writer = await asyncio.open_connection(host, port)
@@ -26,7 +39,15 @@ async def http_status(host: str, port: int, path: str, within_seconds: float) ->
                     await writer.wait_closed()
     except (OSError, TimeoutError):
         return None
-    parts = line.split()
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
+    return _status(line)
+
+
+def http_status_blocking(host: str, port: int, path: str, within_seconds: float) -> int | None:
+    """The same, blocking: for the pod supervisor's start-up, before its event loop runs."""
+    try:
+        with socket.create_connection((host, port), timeout=within_seconds) as connection:
+            connection.sendall(_request(host, port, path))
+            line = connection.makefile("rb").readline(256)
+    except OSError:
         return None
-    return int(parts[1])
+    return _status(line)

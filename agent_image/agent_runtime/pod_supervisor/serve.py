@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 from collections.abc import Collection, Iterator
-from concurrent.futures import Future
 from typing import Any
 
 import uvicorn
@@ -16,7 +15,7 @@ from agent_runtime import exitcodes
 from agent_runtime.pod_supervisor import orphans, summary
 from agent_runtime.pod_supervisor.control_api import create_app
 from agent_runtime.pod_supervisor.exits import Ended
-from agent_runtime.pod_supervisor.launcher import Incarnation, Launcher
+from agent_runtime.pod_supervisor.launcher import Launcher, ProcessHandle
 from agent_runtime.pod_supervisor.settings import Settings
 from agent_runtime.pod_supervisor.supervisor import PodSupervisor
 
@@ -54,14 +53,15 @@ def _end_summary(done: Ended | None) -> tuple[int, dict[str, object]]:
 async def serve(
     settings: Settings,
     launcher: Launcher,
-    first: "Future[Incarnation]",
+    first: ProcessHandle,
     control: socket.socket,
     shutdown_signals: Collection[signal.Signals],
     started_at: float,
 ) -> int:
     loop = asyncio.get_running_loop()
     supervisor = PodSupervisor(launcher, settings)
-    supervisor.begin(settings.first_attempt, asyncio.wrap_future(first), since=started_at)
+    supervisor.begin(settings.first_attempt, first, since=started_at)
+    warming = asyncio.create_task(_start_forkserver(launcher))
     for signum in shutdown_signals:
         loop.add_signal_handler(signum, supervisor.terminate)
     # Orphans that exit on their own while an incarnation runs are collected at once (no zombies pile up);
@@ -97,10 +97,20 @@ async def serve(
     server.should_exit = True
     await asyncio.wait({serving}, timeout=3)
     await orphans.sweep(lambda: (), log.info)
+    warming.cancel()
     return code
 
 
+async def _start_forkserver(launcher: Launcher) -> None:
+    """Let the forkserver preload the runtime now, for the restarts to come (launcher.py says why now)."""
+    try:
+        await asyncio.to_thread(launcher.start_server)
+    except Exception as err:  # the next start tries again; until then nothing needs it
+        log.warning("could not start the forkserver yet: %s: %s", type(err).__name__, err)
+
+
 def _protected(supervisor: PodSupervisor) -> Collection[int]:
-    # The running incarnation becomes this process's child if its forkserver dies: never reap it here.
-    pid = supervisor.running_pid
+    # The current incarnation is this process's child when it was spawned (the pod's first) or when its
+    # forkserver died: only its own handle may collect it.
+    pid = supervisor.current_pid
     return (pid,) if pid is not None else ()

@@ -1,25 +1,23 @@
 """The pod supervisor's settings, from its environment. Read before anything heavy is imported."""
 
 import os
-import re
+import string
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from agent_runtime.incarnation_env import CONTROL_PORT_ENV, CONTROL_TOKEN_SHA256_ENV, FIRST_ATTEMPT_ENV
 
 HEARTBEAT_ENV: Final = "AGENT_CONTROL_HEARTBEAT_SECONDS"
 """Seconds between heartbeat lines of a watch; at most the protocol's HEARTBEAT_SECONDS (tests shorten it)."""
 MAX_HEARTBEAT_SECONDS: Final = 5.0  # incarnation_protocol.HEARTBEAT_SECONDS, which imports pydantic
-_SHA256_HEX: Final = re.compile(r"[0-9a-fA-F]{64}")
+_HEX_DIGITS: Final = frozenset(string.hexdigits)
 
 
 class SettingsError(Exception):
     """An environment variable is unusable; the message names it."""
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     host: str
     control_port: int
     agent_port: int
@@ -61,7 +59,7 @@ def _token_hash(env: Mapping[str, str]) -> str | None:
     text = env.get(CONTROL_TOKEN_SHA256_ENV, "").strip()
     if not text:
         return None  # every authenticated endpoint answers 403: see auth.py
-    if not _SHA256_HEX.fullmatch(text):
+    if len(text) != 64 or not _HEX_DIGITS.issuperset(text):
         # A malformed hash would lock the operator out for good; better to fail the pod at once.
         raise SettingsError(f"{CONTROL_TOKEN_SHA256_ENV}: not a hex SHA-256 digest (64 hex digits)")
     return text.lower()

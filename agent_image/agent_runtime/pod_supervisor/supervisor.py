@@ -20,7 +20,8 @@ from agent_runtime.incarnation_protocol import MAX_EXITS, IncarnationState, Phas
 from agent_runtime.pod_supervisor import orphans, summary
 from agent_runtime.pod_supervisor.exits import Ended, ended, rfc3339
 from agent_runtime.pod_supervisor.feed import Feed
-from agent_runtime.pod_supervisor.launcher import ExitStatus, Incarnation, Launcher
+from agent_runtime.pod_supervisor.incarnation import ExitStatus, Incarnation
+from agent_runtime.pod_supervisor.launcher import Launcher, ProcessHandle
 from agent_runtime.pod_supervisor.probe import http_status
 from agent_runtime.pod_supervisor.settings import Settings
 
@@ -92,12 +93,15 @@ class PodSupervisor:
     def running_pid(self) -> int | None:
         return self._running.pid if self._running is not None else None
 
+    @property
+    def current_pid(self) -> int | None:
+        """The current incarnation's pid, from its start until its exit is recorded."""
+        return self._pid
+
     # ----- requests ----------------------------------------------------------------------------------
 
-    def begin(
-        self, attempt: int, launch: Awaitable[Incarnation] | None = None, since: float | None = None
-    ) -> None:
-        """Start incarnation `attempt` now. `launch`: one already under way (the pod's first, asked for at
+    def begin(self, attempt: int, launched: ProcessHandle | None = None, since: float | None = None) -> None:
+        """Start incarnation `attempt` now. `launched`: its process, already started (the pod's first, at
         monotonic time `since`, when the pod supervisor started)."""
         self._attempt = attempt
         self._phase = "Starting"
@@ -106,9 +110,13 @@ class PodSupervisor:
         self._ready_at = None
         self._active = True
         self._stop_order = None
-        if launch is None:
+        if launched is not None:
+            self._pid = launched.pid
+        if launched is None:
             summary.clear()
-            launch = asyncio.to_thread(self._launcher.launch, attempt)
+            launch: Awaitable[ProcessHandle] = asyncio.to_thread(self._launcher.launch, attempt)
+        else:
+            launch = asyncio.sleep(0, launched)
         self._publish()
         self._spawn(self._lifecycle(attempt, launch, time.monotonic() if since is None else since))
 
@@ -238,9 +246,9 @@ class PodSupervisor:
         if not task.cancelled() and (error := task.exception()) is not None and not self.ended.done():
             self.ended.set_exception(error)  # main() ends the container, naming the error
 
-    async def _lifecycle(self, attempt: int, launch: Awaitable[Incarnation], requested_at: float) -> None:
+    async def _lifecycle(self, attempt: int, launch: Awaitable[ProcessHandle], requested_at: float) -> None:
         try:
-            incarnation = await launch
+            incarnation = Incarnation(attempt, await launch)
         except Exception as err:
             raise PodSupervisorFailedError(f"cannot start incarnation {attempt}: {err}") from err
         self._running, self._pid = incarnation, incarnation.pid

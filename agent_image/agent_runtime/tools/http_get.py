@@ -1,12 +1,16 @@
 """`http_get`: fetch a URL from an allowlist of hosts, with the body cut at a size cap."""
 
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
-import httpx
 from pydantic import Field
 
 from agent_runtime.tool_settings import HttpGetSettings
 from agent_runtime.tools.base import Tool, ToolArguments, ToolContext, ToolError, ToolResult
+
+if TYPE_CHECKING:
+    # Imported where it is used: importing httpx costs start-up time before /readyz that nothing needs.
+    import httpx
 
 
 def host_allowed(host: str, allowed: list[str]) -> bool:
@@ -45,6 +49,8 @@ class HttpGetTool(Tool[HttpGetArguments]):
             raise ToolError(f"host {parts.hostname!r} is not allowed; allowed hosts: {allowed}")
 
     async def run(self, args: HttpGetArguments, context: ToolContext) -> ToolResult:
+        import httpx
+
         url = args.url
         # Redirects are followed by hand so every hop is checked against the allowlist.
         async with httpx.AsyncClient(
@@ -68,7 +74,7 @@ class HttpGetTool(Tool[HttpGetArguments]):
                 return ToolResult(content=text)
         raise ToolError(f"more than {self._settings.max_redirects} redirects")
 
-    async def _read_capped(self, response: httpx.Response) -> tuple[bytes, bool]:
+    async def _read_capped(self, response: "httpx.Response") -> tuple[bytes, bool]:
         cap = self._settings.max_bytes
         chunks = bytearray()
         async for chunk in response.aiter_bytes():
