@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from agent_supervisor import api, supervision
-from agent_supervisor.translate import labels
+from agent_supervisor.translate import labels, members
 from agent_supervisor.translate.projection import shutdown_policy
 from agent_supervisor.translate.runtime_config import MODEL_API_KEY_ENV, RenderedConfig
 from agent_supervisor.translate.settings import OperatorSettings
@@ -103,6 +103,7 @@ def pod(
         labels.ATTEMPT: str(attempt),
         labels.TEMPLATE_HASH: template_hash,
         labels.POD: labels.pod_label(labels.pod_name(name, attempt)),
+        **({labels.POOL: agent_labels[labels.POOL]} if labels.POOL in agent_labels else {}),
     }
     spec = agent.spec
     pod_spec: dict[str, Any] = {
@@ -329,7 +330,7 @@ def messaging_secret(root: api.Agent | api.AgentSupervisor, token: str) -> Manif
 
 
 def _child_metadata(
-    sup: api.AgentSupervisor, child: api.ChildSpec, annotations: dict[str, str]
+    sup: api.AgentSupervisor, child: members.Member, annotations: dict[str, str]
 ) -> dict[str, Any]:
     name, namespace = _name_and_namespace(sup)
     sup_labels = sup.metadata.labels or {}
@@ -339,24 +340,21 @@ def _child_metadata(
         labels.CHILD: child.name,
         labels.ROOT: labels.root_of(name, sup_labels),
     }
+    if child.pool is not None:
+        child_labels[labels.POOL] = child.pool
     annotations = {labels.SUPERVISOR_PATH: labels.child_path(parent_path, name), **annotations}
     return _metadata(labels.child_name(name, child.name), namespace, Owner.of(sup), child_labels, annotations)
 
 
-def _child(sup: api.AgentSupervisor, name: str) -> api.ChildSpec:
-    found = next((child for child in sup.spec.children if child.name == name), None)
-    if found is None:
-        raise KeyError(f"AgentSupervisor {sup.metadata.name!r} has no child {name!r} in its spec")
-    return found
-
-
 def child_agent(sup: api.AgentSupervisor, child_name: str) -> Manifest:
-    """The Agent `<supervisor>-<child>` from the child's template. Its restart and shutdown say how the
-    supervisor treats it (for `kubectl get -o yaml`); the supervisor's own child entry is what it follows."""
-    child = _child(sup, child_name)
-    if child.agent is None:
+    """The Agent `<supervisor>-<child>` from the child's template (a pool member's: `<supervisor>-<pool>-<i>`
+    from the pool's). Its restart and shutdown say how the supervisor treats it (for `kubectl get -o yaml`);
+    the supervisor's own child entry is what it follows."""
+    member = members.member(sup, child_name)
+    child, template = member.entry, member.template
+    if template is None:
         raise ValueError(f"child {child_name!r} of {sup.metadata.name!r} is a supervisor, not an agent")
-    spec = _dump(child.agent)
+    spec = _dump(template)
     spec["restart"] = child.effective_restart.value
     shutdown = child.effective_shutdown
     if shutdown is not None:
@@ -364,21 +362,21 @@ def child_agent(sup: api.AgentSupervisor, child_name: str) -> Manifest:
     return {
         "apiVersion": api.API_VERSION,
         "kind": "Agent",
-        "metadata": _child_metadata(sup, child, {}),
+        "metadata": _child_metadata(sup, member, {}),
         "spec": spec,
     }
 
 
 def child_supervisor(sup: api.AgentSupervisor, child_name: str, incarnation: int) -> Manifest:
     """The AgentSupervisor `<supervisor>-<child>`, told to run `incarnation` (the parent's StartChild)."""
-    child = _child(sup, child_name)
-    if child.supervisor is None:
+    member = members.member(sup, child_name)
+    if member.entry.supervisor is None:
         raise ValueError(f"child {child_name!r} of {sup.metadata.name!r} is an agent, not a supervisor")
     return {
         "apiVersion": api.API_VERSION,
         "kind": "AgentSupervisor",
-        "metadata": _child_metadata(sup, child, {labels.INCARNATION: str(incarnation)}),
-        "spec": _dump(child.supervisor),
+        "metadata": _child_metadata(sup, member, {labels.INCARNATION: str(incarnation)}),
+        "spec": _dump(member.entry.supervisor),
     }
 
 
