@@ -249,27 +249,27 @@ def leftover_pods(state: SupervisorState, observed: Mapping[str, ObservedChild])
     while they run, after the finished-pod TTL once they have finished (finished.py).
 
     A pod of the current attempt is never a leftover, whatever its phase: it is the child's record of how its
-    incarnation ended until a new attempt replaces it - unless that attempt failed to start and nothing is
-    running it: a failed start leaves nothing behind (a pod that missed its start deadline may still run).
+    incarnation ended until a new attempt replaces it - unless that attempt failed to start and its pod has
+    not finished (an image that cannot be pulled, a container never Ready in time): a failed start leaves no
+    process behind.
     """
-    current = {
-        child.name: child.attempt
-        for child in state.children
-        if child.kind is ChildKind.AGENT and not _failed_to_start(child)
-    }
+    current = {child.name: child for child in state.children if child.kind is ChildKind.AGENT}
     return [
         pod.pod
         for name, seen in sorted(observed.items())
         for attempt, pod in sorted(seen.pods.items())
-        if attempt != current.get(name)
+        if name not in current
+        or attempt != current[name].attempt
+        or _failed_start_lingers(current[name], pod)
     ]
 
 
-def _failed_to_start(child: ChildState) -> bool:
+def _failed_start_lingers(child: ChildState, pod: ObservedPod) -> bool:
     record = child.last_exit
     return (
         child.lifecycle not in (ChildLifecycle.STARTING, ChildLifecycle.RUNNING, ChildLifecycle.STOPPING)
         and record is not None
         and record.attempt == child.attempt
         and record.start_failed
+        and (pod.pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
     )
