@@ -54,7 +54,7 @@ MEMBER_NAME_MAX = CHILD_NAME_MAX + 1 + len(str(MAX_CHILDREN - 1))
 CHILD_EXACTLY_ONE = "set exactly one of agent, pool or supervisor"
 SIGNIFICANT_NOT_PERMANENT = (
     "a significant child must not be permanent: set restart to transient or temporary, or significant to "
-    "false (an omitted restart is permanent, except for an agent with a task)"
+    "false (an omitted restart is permanent, except for an agent or a pool with a task)"
 )
 SIGNIFICANT_NEEDS_AUTO_SHUTDOWN = (
     "significant children need autoShutdown any_significant or all_significant: set autoShutdown, "
