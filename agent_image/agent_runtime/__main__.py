@@ -1,11 +1,18 @@
-"""`agent-runtime` (run the agent), `agent-runtime model-server` and `agent-runtime check-config FILE`."""
+"""`agent-runtime` (run the agent), `agent-runtime model-server` and `agent-runtime check-config FILE`.
+
+With AGENT_CONTROL_PORT set, `agent-runtime` (and `run`) is the pod supervisor, which runs each incarnation of
+the agent as a process of its own; `run-once` runs one incarnation in this process whatever the environment.
+Imports stay inside the branches: the pod supervisor must start its first incarnation before it loads
+anything heavy.
+"""
 
 import argparse
-import asyncio
+import os
 import sys
 from collections.abc import Sequence
 
 from agent_runtime import exitcodes
+from agent_runtime.incarnation_env import CONTROL_PORT_ENV
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -13,7 +20,12 @@ def _parser() -> argparse.ArgumentParser:
         prog="agent-runtime", description="Run an LLM agent (config from $AGENT_CONFIG)."
     )
     commands = parser.add_subparsers(dest="command")
-    commands.add_parser("run", help="run the agent (the default)")
+    commands.add_parser(
+        "run", help=f"run the agent (the default); as the pod supervisor when {CONTROL_PORT_ENV} is set"
+    )
+    commands.add_parser(
+        "run-once", help=f"run one incarnation of the agent in this process, even with {CONTROL_PORT_ENV}"
+    )
     check = commands.add_parser("check-config", help="validate a runtime config file and exit")
     check.add_argument("file")
     server = commands.add_parser(
@@ -44,6 +56,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             sys.exit(exitcodes.EXIT_CONFIG_INVALID)
         print(f"ok: {config.mode} agent {config.agent.name!r}, revision {config.revision}")
         sys.exit(exitcodes.EXIT_OK)
+    if args.command != "run-once" and os.environ.get(CONTROL_PORT_ENV):
+        from agent_runtime.pod_supervisor.main import main as supervise
+
+        sys.exit(supervise())
+    import asyncio
+
     from agent_runtime import logs
     from agent_runtime.runner import run_agent
 

@@ -1,19 +1,20 @@
 """The contract between the operator and the pod supervisor: restarting an agent in place.
 
 With in-place restarts on, PID 1 of an agent's container is the *pod supervisor*
-(`agent_runtime.pod_supervisor`). It starts each incarnation of the agent as a fresh OS process, stops it by its
-shutdown policy and reports every change on a small authenticated HTTP API, the *control port*. The operator holds
-one watch on each pod's control port (see docs/in-place-restarts.md) and decides, as before, what restarts: the pod
-supervisor never restarts an incarnation on its own.
+(`agent_runtime.pod_supervisor`). It starts each incarnation of the agent as a fresh OS process, stops it by
+its shutdown policy and reports every change on a small authenticated HTTP API, the *control port*. The
+operator holds one watch on each pod's control port (see docs/in-place-restarts.md) and decides, as before,
+what restarts: the pod supervisor never restarts an incarnation on its own.
 
-This module is the whole contract: the operator imports it, and nothing else of the pod supervisor. It is pure (no
-I/O).
+This module is the whole contract: the operator imports it, and nothing else of the pod supervisor. It is pure
+(no I/O). The environment variable names live in `agent_runtime.incarnation_env` and are re-exported here.
 
-Endpoints (all but /healthz need `Authorization: Bearer <token>`, where sha256(token) is `CONTROL_TOKEN_SHA256_ENV`):
+Endpoints (all but /healthz need `Authorization: Bearer <token>`, where sha256(token) is
+`CONTROL_TOKEN_SHA256_ENV`):
 
 - `GET  /v1/incarnation`            -> `IncarnationState` (JSON)
-- `GET  /v1/incarnation?watch=true` -> NDJSON stream of `WatchLine`: the current state first, then one line per
-  change, and a heartbeat line at least every `HEARTBEAT_SECONDS`.
+- `GET  /v1/incarnation?watch=true` -> NDJSON stream of `WatchLine`: the current state first, then one line
+  per change, and a heartbeat line at least every `HEARTBEAT_SECONDS`.
 - `POST /v1/incarnation`            `StartRequest` -> start incarnation `attempt` (see StartRequest)
 - `POST /v1/incarnation/stop`       `StopRequest`  -> stop incarnation `attempt` (see StopRequest)
 - `POST /v1/incarnation/release`   `ReleaseRequest` -> end the container with the exited incarnation's exit
@@ -26,18 +27,12 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-PROTOCOL_VERSION: Final = 1
+from agent_runtime.incarnation_env import ATTEMPT_ENV as ATTEMPT_ENV
+from agent_runtime.incarnation_env import CONTROL_PORT_ENV as CONTROL_PORT_ENV
+from agent_runtime.incarnation_env import CONTROL_TOKEN_SHA256_ENV as CONTROL_TOKEN_SHA256_ENV
+from agent_runtime.incarnation_env import FIRST_ATTEMPT_ENV as FIRST_ATTEMPT_ENV
 
-CONTROL_PORT_ENV: Final = "AGENT_CONTROL_PORT"
-"""Set on the container: the pod supervisor serves the control API on this port. Unset: no pod supervisor, the
-container runs one incarnation (the pod-replacing path)."""
-CONTROL_TOKEN_SHA256_ENV: Final = "AGENT_CONTROL_TOKEN_SHA256"
-"""Hex SHA-256 of the bearer token the operator controls the pod with. Only the hash is in the pod, so an agent
-(which can read its pod's environment) cannot control its own or any other pod supervisor."""
-FIRST_ATTEMPT_ENV: Final = "AGENT_FIRST_ATTEMPT"
-"""The attempt the pod was created for: the pod supervisor starts that incarnation at once."""
-ATTEMPT_ENV: Final = "AGENT_ATTEMPT"
-"""Set in each incarnation's environment: the attempt it is."""
+PROTOCOL_VERSION: Final = 1
 
 DEFAULT_CONTROL_PORT: Final = 8081
 CONTROL_PORT_NAME: Final = "control"
@@ -45,7 +40,8 @@ HEARTBEAT_SECONDS: Final = 5.0
 
 Phase = Literal["Starting", "Ready", "Stopping", "Exited"]
 """Starting: the process runs, /readyz has not answered 200 yet. Ready: it has (once; a later 503 does not go
-back). Stopping: the pod supervisor is stopping it (a stop or a newer start was asked for). Exited: it ended."""
+back). Stopping: the pod supervisor is stopping it (a stop or a newer start was asked for). Exited: it
+ended."""
 
 
 class _Wire(BaseModel):
@@ -77,7 +73,8 @@ class IncarnationState(_Wire):
     started_at: str = Field(alias="startedAt")
     ready_at: str | None = Field(default=None, alias="readyAt")
     exits: tuple[IncarnationExit, ...] = Field(
-        default=(), description="The last exits, newest last (at most MAX_EXITS); the current one's when Exited"
+        default=(),
+        description="The last exits, newest last (at most MAX_EXITS); the current one's when Exited",
     )
 
     def exit_of(self, attempt: int) -> IncarnationExit | None:
@@ -93,10 +90,10 @@ class WatchLine(_Wire):
 
 
 class StartRequest(_Wire):
-    """Start incarnation `attempt`, stopping the current one first if it still runs (SIGTERM to its process
-    group, SIGKILL after `graceSeconds`). Idempotent: `attempt` equal to the current one changes nothing (200);
-    lower than the current one is refused with 409 and the state (a newer incarnation is never replaced);
-    higher starts it (202)."""
+    """Start incarnation `attempt`, stopping the current one first if it still runs (SIGTERM to its
+    process group, SIGKILL after `graceSeconds`). Idempotent: `attempt` equal to the current one changes
+    nothing (200); lower than the current one is refused with 409 and the state (a newer incarnation is never
+    replaced); higher starts it (202)."""
 
     attempt: int = Field(ge=1)
     grace_seconds: int = Field(default=30, ge=0, alias="graceSeconds")
@@ -112,8 +109,8 @@ class StopRequest(_Wire):
 
 
 class ReleaseRequest(_Wire):
-    """The operator will not restart exited incarnation `attempt`: the pod supervisor writes that incarnation's
-    termination message and exits with its exit code, so the pod ends as a single-process pod would have.
-    409 unless `attempt` is the current incarnation and it has exited."""
+    """The operator will not restart exited incarnation `attempt`: the pod supervisor writes that
+    incarnation's termination message and exits with its exit code, so the pod ends as a single-process pod
+    would have. 409 unless `attempt` is the current incarnation and it has exited."""
 
     attempt: int = Field(ge=1)

@@ -35,7 +35,14 @@ class PeerClient:
         self._token = message_token
         self._kube = kube
         self._waiting: dict[str, asyncio.Future[str]] = {}
-        self._http = httpx.AsyncClient(timeout=10.0)
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        # Made at the first delivery, not at start-up (loading the CA bundle would delay /readyz).
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=10.0)
+        return self._client
 
     def address(self, name: str) -> str:
         if name in self._peers.addresses:
@@ -96,4 +103,5 @@ class PeerClient:
         return True
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._client is not None:
+            await self._client.aclose()

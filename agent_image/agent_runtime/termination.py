@@ -29,9 +29,14 @@ def render(summary: dict[str, Any]) -> str:
     return text
 
 
-def write(summary: dict[str, Any]) -> None:
+def message_path() -> Path:
+    """Where the summary goes: the container's termination message path."""
     explicit = os.environ.get(PATH_ENV)
-    path = Path(explicit) if explicit else builtin_path(DEFAULT_PATH)
+    return Path(explicit) if explicit else builtin_path(DEFAULT_PATH)
+
+
+def write(summary: dict[str, Any]) -> None:
+    path = message_path()
     try:
         path.write_text(render(summary), encoding="utf-8")
     except OSError as err:  # outside a pod the default path may not be writable: not worth failing over

@@ -9,7 +9,7 @@ import kubernetes_validate
 import pytest
 
 from agent_supervisor import api
-from agent_supervisor.translate import labels, manifests
+from agent_supervisor.translate import agent_pod, labels
 from agent_supervisor.translate.settings import OperatorSettings
 
 NAMESPACE = "agent-supervisor-system"
@@ -187,7 +187,7 @@ def selects(selector: dict[str, Any], pod_labels: dict[str, str]) -> bool:
 
 
 def agent_pod_labels(name: str, root_labels: dict[str, str] | None = None) -> dict[str, str]:
-    """The labels the operator really puts on an agent's pod (manifests.pod)."""
+    """The labels the operator really puts on an agent's pod (agent_pod.pod)."""
     agent = api.Agent.model_validate(
         {
             "apiVersion": api.API_VERSION,
@@ -199,7 +199,7 @@ def agent_pod_labels(name: str, root_labels: dict[str, str] | None = None) -> di
             },
         }
     )
-    pod = manifests.pod(agent, 1, "hash", OperatorSettings(default_image="agent:1"))
+    pod = agent_pod.pod(agent, 1, "hash", OperatorSettings(default_image="agent:1"))
     return dict(pod["metadata"]["labels"])
 
 
@@ -226,8 +226,12 @@ def test_the_network_policies_isolate_agent_pods_by_tree(render, pick, kinds):
     assert source["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": NAMESPACE}}
     assert selects(source["podSelector"], operator_pod)
     assert not selects(source["podSelector"], team_worker)
-    agent_port = OperatorSettings(default_image="agent:1").agent_port
-    assert ingress["ports"] == [{"port": agent_port, "protocol": "TCP"}]
+    settings = OperatorSettings(default_image="agent:1")
+    # The agent's API (config reloads) and the pod supervisor's control port (in-place restarts).
+    assert ingress["ports"] == [
+        {"port": settings.agent_port, "protocol": "TCP"},
+        {"port": settings.control_port, "protocol": "TCP"},
+    ]
     egress = base["egress"]
     assert egress[0] == {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
     assert egress[1] == {

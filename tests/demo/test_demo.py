@@ -42,21 +42,23 @@ def test_demo_shows_a_supervised_one_for_all_restart_and_stops_everything() -> N
 
     before, restarts_before = attempts(output, "before the crash")
     after, restarts_after = attempts(output, "after the restart")
-    crashed = re.search(r"crashing agent (\w+): SIGKILL to pod (\S+)", output)
+    crashing = r"crashing agent (\w+): SIGKILL to its agent process \(pid \d+\) in pod (\S+)"
+    crashed = re.search(crashing, output)
     assert crashed, output
     child, pod = crashed.groups()
     assert child == "researcher"
     assert pod == f"team-researcher-{before['researcher']}"
     assert set(before) == set(after) == {"planner", "researcher", "writer"}
-    # one_for_all: every member runs in a new pod, not only the crashed one.
+    # one_for_all: every member runs a new incarnation, not only the crashed one, each in its own pod.
     assert all(after[name] > before[name] for name in before), (before, after)
+    assert "a new process in its pod's pod supervisor: the same pods as before the crash" in output
     assert (restarts_before, restarts_after) == ("0/3", "1/3")
     # What kubectl showed: the supervisor's new restart count and its event.
     assert re.search(r"agentsupervisor.otp.agents.dev/team\s+one_for_all\s+3/3\s+1/3\s+Running", output)
     assert "GroupRestarted" in output and "child researcher exited" in output
-    # The crashed pod is kept, finished, next to its replacement (for kubectl logs).
+    # The crashed agent's pod is still the one running it (restarted in place, never replaced).
     after_restart = output[output.index("pod attempts after the restart") :]
-    assert re.search(rf"\n{re.escape(pod)}\s+0/1\s+Error\s", after_restart), after_restart
+    assert re.search(rf"\n{re.escape(pod)}\s+1/1\s+Running\s", after_restart), after_restart
     assert_cleaned_up(output)
 
 

@@ -403,9 +403,25 @@ def ready_children(env: Env, name: str) -> str | None:
 
 
 def wait_running(env: Env, name: str, children: int, timeout: float = 60) -> None:
-    """Until the supervisor is Running with every child Ready."""
+    """Until the supervisor is Running with every child Ready, and its agents' pods are Ready as kubectl shows
+    them (a pod supervisor tells the operator of Ready sooner than the kubelet's probe tells the API)."""
     wanted = f"{children}/{children}"
     wait_for(lambda: ready_children(env, name) == wanted, timeout, f"{name} Running with {wanted} ready")
+    wait_for(lambda: pods_ready(env, name), timeout, f"the pods of {name} Ready")
+
+
+def pods_ready(env: Env, supervisor_name: str) -> bool:
+    """Every running pod of the supervisor's agent children (not being deleted) has its Ready condition."""
+    for pod in env.pods().values():
+        metadata, status = pod["metadata"], pod.get("status") or {}
+        if (metadata.get("labels") or {}).get("otp.agents.dev/supervisor") != supervisor_name:
+            continue
+        if metadata.get("deletionTimestamp") or status.get("phase") != "Running":
+            continue
+        conditions = {c["type"]: c["status"] for c in status.get("conditions") or []}
+        if conditions.get("Ready") != "True":
+            return False
+    return True
 
 
 def attempt_pods(env: Env) -> dict[str, int]:

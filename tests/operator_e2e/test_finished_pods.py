@@ -14,7 +14,8 @@ LOOPERS = ("looper-a", "looper-b")
 def start_loopers(env: Env, *operator_args: str) -> Operator:
     """Agents that crash (exit 42) two seconds after each start, with one restart allowed: each runs as
     <name>-1, is replaced by <name>-2, and ends Failed."""
-    operator = env.operator("op-1", *operator_args)
+    # Pods of replaced incarnations exist only when every incarnation is a new pod.
+    operator = env.operator("op-1", "--no-in-place-restarts", *operator_args)
     for name in LOOPERS:
         env.apply(standalone(name, task_template(env, "slowcrash"), maxRestarts=1, periodSeconds=600))
     return operator

@@ -10,7 +10,8 @@ RECONCILES = "agent_supervisor_reconciles_total"
 
 
 def test_an_operator_killed_mid_group_restart_completes_it_exactly_once(env: Env) -> None:
-    first = env.operator("op-1")
+    # The pod-replacing path (test_in_place.py has the same case in place).
+    first = env.operator("op-1", "--no-in-place-restarts")
     children = [agent_child(n) for n in ("a", "b", "c")]
     env.apply(supervisor("team", children, strategy="one_for_all", periodSeconds=60))
     wait_running(env, "team", 3)
@@ -20,7 +21,7 @@ def test_an_operator_killed_mid_group_restart_completes_it_exactly_once(env: Env
     # Mid-way: the others are stopped and a's new incarnation exists; b and c are still to start.
     wait_for(lambda: "team-a-4" in pods.created(), what="the group restart to be under way")
     first.kill(signal.SIGKILL)
-    env.operator("op-2")
+    env.operator("op-2", "--no-in-place-restarts")
 
     wait_for(lambda: env.running_pods() == {"team-a-4", "team-b-5", "team-c-6"}, what="the restart completed")
     wait_running(env, "team", 3)

@@ -61,7 +61,10 @@ def members(first: int, last: int) -> list[str]:
 
 
 def test_a_pool_scales_up_and_down_in_order_and_a_member_crash_restarts_only_it(env: Env) -> None:
-    env.operator()
+    # Every incarnation a pod, so that the pod recorder sees what the operator decides: its Ready is the
+    # operator's, and a restart is a new pod (in place, the pod supervisor reports Ready first and a restart
+    # keeps the pod; test_in_place.py covers that path).
+    env.operator("op-1", "--no-in-place-restarts")
     env.apply(pool_supervisor(20))
     wait_running(env, "pool", 21, timeout=180)
     status = env.status("agentsupervisors", "pool")

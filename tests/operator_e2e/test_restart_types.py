@@ -46,7 +46,7 @@ def test_a_transient_agent_that_exits_normally_is_not_restarted(env: Env) -> Non
 
 
 def test_a_crash_looping_agent_exhausts_its_budget_until_the_reset_annotation(env: Env) -> None:
-    env.operator()
+    env.operator("op-1", "--no-in-place-restarts")  # one pod per incarnation (test_in_place.py: in place)
     pods = env.record_pods()
     env.apply(standalone("looper", task_template(env, "slowcrash"), maxRestarts=1, periodSeconds=60))
 
@@ -100,7 +100,8 @@ def test_a_significant_child_that_finishes_shuts_its_supervisor_down(env: Env) -
     # The operator knows a pod deleted without grace is gone when its DELETE returns, so the status can say
     # Succeeded before the pod's DELETED event reaches this recorder.
     wait_for(lambda: "pipeline-svc-1" in pods.deletion_requested(), what="the other children stopped")
-    assert not attempt_pods(env)
+    # The job's pod ends too (in place: its pod supervisor is released and exits with the job's code).
+    wait_for(lambda: not attempt_pods(env), what="no pod left running")
     assert env.status("agentsupervisors", "pipeline")["restartsInWindow"] == "0/3"
 
 

@@ -8,7 +8,8 @@ REQUESTS = "agent_supervisor_api_requests_total"
 
 
 def start_team(env: Env, strategy: str) -> None:
-    env.operator()
+    # Each incarnation a new pod: these are the pod-replacing path's cases (test_in_place.py: in place).
+    env.operator("op-1", "--no-in-place-restarts")
     children = [agent_child(name) for name in ("a", "b", "c")]
     # A window far longer than any test run: the restart count asserted after a slow restart must not lapse.
     env.apply(supervisor("team", children, strategy=strategy, periodSeconds=600))

@@ -9,7 +9,7 @@ import yaml
 
 from agent_runtime.config import parse_config
 from agent_supervisor import supervision
-from agent_supervisor.translate import labels, manifests
+from agent_supervisor.translate import agent_pod, labels, manifests
 from agent_supervisor.translate.runtime_config import RenderContext, render
 from agent_supervisor.translate.settings import OperatorSettings
 
@@ -33,7 +33,7 @@ def owner(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_pod_is_one_incarnation_with_restricted_security(make_agent):
-    pod = manifests.pod(make_agent("solo"), 3, "abc123", SETTINGS)
+    pod = agent_pod.pod(make_agent("solo"), 3, "abc123", SETTINGS)
     assert pod["metadata"]["name"] == "solo-3"
     spec = pod["spec"]
     assert spec["restartPolicy"] == "Never"
@@ -51,7 +51,7 @@ def test_pod_is_one_incarnation_with_restricted_security(make_agent):
 
 
 def test_pod_probes_ports_config_and_termination_message(make_agent):
-    c = container(manifests.pod(make_agent("solo"), 1, "h", SETTINGS))
+    c = container(agent_pod.pod(make_agent("solo"), 1, "h", SETTINGS))
     assert c["image"] == "agent-runtime:dev"
     assert c["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
     assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
@@ -62,7 +62,7 @@ def test_pod_probes_ports_config_and_termination_message(make_agent):
 
 
 def test_pod_labels_for_a_standalone_agent(make_agent):
-    pod = manifests.pod(make_agent("solo"), 7, "hash7", SETTINGS)
+    pod = agent_pod.pod(make_agent("solo"), 7, "hash7", SETTINGS)
     assert pod["metadata"]["labels"] == {
         labels.AGENT: "solo",
         labels.SUPERVISOR: "",
@@ -85,7 +85,7 @@ def test_pod_labels_for_a_standalone_agent(make_agent):
 
 def test_pod_labels_for_a_supervised_agent(make_agent):
     agent = make_agent("team-a", labels_={labels.SUPERVISOR: "team", labels.CHILD: "a", labels.ROOT: "root"})
-    pod_labels = manifests.pod(agent, 2, "h", SETTINGS)["metadata"]["labels"]
+    pod_labels = agent_pod.pod(agent, 2, "h", SETTINGS)["metadata"]["labels"]
     assert (pod_labels[labels.SUPERVISOR], pod_labels[labels.CHILD], pod_labels[labels.ROOT]) == (
         "team",
         "a",
@@ -98,7 +98,7 @@ def test_secrets_reach_the_pod_only_through_secret_key_refs(make_agent):
     agent = make_agent(
         model={"endpoint": "http://m:1/v1", "name": "m", "apiKeySecretRef": {"name": "mk", "key": "k"}}
     )
-    env = env_by_name(manifests.pod(agent, 1, "h", SETTINGS))
+    env = env_by_name(agent_pod.pod(agent, 1, "h", SETTINGS))
     assert env["AGENT_MESSAGE_TOKEN"] == {
         "name": "AGENT_MESSAGE_TOKEN",
         "valueFrom": {"secretKeyRef": {"name": "solo-messaging", "key": "token"}},
@@ -110,7 +110,7 @@ def test_secrets_reach_the_pod_only_through_secret_key_refs(make_agent):
 
 
 def test_downward_api_and_runtime_env(make_agent):
-    env = env_by_name(manifests.pod(make_agent(), 1, "h", SETTINGS))
+    env = env_by_name(agent_pod.pod(make_agent(), 1, "h", SETTINGS))
     fields = {
         name: var["valueFrom"]["fieldRef"]["fieldPath"]
         for name, var in env.items()
@@ -131,7 +131,7 @@ def test_downward_api_and_runtime_env(make_agent):
 
 def test_messaging_token_of_a_supervised_agent_is_its_roots(make_agent):
     agent = make_agent("team-a", labels_={labels.SUPERVISOR: "team", labels.CHILD: "a", labels.ROOT: "root"})
-    ref = env_by_name(manifests.pod(agent, 1, "h", SETTINGS))["AGENT_MESSAGE_TOKEN"]["valueFrom"][
+    ref = env_by_name(agent_pod.pod(agent, 1, "h", SETTINGS))["AGENT_MESSAGE_TOKEN"]["valueFrom"][
         "secretKeyRef"
     ]
     assert ref["name"] == "root-messaging"
@@ -149,7 +149,7 @@ def test_spec_pod_settings_are_applied(make_agent):
     settings = OperatorSettings(
         default_image="unused", api_url_for_pods="http://10.0.0.1:6443", image_pull_policy="IfNotPresent"
     )
-    pod = manifests.pod(agent, 1, "h", settings)
+    pod = agent_pod.pod(agent, 1, "h", settings)
     c = container(pod)
     assert c["image"] == "custom:1" and c["imagePullPolicy"] == "IfNotPresent"
     assert c["resources"] == {"limits": {"memory": "256Mi"}, "requests": {"cpu": "100m"}}
@@ -169,14 +169,14 @@ def test_spec_pod_settings_are_applied(make_agent):
     ],
 )
 def test_grace_period_follows_the_shutdown_policy_the_child_was_started_with(make_agent, policy, grace):
-    pod = manifests.pod(make_agent(shutdown={"graceSeconds": 99}), 1, "h", SETTINGS, shutdown=policy)
+    pod = agent_pod.pod(make_agent(shutdown={"graceSeconds": 99}), 1, "h", SETTINGS, shutdown=policy)
     assert pod["spec"].get("terminationGracePeriodSeconds") == grace
 
 
 def test_standalone_grace_period_comes_from_the_agent(make_agent):
-    assert manifests.pod(make_agent(), 1, "h", SETTINGS)["spec"]["terminationGracePeriodSeconds"] == 5
+    assert agent_pod.pod(make_agent(), 1, "h", SETTINGS)["spec"]["terminationGracePeriodSeconds"] == 5
     brutal = make_agent(shutdown={"brutalKill": True})
-    assert manifests.pod(brutal, 1, "h", SETTINGS)["spec"]["terminationGracePeriodSeconds"] == 0
+    assert agent_pod.pod(brutal, 1, "h", SETTINGS)["spec"]["terminationGracePeriodSeconds"] == 0
 
 
 def test_config_map_holds_the_rendered_config(make_agent):
@@ -194,7 +194,7 @@ def test_service_selects_the_agents_pods_by_name(make_agent):
     assert svc["metadata"]["name"] == "solo"
     assert svc["spec"]["selector"] == {labels.AGENT: "solo"}
     assert svc["spec"]["ports"] == [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}]
-    pod_labels = manifests.pod(make_agent("solo"), 1, "h", SETTINGS)["metadata"]["labels"]
+    pod_labels = agent_pod.pod(make_agent("solo"), 1, "h", SETTINGS)["metadata"]["labels"]
     assert svc["spec"]["selector"].items() <= pod_labels.items()
 
 
@@ -298,8 +298,36 @@ def test_owned_objects_need_the_owners_uid(bodies):
     body = bodies.agent()
     del body["metadata"]["uid"]
     with pytest.raises(ValueError, match=r"metadata\.uid"):
-        manifests.pod(parse_agent(body), 1, "h", SETTINGS)
+        agent_pod.pod(parse_agent(body), 1, "h", SETTINGS)
     body = bodies.agent()
     del body["metadata"]["namespace"]
     with pytest.raises(ValueError, match=r"metadata\.namespace"):
         manifests.service(parse_agent(body), SETTINGS)
+
+
+def test_in_place_pods_run_a_pod_supervisor_that_only_knows_the_tokens_hash(make_agent):
+    digest = "ab" * 32
+    settings = OperatorSettings(default_image="agent-runtime:dev", control_token_sha256=digest)
+    pod = agent_pod.pod(make_agent("solo"), 4, "h", settings)
+    env = env_by_name(pod)
+    assert env["AGENT_CONTROL_PORT"] == {"name": "AGENT_CONTROL_PORT", "value": "8081"}
+    assert env["AGENT_CONTROL_TOKEN_SHA256"]["value"] == digest
+    assert env["AGENT_FIRST_ATTEMPT"]["value"] == "4"
+    c = container(pod)
+    assert {"name": "control", "containerPort": 8081, "protocol": "TCP"} in c["ports"]
+    # Liveness asks the pod supervisor, healthy between two incarnations; readiness is the agent's.
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "control"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert pod["metadata"]["annotations"] == {"otp.agents.dev/control-port": "8081"}
+    # Without in-place restarts the pod is exactly the one-process pod.
+    plain = agent_pod.pod(make_agent("solo"), 4, "h", SETTINGS)
+    assert "annotations" not in plain["metadata"]
+    assert not {"AGENT_CONTROL_PORT", "AGENT_CONTROL_TOKEN_SHA256"} & env_by_name(plain).keys()
+
+
+def test_control_secret_holds_a_token_and_refuses_an_empty_one():
+    secret = manifests.control_secret("ops", "t0k3n")
+    assert secret["metadata"]["name"] == "agent-supervisor-control"
+    assert secret["stringData"] == {"token": "t0k3n"}
+    with pytest.raises(ValueError, match="non-empty"):
+        manifests.control_secret("ops", "")

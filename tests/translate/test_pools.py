@@ -10,7 +10,7 @@ import pytest
 
 from agent_supervisor import api, supervision
 from agent_supervisor.supervision import ChildExited, ChildReady, ExitReason, Start, SupervisorState, decide
-from agent_supervisor.translate import labels, manifests, members, pod_exits, projection
+from agent_supervisor.translate import agent_pod, labels, manifests, members, pod_exits, projection
 from agent_supervisor.translate.observe import observe
 from agent_supervisor.translate.settings import OperatorSettings
 from agent_supervisor.translate.status import supervisor_status
@@ -88,7 +88,7 @@ def test_a_member_agent_is_the_pools_template_labelled_with_the_member_and_the_p
 def test_a_member_pod_carries_the_pool_label(team):
     manifest = manifests.child_agent(team(3), "w-0")
     agent = api.Agent.model_validate({**manifest, "metadata": {**manifest["metadata"], "uid": "uid-w-0"}})
-    pod = manifests.pod(agent, 7, "h", OperatorSettings(default_image="agent:test"))
+    pod = agent_pod.pod(agent, 7, "h", OperatorSettings(default_image="agent:test"))
     assert pod["metadata"]["name"] == "team-w-0-7"
     assert pod["metadata"]["labels"][labels.CHILD] == "w-0"
     assert pod["metadata"]["labels"][labels.POOL] == "w"

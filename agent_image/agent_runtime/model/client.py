@@ -37,15 +37,26 @@ class ModelClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.config = config
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        timeout = httpx.Timeout(config.timeout_seconds, connect=config.connect_timeout_seconds)
-        self._http = httpx.AsyncClient(
-            base_url=config.endpoint, headers=headers, timeout=timeout, transport=transport
-        )
+        self._api_key = api_key
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
         self._on_retry = on_retry
         self._sleep = sleep
         self._rng = rng or random.Random()
         self.last_call_seconds = 0.0
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        # Made at the first call, not at start-up: an httpx client loads the system's CA bundle (about 50 ms),
+        # which would delay /readyz for a model that is only called later.
+        if self._client is None:
+            config = self.config
+            headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+            timeout = httpx.Timeout(config.timeout_seconds, connect=config.connect_timeout_seconds)
+            self._client = httpx.AsyncClient(
+                base_url=config.endpoint, headers=headers, timeout=timeout, transport=self._transport
+            )
+        return self._client
 
     async def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Completion:
         body: dict[str, Any] = {**self.config.parameters, "model": self.config.name, "messages": messages}
@@ -91,4 +102,5 @@ class ModelClient:
             return f"malformed response ({err})", None
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._client is not None:
+            await self._client.aclose()

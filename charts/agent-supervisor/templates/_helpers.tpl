@@ -69,9 +69,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 agent-supervisor-operator
 {{- end -}}
 
-{{/* The port of the agents' HTTP API (messages, config reload): fixed in the operator (builders.py). */}}
+{{/* The port of the agents' HTTP API (messages, config reload): fixed in the operator (agent_pod.py). */}}
 {{- define "agent-supervisor.agentPort" -}}
 8080
+{{- end -}}
+
+{{/* The pod supervisor's control port (in-place restarts): agent_runtime/incarnation_protocol.py. */}}
+{{- define "agent-supervisor.controlPort" -}}
+8081
 {{- end -}}
 
 {{/* Namespaces that get the agent NetworkPolicies, one per line. */}}
@@ -98,6 +103,7 @@ kube.py names every resource the operator touches; the verbs are the calls made 
   pods
     list, watch    kopf's index and events of the operator's pods (label selector managed-by)
     create, delete executor.py starts incarnations and stops them, and deletes leftovers
+    patch          executor.py notes an in-place incarnation's attempt on its pod (annotation)
     deletecollection
                    finished.py deletes finished pods of replaced incarnations in batches (label selector)
   configmaps
@@ -107,8 +113,9 @@ kube.py names every resource the operator touches; the verbs are the calls made 
   services
     create, patch  agents.py applies the agent's Service
   secrets
-    get            agents.py reads a tree's messaging token; reconciler.py checks referenced model Secrets
-    create         agents.py creates the tree's messaging Secret
+    get            tokens.py reads a tree's messaging token, control_token.py the pod supervisors' control
+                   token; secret_checks.py checks referenced model Secrets
+    create         tokens.py creates the tree's messaging Secret, control_token.py the control Secret
   events
     create         recorder.py posts Events (kopf's own event posting is off in main.py)
   roles, rolebindings (rbac.authorization.k8s.io)
@@ -126,7 +133,7 @@ namespaces; the API group check in main.py is a discovery request, which every a
   verbs: ["patch"]
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["list", "watch", "create", "delete", "deletecollection"]
+  verbs: ["list", "watch", "create", "patch", "delete", "deletecollection"]
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["get", "create", "update", "patch"]

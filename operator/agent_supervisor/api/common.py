@@ -232,7 +232,10 @@ class ExitInfo(ApiModel):
 
     code: StrictInt | None = Field(
         default=None,
-        description="Exit code of the agent's container; absent when the pod went away without one.",
+        description=(
+            "Exit code of the agent's process (its container's, or with in-place restarts its incarnation's; "
+            "128+N when signal N killed it); absent when the pod went away without one."
+        ),
     )
     classification: ExitClass = Field(
         description=(

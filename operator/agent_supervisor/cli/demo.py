@@ -43,14 +43,15 @@ def main_resource(example: Path) -> dict[str, Any]:
 
 
 def settled(stack: DemoStack, kind: str, name: str) -> str | None:
-    """The phase once the resource is Ready (or Succeeded, for a finished task agent); None before."""
+    """The phase once the resource is Ready (Succeeded, for a task agent); None before."""
     obj = stack.get(kind, NAMESPACE, name) or {}
     status = obj.get("status") or {}
     phase = status.get("phase")
     ready = any(
         c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []
     )
-    if phase == "Succeeded" or (phase == "Running" and ready):
+    task = kind == "agents" and bool((obj.get("spec") or {}).get("task"))
+    if phase == "Succeeded" or (phase == "Running" and ready and not task):
         return str(phase)
     return None
 
@@ -83,9 +84,10 @@ def crash_and_watch(stack: DemoStack, name: str, child: str) -> None:
     before = stack.live_attempts(NAMESPACE)
     restarts_before = restarts(stack, name)
     say(f"pod attempts before the crash: {_attempts_line(before)} (restarts {restarts_before})")
+    pods_before = stack.live_pods(NAMESPACE)
     pod = stack.pod_of_child(NAMESPACE, child)
-    say(f"crashing agent {child}: SIGKILL to pod {pod}")
-    stack.kill_pod(NAMESPACE, pod)
+    pid = stack.kill_agent_process(NAMESPACE, pod)
+    say(f"crashing agent {child}: SIGKILL to its agent process (pid {pid}) in pod {pod}")
     say(f"waiting for supervisor {name} to react")
 
     def recovered() -> dict[str, int] | None:
@@ -95,9 +97,13 @@ def crash_and_watch(stack: DemoStack, name: str, child: str) -> None:
         return attempts if moved and again else None
 
     after = wait_until(recovered, SETTLE_TIMEOUT, f"supervisor {name} to restart {child} and be Ready")
+    # The operator hears Ready from the pods' pod supervisors a moment before the kubelet's probe reports it.
+    wait_until(lambda: stack.live_pods_ready(NAMESPACE), SETTLE_TIMEOUT, "the pods to be Ready")
     say(f"pod attempts after the restart: {_attempts_line(after)} (restarts {restarts(stack, name)})")
+    kept = "the same pods" if stack.live_pods(NAMESPACE) == pods_before else "new pods where needed"
+    say(f"each restarted agent is a new process in its pod's pod supervisor: {kept} as before the crash")
     show_state(stack)
-    say(f"the crashed pod {pod} stays, finished, for a minute: `kubectl logs {pod}` shows how it ended")
+    say(f"`kubectl logs {pod}` shows every incarnation's output and how each one ended")
     say(f"kubectl get events --field-selector involvedObject.name={name}")
     show(stack.kubectl("get", "events", "-n", NAMESPACE, f"--field-selector=involvedObject.name={name}"))
 

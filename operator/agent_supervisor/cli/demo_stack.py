@@ -8,7 +8,9 @@ cluster's Service DNS for HTTP.
 
 from __future__ import annotations
 
+import base64
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +23,9 @@ from typing import Any, TypeVar
 
 import httpx
 
+from agent_runtime.incarnation_protocol import DEFAULT_CONTROL_PORT
+from agent_supervisor.translate import labels as label_keys
+from agent_supervisor.translate.incarnations import CURRENT_ATTEMPT
 from agent_supervisor.translate.pods import pod_is_ready
 from localcluster.cluster import LocalCluster, LocalClusterThread
 
@@ -248,11 +253,40 @@ class DemoStack:
         attempts: dict[str, int] = {}
         for pod in self.pods(namespace):
             labels = pod["metadata"].get("labels") or {}
-            phase = (pod.get("status") or {}).get("phase")
-            if CHILD_LABEL not in labels or pod["metadata"].get("deletionTimestamp") or phase != "Running":
+            if CHILD_LABEL not in labels or not _live(pod):
                 continue
-            attempts[labels[CHILD_LABEL]] = int(labels.get(ATTEMPT_LABEL, "0"))
+            # A pod that restarted its agent in place runs a newer attempt than the one in its name.
+            current = (pod["metadata"].get("annotations") or {}).get(CURRENT_ATTEMPT)
+            attempts[labels[CHILD_LABEL]] = int(current or labels.get(ATTEMPT_LABEL, "0"))
         return attempts
+
+    def kill_agent_process(self, namespace: str, pod: str) -> int:
+        """SIGKILL the agent process that a pod's pod supervisor runs, as an agent crash would end it: the pod
+        stays. Authenticates as the operator does (its control Secret). Returns the pid."""
+        secret = self.get("secrets", SYSTEM_NAMESPACE, label_keys.CONTROL_SECRET) or {}
+        token = base64.b64decode((secret.get("data") or {}).get(label_keys.CONTROL_TOKEN_KEY, "")).decode()
+        address = ((self.get("pods", namespace, pod) or {}).get("status") or {}).get("podIP")
+        if not token or not address:
+            raise DemoError(f"pod {pod} has no pod supervisor the demo can reach (operator token or pod IP)")
+        response = self._client().get(
+            f"http://{address}:{DEFAULT_CONTROL_PORT}/v1/incarnation",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        response.raise_for_status()
+        pid = response.json().get("pid")
+        if not isinstance(pid, int):
+            raise DemoError(f"pod {pod} runs no agent process right now")
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def live_pods(self, namespace: str) -> dict[str, str]:
+        """Name -> uid of the pods that are running and not being deleted."""
+        live = (pod["metadata"] for pod in self.pods(namespace) if _live(pod))
+        return {str(metadata["name"]): str(metadata["uid"]) for metadata in live}
+
+    def live_pods_ready(self, namespace: str) -> bool:
+        """Every running pod of the namespace (not being deleted) is Ready."""
+        return all(pod_is_ready(pod) for pod in self.pods(namespace) if _live(pod))
 
     def pod_of_child(self, namespace: str, child: str) -> str:
         for pod in self.pods(namespace):
@@ -265,3 +299,9 @@ class DemoStack:
     def kill_pod(self, namespace: str, name: str) -> None:
         if not self._running_cluster().kill_pod(namespace, name, "SIGKILL"):
             raise DemoError(f"pod {name} has no running container to kill")
+
+
+def _live(pod: dict[str, Any]) -> bool:
+    """Running and not being deleted."""
+    running = (pod.get("status") or {}).get("phase") == "Running"
+    return running and not pod["metadata"].get("deletionTimestamp")

@@ -17,6 +17,12 @@ from typing import Any, Final
 
 import aiohttp
 
+from agent_supervisor import api
+from agent_supervisor.controller.recorder import EventRecorder
+from agent_supervisor.controller.tokens import MessagingTokens
+from agent_supervisor.translate import labels
+from agent_supervisor.translate.pods import serving_pod
+
 log = logging.getLogger(__name__)
 
 RELOAD_TIMEOUT_SECONDS: Final = 60.0
@@ -56,15 +62,55 @@ class ConfigDelivery:
     ends, `on_done(namespace, agent)` asks for a reconcile, which writes what `applied()` reports to status.
     """
 
-    def __init__(self, port: int, on_done: Callable[[str, str], None]) -> None:
+    def __init__(
+        self,
+        port: int,
+        on_done: Callable[[str, str], None],
+        tokens: MessagingTokens,
+        recorder: EventRecorder,
+    ) -> None:
         self._port = port
         self._on_done = on_done
+        self._tokens = tokens
+        self._recorder = recorder
         self._session: aiohttp.ClientSession | None = None
         self._inflight: dict[tuple[str, str], tuple[Delivery, asyncio.Task[None]]] = {}
         self._applied: dict[tuple[str, str], Applied] = {}
 
     def applied(self, namespace: str, agent: str) -> Applied | None:
         return self._applied.get((namespace, agent))
+
+    async def applied_revision(
+        self,
+        agent: api.Agent,
+        pods: list[Mapping[str, Any]],
+        revision: str,
+        previous: Mapping[str, Any],
+    ) -> str | None:
+        """The config revision the agent's running pod reports; delivers `revision` to it if needed."""
+        namespace, name = agent.metadata.namespace or "", agent.metadata.name or ""
+        reported = previous.get("appliedConfigRevision")
+        last_known = str(reported) if reported else None
+        pod = serving_pod(pods, name)
+        address = None if pod is None else (pod.get("status") or {}).get("podIP")
+        if pod is None or not address:
+            return last_known
+        pod_name = pod["metadata"]["name"]
+        token = await self._tokens.read(namespace, labels.root_of(name, agent.metadata.labels))
+        self.ensure(Delivery(namespace, name, pod_name, str(address), revision, token))
+        applied = self.applied(namespace, name)
+        if applied is None or applied.pod != pod_name:
+            return last_known
+        if applied.error:
+            # The agent keeps running the revision it had; say why the new one is not applied.
+            self._recorder.record(
+                {"apiVersion": api.API_VERSION, "kind": "Agent", "metadata": agent.metadata.model_dump()},
+                "Warning",
+                "ConfigNotApplied",
+                applied.error,
+            )
+            return last_known
+        return applied.revision
 
     def ensure(self, delivery: Delivery) -> None:
         """Start delivering `delivery` unless it is applied already or on its way."""

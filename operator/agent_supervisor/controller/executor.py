@@ -16,12 +16,13 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from agent_supervisor import api
 from agent_supervisor.controller import metrics
 from agent_supervisor.controller.config_objects import AgentConfigs
 from agent_supervisor.controller.finished import FinishedPods
+from agent_supervisor.controller.incarnation_watch import IncarnationWatch
 from agent_supervisor.controller.kube import (
     AGENT_SUPERVISORS,
     AGENTS,
@@ -36,17 +37,21 @@ from agent_supervisor.supervision import (
     Action,
     ChildKind,
     RemoveChild,
+    ShutdownPolicy,
     StartChild,
     StopChild,
     SupervisorState,
 )
 from agent_supervisor.supervision.state import ALIVE
-from agent_supervisor.translate import labels, manifests, members
-from agent_supervisor.translate.observe import ObservedChild, leftover_pods
+from agent_supervisor.translate import agent_pod, in_place, incarnations, labels, manifests, members
+from agent_supervisor.translate.observe import ObservedChild, ObservedPod, leftover_pods
 from agent_supervisor.translate.projection import parse_agent
 from agent_supervisor.translate.settings import OperatorSettings
 
 log = logging.getLogger(__name__)
+
+DEFAULT_GRACE_SECONDS: Final = 30
+"""Kubernetes' default terminationGracePeriodSeconds, for a policy that leaves the pod's grace unset."""
 
 
 @dataclass
@@ -84,6 +89,12 @@ def _supervisor(target: Target) -> api.AgentSupervisor:
     return target.resource
 
 
+def _grace(policy: ShutdownPolicy | None) -> int:
+    """The grace a pod supervisor gives an incarnation it stops: the pod's own (agent_pod.grace_seconds)."""
+    grace = None if policy is None else agent_pod.grace_seconds(policy)
+    return DEFAULT_GRACE_SECONDS if grace is None else grace
+
+
 def _digest(manifest: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
 
@@ -96,8 +107,10 @@ class Executor:
         configs: AgentConfigs,
         graveyard: Graveyard,
         finished: FinishedPods,
+        incarnation_watch: IncarnationWatch | None = None,
     ) -> None:
         self._kube = kube
+        self._incarnations = incarnation_watch
         self._finished = finished
         self._settings = settings
         self._configs = configs
@@ -116,6 +129,7 @@ class Executor:
                     await self._remove(target, name)
                 case _:
                     pass  # WaitUntil, ShutdownSelf and EmitEvent are the reconciler's
+        await self._release_ended(target)
         await self._delete_leftovers(target)
 
     # --- agents: pods -------------------------------------------------------------------------------------
@@ -145,19 +159,46 @@ class Executor:
             return
         if action.attempt in target.observed.get(action.name, ObservedChild()).pods:
             return
+        host = in_place.start_host(target.observed, action)
+        if isinstance(host, in_place.Awaiting):
+            return
+        if host is not None and await self._start_in_place(target, host, action):
+            return
         agent = self._agent_of(target, action.name)
         if agent is None:
             agent = await self._ensure_child_agent(target, action.name)
         # The pod mounts the config and reads the tree's token: both must exist before it starts.
         await self._configs.ensure(agent)
         shutdown = None if child is None or isinstance(target.resource, api.Agent) else child.shutdown
-        pod = manifests.pod(agent, action.attempt, action.template_hash, self._settings, shutdown)
+        pod = agent_pod.pod(agent, action.attempt, action.template_hash, self._settings, shutdown)
         try:
             await self._kube.create(PODS, target.namespace, pod)
         except AlreadyExistsError:
             return
-        if action.name in target.restarted and target.triggered_at:
+        self._reacted(target, action.name)
+
+    def _reacted(self, target: Target, child: str) -> None:
+        if child in target.restarted and target.triggered_at:
             metrics.REACTION_SECONDS.observe(time.monotonic() - target.triggered_at)
+
+    async def _start_in_place(self, target: Target, host: ObservedPod, action: StartChild) -> bool:
+        """Start incarnation `attempt` as a new process in the pod that ran the previous one. False: the pod
+        supervisor could not take it (gone, or refusing), and a new pod is created instead."""
+        if self._incarnations is None:
+            return False
+        child = target.state.find(action.name)
+        policy = child.shutdown if child is not None else None
+        grace = _grace(policy)
+        if not await self._incarnations.start(host.pod, action.attempt, grace):
+            return False
+        metrics.IN_PLACE_RESTARTS.inc()
+        self._reacted(target, action.name)
+        name = (host.pod.get("metadata") or {}).get("name", "")
+        # For people reading the pod (kubectl get pod -L): the operator itself goes by the pod supervisor.
+        patch = {"metadata": {"annotations": {incarnations.CURRENT_ATTEMPT: str(action.attempt)}}}
+        with contextlib.suppress(NotFoundError):
+            await self._kube.merge_patch(PODS, target.namespace, name, patch)
+        return True
 
     async def _stop(self, target: Target, action: StopChild) -> None:
         child = target.state.find(action.name)
@@ -167,13 +208,33 @@ class Executor:
         pod = target.observed.get(action.name, ObservedChild()).pods.get(action.attempt)
         if pod is not None and (pod.pod.get("metadata") or {}).get("deletionTimestamp"):
             return
-        agent = self._agent_name(target, action.name)
-        await self._delete_pod(
-            target,
-            labels.pod_name(agent, action.attempt),
-            manifests.grace_seconds(action.shutdown),
-            None if pod is None else pod.pod,
+        host = in_place.stop_host(target.state, target.observed, action)
+        if host is not None and await self._stop_in_place(host, action):
+            return
+        # The pod that runs the attempt: named after it, unless the attempt started in place in an older pod.
+        name = (
+            str(pod.pod["metadata"]["name"])
+            if pod is not None
+            else labels.pod_name(self._agent_name(target, action.name), action.attempt)
         )
+        await self._delete_pod(
+            target, name, agent_pod.grace_seconds(action.shutdown), None if pod is None else pod.pod
+        )
+
+    async def _stop_in_place(self, pod: ObservedPod, action: StopChild) -> bool:
+        """Stop the incarnation but keep its pod: the plan starts the child again, in place."""
+        if self._incarnations is None:
+            return False
+        if pod.hosted is not None and pod.hosted.phase in ("Stopping", "Exited"):
+            return True
+        return await self._incarnations.stop(pod.pod, action.attempt, _grace(action.shutdown))
+
+    async def _release_ended(self, target: Target) -> None:
+        """Pods whose last incarnation exited for good end as a one-process pod would: with its exit code."""
+        if self._incarnations is None:
+            return
+        for pod, attempt in in_place.releases(target.state, target.observed):
+            await self._incarnations.release(pod.pod, attempt)
 
     async def _delete_pod(
         self, target: Target, name: str, grace: int | None, seen: Mapping[str, Any] | None

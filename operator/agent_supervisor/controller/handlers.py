@@ -14,7 +14,7 @@ from typing import Any, Final
 import kopf
 
 from agent_supervisor.api import GROUP, VERSION
-from agent_supervisor.controller.indexes import Indexes, ObjectKey
+from agent_supervisor.controller.indexes import Indexes, ObjectKey, supervising_key
 from agent_supervisor.controller.kube import AGENT_SUPERVISORS, AGENTS, login
 from agent_supervisor.controller.reconciler import Controller
 from agent_supervisor.translate import labels as label_keys
@@ -47,14 +47,6 @@ def trim(body: Mapping[str, Any], *, keep_spec: bool) -> dict[str, Any]:
     if keep_spec:
         trimmed["spec"] = body.get("spec") or {}
     return trimmed
-
-
-def supervising_key(namespace: str | None, pod_labels: Mapping[str, str]) -> ObjectKey:
-    """The resource whose supervision state owns a pod: its AgentSupervisor, or a standalone Agent."""
-    supervisor = label_keys.supervisor_of(pod_labels)
-    if supervisor is not None:
-        return ObjectKey(AGENT_SUPERVISORS.kind, namespace or "", supervisor)
-    return ObjectKey(AGENTS.kind, namespace or "", pod_labels.get(label_keys.AGENT, ""))
 
 
 def build_registry(controller: Controller) -> kopf.OperatorRegistry:
@@ -121,6 +113,7 @@ def build_registry(controller: Controller) -> kopf.OperatorRegistry:
     async def pod_event(
         type: str, body: kopf.Body, namespace: str | None, labels: kopf.Labels, **_: Any
     ) -> None:
+        controller.pod_changed(trim(body, keep_spec=False), deleted=type == "DELETED")
         if type == "DELETED" and controller.finished.swept(str(body.get("metadata", {}).get("uid") or "")):
             return  # a finished older incarnation the operator deleted itself: its owner has nothing to do
         controller.trigger(supervising_key(namespace, labels))

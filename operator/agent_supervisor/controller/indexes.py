@@ -9,13 +9,23 @@ from typing import Any, NamedTuple
 
 import kopf
 
+from agent_supervisor.controller.kube import AGENT_SUPERVISORS, AGENTS
 from agent_supervisor.controller.vanished import Graveyard
+from agent_supervisor.translate import labels
 
 
 class ObjectKey(NamedTuple):
     kind: str
     namespace: str
     name: str
+
+
+def supervising_key(namespace: str | None, pod_labels: Mapping[str, str]) -> ObjectKey:
+    """The resource whose supervision state owns a pod: its AgentSupervisor, or a standalone Agent."""
+    supervisor = labels.supervisor_of(pod_labels)
+    if supervisor is not None:
+        return ObjectKey(AGENT_SUPERVISORS.kind, namespace or "", supervisor)
+    return ObjectKey(AGENTS.kind, namespace or "", pod_labels.get(labels.AGENT, ""))
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import kopf
 
 from agent_supervisor.api import GROUP, VERSION
 from agent_supervisor.controller import handlers, metrics
+from agent_supervisor.controller.control_token import ControlTokenError, control_token, token_sha256
 from agent_supervisor.controller.kube import ApiError, KubeClient
 from agent_supervisor.controller.leader import LeaderElector, LeadershipLostError, LeaseSettings
 from agent_supervisor.controller.reconciler import Controller
@@ -110,6 +111,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         default=60.0,
         help="seconds the finished pod of a replaced incarnation is kept (for kubectl logs) before it is "
         "deleted in a batch; 0 deletes it as soon as its replacement is decided",
+    )
+    parser.add_argument(
+        "--in-place-restarts",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="new agent pods run a pod supervisor, and a restart whose pod is healthy is a new process in "
+        "that pod instead of a new pod (default: on)",
     )
     parser.add_argument("--workers", type=int, default=8, help="concurrent reconciles")
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logs")
@@ -203,14 +211,22 @@ async def _lead(
         acquiring.cancel()
         return 0
     metrics.LEADER.set(1)
+    # Pods made with in-place restarts are controlled with the token whatever this run's flag says.
+    try:
+        token = await control_token(kube, _lease_namespace(args, kube))
+    except (ControlTokenError, ApiError) as error:
+        raise SetupError(f"in-place restarts: {error}") from error
     settings = OperatorSettings(
         default_image=args.default_image,
         start_deadline_seconds=args.start_deadline,
         peer_template=args.peer_template,
         peers_via_api_server=args.peers_via_api_server,
         api_url_for_pods=args.pod_api_url,
+        control_token_sha256=token_sha256(token) if args.in_place_restarts else None,
     )
-    controller = Controller(kube, settings, identity=identity, finished_pod_ttl=args.finished_pod_ttl)
+    controller = Controller(
+        kube, settings, identity=identity, finished_pod_ttl=args.finished_pod_ttl, control_token=token
+    )
     metrics.register_phases(controller.phases)
     # Long-lived tasks first: kopf treats tasks created after it started as its own, waits for them when it
     # stops and cancels them.

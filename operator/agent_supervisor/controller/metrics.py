@@ -45,8 +45,17 @@ ESCALATIONS = Counter(
 )
 REACTION_SECONDS = Histogram(
     f"{PREFIX}_reaction_seconds",
-    "From the watch event that revealed a child's exit to the creation of its replacement pod.",
+    "From the watch event that revealed a child's exit to the creation of its replacement pod (or the pod "
+    "supervisor's answer to an in-place start).",
     buckets=(0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+IN_PLACE_RESTARTS = Counter(
+    f"{PREFIX}_in_place_starts",
+    "Incarnations started as a new process inside the pod of the previous one (in-place restarts).",
+)
+POD_SUPERVISOR_WATCHES = Gauge(
+    f"{PREFIX}_pod_supervisor_watches",
+    "Connected watches of agent pods' pod supervisors (one per running agent pod with in-place restarts).",
 )
 RESYNC_VANISHED = Counter(
     f"{PREFIX}_resync_vanished_objects",

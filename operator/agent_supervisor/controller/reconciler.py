@@ -25,11 +25,12 @@ from typing import Any
 
 from agent_supervisor import api
 from agent_supervisor.controller import metrics
-from agent_supervisor.controller.config_delivery import ConfigDelivery, Delivery
+from agent_supervisor.controller.config_delivery import ConfigDelivery
 from agent_supervisor.controller.config_objects import AgentConfigs
 from agent_supervisor.controller.executor import Executor, Target
 from agent_supervisor.controller.finished import FinishedPods
-from agent_supervisor.controller.indexes import Indexes, ObjectKey
+from agent_supervisor.controller.incarnation_watch import IncarnationWatch
+from agent_supervisor.controller.indexes import Indexes, ObjectKey, supervising_key
 from agent_supervisor.controller.kube import (
     AGENT_SUPERVISORS,
     AGENTS,
@@ -46,7 +47,6 @@ from agent_supervisor.controller.workqueue import WorkQueue
 from agent_supervisor.controller.writer import ResourceWriter
 from agent_supervisor.supervision import SupervisorSpec, SupervisorState
 from agent_supervisor.translate import labels, observe, status
-from agent_supervisor.translate.pods import serving_pod
 from agent_supervisor.translate.projection import (
     InvalidResourceError,
     parse_agent,
@@ -80,6 +80,7 @@ class Controller:
         identity: str,
         *,
         finished_pod_ttl: float = 0.0,
+        control_token: str | None = None,
     ) -> None:
         self.kube = kube
         self.settings = settings
@@ -87,10 +88,17 @@ class Controller:
         self.recorder = EventRecorder(kube, identity)
         self.tokens = MessagingTokens(kube)
         self.configs = AgentConfigs(kube, settings)
-        self.delivery = ConfigDelivery(settings.agent_port, self._delivered)
+        self.delivery = ConfigDelivery(settings.agent_port, self._delivered, self.tokens, self.recorder)
         self.graveyard = Graveyard()
         self.finished = FinishedPods(kube, finished_pod_ttl)
-        self.executor = Executor(kube, settings, self.configs, self.graveyard, self.finished)
+        self.incarnations = (
+            None if control_token is None else IncarnationWatch(control_token, self._incarnation_changed)
+        )
+        if self.incarnations is not None:
+            metrics.POD_SUPERVISOR_WATCHES.set_function(self.incarnations.watching)
+        self.executor = Executor(
+            kube, settings, self.configs, self.graveyard, self.finished, self.incarnations
+        )
         self._indexes: Indexes | None = None
         self.writer = ResourceWriter(kube)
         self._phases: dict[ObjectKey, str] = {}
@@ -134,6 +142,26 @@ class Controller:
         """(kind, phase) of every resource reconciled, for the metrics of resources by phase."""
         return [(key.kind, phase) for key, phase in self._phases.items() if phase]
 
+    def pod_changed(self, pod: Mapping[str, Any], *, deleted: bool) -> None:
+        """A pod's watch event: watch its pod supervisor while it runs (in-place restarts)."""
+        if self.incarnations is None:
+            return
+        if deleted:
+            self.incarnations.forget(pod)
+        else:
+            self.incarnations.sync(pod)
+
+    def _incarnation_changed(self, pod: Mapping[str, Any]) -> None:
+        meta = pod.get("metadata") or {}
+        self.trigger(supervising_key(meta.get("namespace"), meta.get("labels") or {}))
+
+    def _observe(
+        self, pods: list[Mapping[str, Any]], supervisors: list[Mapping[str, Any]] | tuple[()] = ()
+    ) -> dict[str, observe.ObservedChild]:
+        if self.incarnations is None:
+            return observe.observe(pods, supervisors)
+        return observe.observe(pods, supervisors, self.incarnations.reports, self.incarnations.refused)
+
     def _delivered(self, namespace: str, agent: str) -> None:
         self.queue.add(ObjectKey(AGENTS.kind, namespace, agent))
 
@@ -146,6 +174,8 @@ class Controller:
         await asyncio.gather(*workers, return_exceptions=True)
         self.queue.close()
         await self.delivery.close()
+        if self.incarnations is not None:
+            await self.incarnations.close()
         await self.recorder.drain()
 
     async def _work(self) -> None:
@@ -226,7 +256,7 @@ class Controller:
             child["metadata"]["name"]: child
             for child in [*self.indexes.agents_of(key), *self.indexes.supervisors_of(key)]
         }
-        observed = observe.observe(self.indexes.pods_of(key), self.indexes.supervisors_of(key))
+        observed = self._observe(self.indexes.pods_of(key), self.indexes.supervisors_of(key))
         try:
             outcome = step(obj, sup, spec, observed, _now(), self.settings)
         except CorruptSupervisionError as corrupt:
@@ -239,7 +269,7 @@ class Controller:
         if not deleting:
             await self.executor.ensure_children(target)
         await self.executor.execute(target, outcome.actions)
-        await self._write_agent_statuses(key, outcome.state)
+        await self._write_agent_statuses(key, outcome.state, observed)
         self._after(key, obj, spec, outcome)
         if outcome.release_finalizer:
             finalizers = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
@@ -269,7 +299,8 @@ class Controller:
             return
         owner = ObjectKey(AGENT_SUPERVISORS.kind, key.namespace, supervisor) if supervisor else key
         pods = self.indexes.pods_of(owner)
-        applied = await self._applied_revision(agent, pods, rendered.revision, obj.get("status") or {})
+        previous = obj.get("status") or {}
+        applied = await self.delivery.applied_revision(agent, pods, rendered.revision, previous)
         generation = meta.get("generation")
         now = _now()
         if spec is None:
@@ -277,7 +308,7 @@ class Controller:
             obj = await self.writer.write_status(key, AGENTS, obj, desired)
             self._phases[key] = str((obj.get("status") or {}).get("phase") or "")
             return
-        observed = observe.observe(pods)
+        observed = self._observe(pods)
         config = ConfigReport(rendered.revision, applied)
         try:
             outcome = step(obj, agent, spec, observed, now, self.settings, config)
@@ -288,39 +319,6 @@ class Controller:
         target = Target(agent, outcome.state, observed, {}, triggered, outcome.restarted)
         await self.executor.execute(target, outcome.actions)
         self._after(key, obj, spec, outcome)
-
-    async def _applied_revision(
-        self,
-        agent: api.Agent,
-        pods: list[Mapping[str, Any]],
-        revision: str,
-        previous: Mapping[str, Any],
-    ) -> str | None:
-        """The config revision the agent's running pod reports; delivers `revision` to it if needed."""
-        namespace, name = agent.metadata.namespace or "", agent.metadata.name or ""
-        reported = previous.get("appliedConfigRevision")
-        pod = serving_pod(pods, name)
-        if pod is None:
-            return str(reported) if reported else None
-        pod_name = pod["metadata"]["name"]
-        address = (pod.get("status") or {}).get("podIP")
-        if not address:
-            return str(reported) if reported else None
-        token = await self.tokens.read(namespace, labels.root_of(name, agent.metadata.labels))
-        self.delivery.ensure(Delivery(namespace, name, pod_name, str(address), revision, token))
-        applied = self.delivery.applied(namespace, name)
-        if applied is None or applied.pod != pod_name:
-            return str(reported) if reported else None
-        if applied.error:
-            # The agent keeps running the revision it had; say why the new one is not applied.
-            self.recorder.record(
-                {"apiVersion": api.API_VERSION, "kind": "Agent", "metadata": agent.metadata.model_dump()},
-                "Warning",
-                "ConfigNotApplied",
-                applied.error,
-            )
-            return str(reported) if reported else None
-        return applied.revision
 
     # --- shared steps -------------------------------------------------------------------------------------
 
@@ -347,7 +345,9 @@ class Controller:
             return
         self.queue.add_after(key, INVALID_RECHECK_SECONDS)
 
-    async def _write_agent_statuses(self, key: ObjectKey, state: SupervisorState) -> None:
+    async def _write_agent_statuses(
+        self, key: ObjectKey, state: SupervisorState, observed: Mapping[str, observe.ObservedChild]
+    ) -> None:
         """The supervision fields of each agent child's status, which only its supervisor knows."""
         now = _now()
         for body in self.indexes.agents_of(key):
@@ -359,7 +359,7 @@ class Controller:
             except InvalidResourceError:
                 continue
             previous = body.get("status")
-            desired = status.supervised_agent_status(agent, key.name, state, now, previous)
+            desired = status.supervised_agent_status(agent, key.name, state, now, previous, observed)
             patch = status.status_patch(previous, desired)
             if not patch:
                 continue

@@ -51,6 +51,9 @@ MAX_NAME: Final = 63
 CONFIG_KEY: Final = "config.yaml"
 """The key of the runtime config in the agent's ConfigMap."""
 MESSAGING_TOKEN_KEY: Final = "token"
+CONTROL_SECRET: Final = "agent-supervisor-control"
+"""The Secret, in the operator's namespace, holding the token it controls pod supervisors with."""
+CONTROL_TOKEN_KEY: Final = "token"
 """The key of the bearer token in the tree's messaging Secret."""
 
 

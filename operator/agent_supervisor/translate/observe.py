@@ -8,10 +8,11 @@ leftovers of older incarnations and repeated observations change nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from agent_runtime.incarnation_protocol import IncarnationState
 from agent_supervisor.supervision import (
     ChildExited,
     ChildKind,
@@ -25,7 +26,7 @@ from agent_supervisor.supervision import (
     SupervisorLifecycle,
     SupervisorState,
 )
-from agent_supervisor.translate import labels, pod_exits
+from agent_supervisor.translate import incarnations, labels, pod_exits
 from agent_supervisor.translate.pods import pod_is_ready
 
 DELETED = "Deleted"
@@ -33,13 +34,25 @@ DELETED = "Deleted"
 
 @dataclass(frozen=True, slots=True)
 class ObservedPod:
-    """One pod of an agent child: the incarnation `attempt`."""
+    """One pod of an agent child: the incarnation `attempt` (the one it hosts now, see incarnations.py)."""
 
     attempt: int
     pod: Mapping[str, Any]
     ready: bool
     created_at: int | None
-    """Unix seconds of metadata.creationTimestamp, the start of the start deadline."""
+    """Unix seconds of the incarnation's start (metadata.creationTimestamp for a pod's first incarnation), the
+    start of the start deadline."""
+    hosted: incarnations.Hosted | None = None
+    """What the pod's pod supervisor reports of the incarnation; None without a report or pod supervisor."""
+    alive: bool = False
+    """The container runs and the pod is not being deleted (incarnations.pod_alive)."""
+    awaiting_report: bool = False
+    """The pod runs a pod supervisor that has not reported yet (the operator just started, or the pod did): it
+    may run a newer incarnation than its labels say, so nothing about its child is concluded until it does."""
+
+    @property
+    def template_hash(self) -> str:
+        return str(((self.pod.get("metadata") or {}).get("labels") or {}).get(labels.TEMPLATE_HASH, ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,17 +77,41 @@ class ObservedChild:
     supervisor: ObservedSupervisor | None = None
 
 
-def observe_pod(pod: Mapping[str, Any]) -> ObservedPod | None:
-    """The observation of a pod; None when it carries no attempt label (not one of ours)."""
+def observe_pod(
+    pod: Mapping[str, Any], report: IncarnationState | None = None, *, uncontrolled: bool = False
+) -> ObservedPod | None:
+    """The observation of a pod; None when it carries no attempt label (not one of ours).
+
+    With its pod supervisor's `report`, the pod is seen as the incarnation it hosts now, which may be newer
+    than the attempt it was created for; its readiness and start are that incarnation's. `uncontrolled`: its
+    pod supervisor refuses the operator, so the pod is treated as one without.
+    """
     meta = pod.get("metadata") or {}
     attempt = labels.attempt_of(meta.get("labels"))
     if attempt is None:
         return None
+    deleting = bool(meta.get("deletionTimestamp"))
+    created_at = pod_exits.timestamp(meta.get("creationTimestamp"))
+    alive = incarnations.pod_alive(pod)
+    hosting = incarnations.hosted_attempt(report)
+    if hosting is not None and hosting[0] >= attempt:
+        hosted_attempt, hosted = hosting
+        return ObservedPod(
+            attempt=hosted_attempt,
+            pod=pod,
+            ready=hosted.phase == "Ready" and alive,
+            # A pod's first incarnation has its start deadline from the pod's creation (image pull included).
+            created_at=hosted.started_at if hosted_attempt > attempt else created_at,
+            hosted=hosted,
+            alive=alive,
+        )
     return ObservedPod(
         attempt=attempt,
         pod=pod,
-        ready=pod_is_ready(pod) and not meta.get("deletionTimestamp"),
-        created_at=pod_exits.timestamp(meta.get("creationTimestamp")),
+        ready=pod_is_ready(pod) and not deleting,
+        created_at=created_at,
+        alive=alive,
+        awaiting_report=alive and not uncontrolled and incarnations.control_port(pod) is not None,
     )
 
 
@@ -104,16 +141,21 @@ def _enum(kind: type[_E], value: Any) -> _E | None:
 
 
 def observe(
-    pods: Iterable[Mapping[str, Any]], supervisors: Iterable[Mapping[str, Any]] = ()
+    pods: Iterable[Mapping[str, Any]],
+    supervisors: Iterable[Mapping[str, Any]] = (),
+    reports: incarnations.Reports | None = None,
+    uncontrolled: Collection[str] = (),
 ) -> dict[str, ObservedChild]:
     """Group the pods and child AgentSupervisors of one supervising resource by their child label.
 
     Pass only the objects of that resource: for an AgentSupervisor those labelled with it as supervisor, for
-    a standalone Agent its own pods.
+    a standalone Agent its own pods. `reports`: the pod supervisors' reports by pod uid; `uncontrolled`: uids
+    of pods whose pod supervisor refuses the operator.
     """
     pods_by_child: dict[str, dict[int, ObservedPod]] = {}
     for pod in pods:
-        observed = observe_pod(pod)
+        uid = str((pod.get("metadata") or {}).get("uid") or "")
+        observed = observe_pod(pod, (reports or {}).get(uid), uncontrolled=uid in uncontrolled)
         child = ((pod.get("metadata") or {}).get("labels") or {}).get(labels.CHILD)
         if observed is not None and child:
             pods_by_child.setdefault(child, {})[observed.attempt] = observed
@@ -144,6 +186,8 @@ def events_from_observation(
         if child.lifecycle not in (ChildLifecycle.STARTING, ChildLifecycle.RUNNING, ChildLifecycle.STOPPING):
             continue
         seen = observed.get(child.name, ObservedChild())
+        if child.attempt not in seen.pods and awaiting(seen, child.attempt):
+            continue  # the pod that may run this attempt has not reported yet
         event = (
             _agent_event(child, seen.pods.get(child.attempt), now, start_deadline_seconds)
             if child.kind is ChildKind.AGENT
@@ -158,15 +202,24 @@ def _exited(child: ChildState, outcome: pod_exits.PodOutcome) -> ChildExited:
     return ChildExited(child.name, child.attempt, outcome.reason, outcome.code, outcome.detail)
 
 
+def _ended(pod: ObservedPod | None, stopping: bool) -> pod_exits.PodOutcome | None:
+    """How the incarnation ended: the pod's own end first (it takes every incarnation with it), else the exit
+    its pod supervisor reports while the pod lives on."""
+    outcome = pod_exits.classify(None if pod is None else pod.pod, stopping=stopping)
+    if outcome is None and pod is not None and pod.hosted is not None and pod.hosted.exit is not None:
+        return incarnations.exit_outcome(pod.hosted.exit, stopping)
+    return outcome
+
+
 def _agent_event(child: ChildState, pod: ObservedPod | None, now: int, deadline: int) -> Event | None:
     if child.lifecycle is ChildLifecycle.STOPPING:
-        outcome = pod_exits.classify(None if pod is None else pod.pod, stopping=True)
+        outcome = _ended(pod, stopping=True)
         return None if outcome is None else _exited(child, outcome)
     if pod is None:
         if child.lifecycle is ChildLifecycle.STARTING:
             return None  # not created yet (or gone before it started): the pending StartChild creates it
         return _exited(child, pod_exits.pod_gone(stopping=False))
-    outcome = pod_exits.classify(pod.pod, stopping=False)
+    outcome = _ended(pod, stopping=False)
     if outcome is not None:
         if outcome.kind is pod_exits.OutcomeKind.START_FAILED and child.lifecycle is ChildLifecycle.STARTING:
             return ChildStartFailed(child.name, child.attempt, outcome.detail)
@@ -244,6 +297,29 @@ def next_start_deadline(
     return min(deadlines, default=None)
 
 
+def awaiting(seen: ObservedChild, attempt: int) -> bool:
+    """A living pod of the child, created for an older attempt, awaits its pod supervisor's first report: it
+    may run `attempt` already (started in place before an operator restart)."""
+    return any(pod.awaiting_report for hosted, pod in seen.pods.items() if hosted < attempt)
+
+
+def in_place_host(seen: ObservedChild, attempt: int) -> ObservedPod | None:
+    """The pod where incarnation `attempt` can start in place: the newest living pod whose pod supervisor
+    reports an older incarnation. None: a new pod must be created."""
+    hosts = [
+        pod for hosted, pod in seen.pods.items() if hosted < attempt and pod.hosted is not None and pod.alive
+    ]
+    return max(hosts, key=lambda pod: pod.attempt, default=None)
+
+
+def host_pod_name(seen: ObservedChild | None, attempt: int) -> str | None:
+    """The name of the pod that runs (or is about to run) incarnation `attempt`, when one exists."""
+    if seen is None:
+        return None
+    pod = seen.pods.get(attempt) or in_place_host(seen, attempt)
+    return None if pod is None else str((pod.pod.get("metadata") or {}).get("name") or "") or None
+
+
 def leftover_pods(state: SupervisorState, observed: Mapping[str, ObservedChild]) -> list[Mapping[str, Any]]:
     """Pods of older incarnations (or of children the state no longer knows) that should be deleted: at once
     while they run, after the finished-pod TTL once they have finished (finished.py).
@@ -251,25 +327,36 @@ def leftover_pods(state: SupervisorState, observed: Mapping[str, ObservedChild])
     A pod of the current attempt is never a leftover, whatever its phase: it is the child's record of how its
     incarnation ended until a new attempt replaces it - unless that attempt failed to start and its pod has
     not finished (an image that cannot be pulled, a container never Ready in time): a failed start leaves no
-    process behind.
+    process behind; a pod that ended before Ready stays as the record. Nor is the pod where the current
+    attempt is about to start in place, or one that may run it already.
     """
     current = {child.name: child for child in state.children if child.kind is ChildKind.AGENT}
-    return [
-        pod.pod
-        for name, seen in sorted(observed.items())
-        for attempt, pod in sorted(seen.pods.items())
-        if name not in current
-        or attempt != current[name].attempt
-        or _failed_start_lingers(current[name], pod)
-    ]
+    leftovers = []
+    for name, seen in sorted(observed.items()):
+        child = current.get(name)
+        failed = child is not None and _failed_to_start(child)
+        attempt = None if child is None or failed else child.attempt
+        host = None if attempt is None or attempt in seen.pods else in_place_host(seen, attempt)
+        leftovers += [
+            pod.pod
+            for hosted, pod in sorted(seen.pods.items())
+            if hosted != attempt
+            and pod is not host
+            and not (pod.awaiting_report and hosted < (attempt or 0))
+            and not (failed and child is not None and hosted == child.attempt and _finished(pod))
+        ]
+    return leftovers
 
 
-def _failed_start_lingers(child: ChildState, pod: ObservedPod) -> bool:
+def _failed_to_start(child: ChildState) -> bool:
     record = child.last_exit
     return (
         child.lifecycle not in (ChildLifecycle.STARTING, ChildLifecycle.RUNNING, ChildLifecycle.STOPPING)
         and record is not None
         and record.attempt == child.attempt
         and record.start_failed
-        and (pod.pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
     )
+
+
+def _finished(pod: ObservedPod) -> bool:
+    return (pod.pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")

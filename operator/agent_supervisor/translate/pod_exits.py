@@ -187,7 +187,7 @@ def _from_failed_pod(pod: Mapping[str, Any], terminated: Mapping[str, Any] | Non
     waiting = _waiting(pod)
     status = _status(pod)
     cause = _camel(str(status.get("reason") or "")) or (waiting[0] if waiting else "") or "PodFailed"
-    message = _cut(str(status.get("message") or (waiting[1] if waiting else "")))
+    message = cut(str(status.get("message") or (waiting[1] if waiting else "")))
     kind = OutcomeKind.START_FAILED if waiting and waiting[0] in START_FAILURES else OutcomeKind.EXITED
     code = None if terminated is None else _int(terminated.get("exitCode"))
     return PodOutcome(kind, ExitReason.ABNORMAL, cause, message, code)
@@ -197,7 +197,7 @@ def _from_waiting(pod: Mapping[str, Any]) -> PodOutcome | None:
     waiting = _waiting(pod)
     if waiting is None or waiting[0] not in START_FAILURES:
         return None
-    return PodOutcome(OutcomeKind.START_FAILED, ExitReason.ABNORMAL, waiting[0], _cut(waiting[1]))
+    return PodOutcome(OutcomeKind.START_FAILED, ExitReason.ABNORMAL, waiting[0], cut(waiting[1]))
 
 
 def _waiting(pod: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -213,11 +213,11 @@ def _termination_message(text: str) -> tuple[str | None, str]:
     try:
         summary = json.loads(text)
     except ValueError:
-        return None, _cut(text.strip())
+        return None, cut(text.strip())
     if not isinstance(summary, dict):
-        return None, _cut(text.strip())
+        return None, cut(text.strip())
     reason = summary.get("reason")
-    return (reason if isinstance(reason, str) and reason else None), _cut(str(summary.get("message") or ""))
+    return (reason if isinstance(reason, str) and reason else None), cut(str(summary.get("message") or ""))
 
 
 def _describe_code(code: int | None) -> str:
@@ -233,5 +233,6 @@ def _camel(reason: str) -> str:
     return reason if _CAMEL.fullmatch(reason) else ""
 
 
-def _cut(text: str) -> str:
+def cut(text: str) -> str:
+    """`text` within MAX_MESSAGE characters."""
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from agent_runtime.incarnation_protocol import DEFAULT_CONTROL_PORT
 from agent_supervisor import api
 from agent_supervisor.translate import labels
 from agent_supervisor.translate.runtime_config import DEFAULT_PEER_TEMPLATE, RenderContext
@@ -32,6 +33,14 @@ class OperatorSettings:
     """Short, because readiness is how a start completes and a supervisor waits for it to start the next."""
     liveness_period_seconds: int = 10
     liveness_failure_threshold: int = 3
+    control_token_sha256: str | None = None
+    """In-place restarts: pods run a pod supervisor that takes this hash of the operator's control token.
+    None: every incarnation is a new pod."""
+    control_port: int = DEFAULT_CONTROL_PORT
+
+    @property
+    def in_place_restarts(self) -> bool:
+        return self.control_token_sha256 is not None
 
     def render_context(self, agent: api.Agent) -> RenderContext:
         """What rendering `agent`'s runtime config takes from these settings and its place in its tree."""

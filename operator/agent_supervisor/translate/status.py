@@ -29,7 +29,7 @@ from agent_supervisor.supervision import (
 from agent_supervisor.supervision.state import ALIVE
 from agent_supervisor.translate import conditions, labels, pod_exits
 from agent_supervisor.translate.conditions import Judgement
-from agent_supervisor.translate.observe import ObservedChild
+from agent_supervisor.translate.observe import ObservedChild, host_pod_name
 from agent_supervisor.translate.stored_supervision import Supervision
 
 Status = dict[str, Any]
@@ -241,6 +241,7 @@ def standalone_agent_status(
     supervision: Supervision,
     now: int,
     previous: Mapping[str, Any] | None = None,
+    observed: Mapping[str, ObservedChild] | None = None,
 ) -> Status:
     """The supervision part of a standalone Agent's status (its own one-child supervisor)."""
     state = supervision.state
@@ -249,7 +250,7 @@ def standalone_agent_status(
     judgements = conditions.supervision_judgements(spec, state, now, standalone=True)
     fields: dict[str, Any] = {
         "observedGeneration": generation,
-        **_incarnation_fields(agent, child),
+        **_incarnation_fields(agent, child, observed),
         **_window_fields(spec, state, now),
         "lastExit": None if child is None or child.last_exit is None else _dump(exit_info(child.last_exit)),
         "supervision": supervision.to_json(),
@@ -263,6 +264,7 @@ def supervised_agent_status(
     state: SupervisorState,
     now: int,
     previous: Mapping[str, Any] | None = None,
+    observed: Mapping[str, ObservedChild] | None = None,
 ) -> Status:
     """The supervision part of a supervised Agent's status, written by its supervisor from its own state.
 
@@ -276,20 +278,25 @@ def supervised_agent_status(
     judgements = conditions.child_judgements(child, _will_start_again(state, name))
     fields: dict[str, Any] = {
         "supervisor": supervisor,
-        **_incarnation_fields(agent, child),
+        **_incarnation_fields(agent, child, observed),
         "totalRestarts": child.restarts,
         "lastExit": None if child.last_exit is None else _dump(exit_info(child.last_exit)),
     }
     return _merge(previous, agent.metadata.generation, judgements, fields, now)
 
 
-def _incarnation_fields(agent: api.Agent, child: ChildState | None) -> dict[str, Any]:
+def _incarnation_fields(
+    agent: api.Agent, child: ChildState | None, observed: Mapping[str, ObservedChild] | None
+) -> dict[str, Any]:
     if child is None or child.attempt == 0:
         return {"attempt": None, "podName": None}
-    alive = child.lifecycle in ALIVE
+    if child.lifecycle not in ALIVE:
+        return {"attempt": child.attempt, "podName": None}
+    # An in-place incarnation runs in the pod of an earlier attempt; otherwise its pod is named by it.
+    hosting = host_pod_name((observed or {}).get(child.name), child.attempt)
     return {
         "attempt": child.attempt,
-        "podName": labels.pod_name(agent.metadata.name or "", child.attempt) if alive else None,
+        "podName": hosting or labels.pod_name(agent.metadata.name or "", child.attempt),
     }
 
 

@@ -119,7 +119,7 @@ def step(
     else:
         if config is None:
             raise TypeError("a standalone Agent's step needs its ConfigReport")
-        desired = status.standalone_agent_status(resource, spec, supervision, now, previous=previous)
+        desired = status.standalone_agent_status(resource, spec, supervision, now, previous, observed)
         desired = status.config_status(meta.get("generation"), config.revision, config.applied, now, desired)
     return Outcome(
         before=before,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 import re
 import sys
 from pathlib import Path
@@ -342,7 +343,7 @@ def test_pod_phase_before_init_after_init_failure_and_after_deletion():
 
 
 def test_pod_addresses_are_unique_loopback_and_reused_after_release():
-    pool = PodAddressPool()
+    pool = PodAddressPool(ipaddress.IPv4Address("127.0.1.1"))
     first = pool.allocate("a")
     assert first == "127.0.1.1"
     assert pool.allocate("a") == first
@@ -357,3 +358,25 @@ def test_backoff_first_restart_is_immediate_then_doubles_to_the_cap():
     backoff = Backoff(10, 40)
     assert [backoff.next_delay(1) for _ in range(5)] == [0, 10, 20, 40, 40]
     assert backoff.next_delay(80) == 0
+
+
+def test_two_pools_start_in_their_own_random_slash_16_and_wrap_around():
+    starts = {PodAddressPool().allocate("a").rsplit(".", 2)[0] for _ in range(20)}
+    assert len(starts) > 1, "every pool started in the same /16"
+    assert all(
+        ipaddress.IPv4Address(f"{start}.0.1") in ipaddress.IPv4Network("127.0.0.0/8") for start in starts
+    )
+    near_the_end = PodAddressPool(ipaddress.IPv4Address("127.255.255.253"))
+    assert [near_the_end.allocate(str(i)) for i in range(3)] == [
+        "127.255.255.253",
+        "127.255.255.254",
+        "127.0.1.1",
+    ]
+
+
+def test_the_first_pod_address_can_be_pinned_to_a_loopback_address(monkeypatch):
+    monkeypatch.setenv("LOCALCLUSTER_FIRST_POD_IP", "127.0.1.1")
+    assert PodAddressPool().allocate("a") == "127.0.1.1"
+    monkeypatch.setenv("LOCALCLUSTER_FIRST_POD_IP", "10.0.0.1")
+    with pytest.raises(ValueError, match=r"FIRST_POD_IP=10\.0\.0\.1: pod addresses must be loopback"):
+        PodAddressPool()

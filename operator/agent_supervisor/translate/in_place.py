@@ -1,0 +1,66 @@
+"""Where the core's StartChild and StopChild land when pods run a pod supervisor (docs/in-place-restarts.md).
+
+Pure choices, made from the persisted state and what is observed; the executor carries them out and falls back
+to the pod-level path (a new pod, deleting the pod) when a pod supervisor cannot take a call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from agent_supervisor.supervision import ChildKind, StartChild, StopChild, SupervisorState
+from agent_supervisor.translate import incarnations
+from agent_supervisor.translate.observe import ObservedChild, ObservedPod, awaiting, in_place_host
+
+
+class Awaiting:
+    """Neither in place nor a new pod yet: a pod of the child has not reported what it runs (see
+    observe.awaiting); its first report queues the next reconcile."""
+
+
+AWAITING = Awaiting()
+
+
+def start_host(observed: Mapping[str, ObservedChild], action: StartChild) -> ObservedPod | Awaiting | None:
+    """The pod to start `action`'s incarnation in as a new process; None: create its pod.
+
+    Only a pod made from the same template qualifies: a cold spec change (image, resources, env, ...) needs a
+    new pod, as does a pod that is gone, being deleted, or whose container ended. A pod that may already run
+    the incarnation (it has not reported since the operator started) is waited for, or the incarnation could
+    run twice.
+    """
+    seen = observed.get(action.name, ObservedChild())
+    if action.attempt in seen.pods:
+        return None
+    if awaiting(seen, action.attempt):
+        return AWAITING
+    host = in_place_host(seen, action.attempt)
+    return host if host is not None and host.template_hash == action.template_hash else None
+
+
+def stop_host(
+    state: SupervisorState, observed: Mapping[str, ObservedChild], action: StopChild
+) -> ObservedPod | None:
+    """The pod whose incarnation `action` stops in place, keeping the pod for the start the plan makes next
+    (a group restart); None: stop it by deleting its pod, as when nothing will start in it again."""
+    pod = observed.get(action.name, ObservedChild()).pods.get(action.attempt)
+    if pod is None or pod.hosted is None or not pod.alive:
+        return None
+    return pod if incarnations.restart_planned(state, action.name) else None
+
+
+def releases(state: SupervisorState, observed: Mapping[str, ObservedChild]) -> list[tuple[ObservedPod, int]]:
+    """Pods (with the attempt) whose last incarnation exited for good: they end with its exit code, as a pod
+    of one process would have, instead of idling in a pod supervisor nothing will call again."""
+    found = []
+    for child in state.children:
+        if (
+            child.kind is not ChildKind.AGENT
+            or child.lifecycle not in incarnations.RELEASABLE
+            or incarnations.restart_planned(state, child.name)
+        ):
+            continue
+        pod = observed.get(child.name, ObservedChild()).pods.get(child.attempt)
+        if pod is not None and pod.alive and pod.hosted is not None and pod.hosted.phase == "Exited":
+            found.append((pod, child.attempt))
+    return found
