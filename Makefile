@@ -56,7 +56,8 @@ kind-demo: tools
 kind-test: setup
 	$(BIN)/python -m pytest tests/e2e_kind -m kind -rs
 
-# About 15 minutes, most of it growing the operator benchmark to 10,000 agents; BENCH_LARGE_SCALE=0 skips that.
+# About 25 minutes, most of it growing the operator benchmark to 10,000 agents (BENCH_LARGE_SCALE=0 skips that)
+# and a one_for_all restart of 256 children.
 bench: setup
 	$(BIN)/python -m pytest benchmarks -q -s -p no:cacheprovider
 

@@ -15,8 +15,9 @@ Pods get no `podIP`, so the operator does not try to deliver config to them over
 - API writes per one_for_one restart, by verb and resource, from the operator's request counter;
 - operator RSS with 1,000 Agents, and its CPU use over 10 idle seconds;
 - one_for_all with brutal kill: from one agent's crash to all replacements Running + Ready, for 16 agents
-  under one supervisor (the CRD allows at most 16 children) and for 50 agents as a one_for_all root of
-  one_for_all groups of intensity 0 (a crash anywhere restarts all 50).
+  under one supervisor, for 50 agents as a one_for_all root of one_for_all groups of 16 with intensity 0
+  (a crash anywhere restarts all 50), and for 256 agents under one supervisor (a pool of 256, the most
+  children a supervisor may have), with the operator's RSS after it.
 """
 
 from __future__ import annotations
@@ -57,7 +58,10 @@ FINISHED_POD_TTL: Final = 60.0
 CREATORS: Final = 8  # concurrent Agent creations while scaling up
 SCALE_UP_SECONDS: Final = 150.0
 GROUP_SIZE: Final = 50
-MAX_CHILDREN: Final = 16  # the CRD's maxItems of spec.children
+SMALL_GROUP: Final = 16
+"""The flat group and the nested groups: 16 was the CRD's maxItems of spec.children before pools."""
+WIDE: Final = 256
+"""The most children one supervisor may have (api.MAX_CHILDREN), as one pool."""
 IDLE_SECONDS: Final = 10.0
 MIB: Final = 1024 * 1024
 REACTION: Final = "agent_supervisor_reaction_seconds"
@@ -573,18 +577,26 @@ def supervisor(name: str, children: list[dict[str, Any]]) -> Manifest:
     }
 
 
-def flat_group(name: str) -> tuple[Manifest, list[str]]:
-    """one_for_all of MAX_CHILDREN agents, the most one supervisor may have (the CRD's maxItems)."""
-    return supervisor(name, agent_children("c", MAX_CHILDREN)), [
-        f"{name}-c{i:02d}" for i in range(MAX_CHILDREN)
-    ]
+def flat_group(name: str) -> tuple[Manifest, list[str], int]:
+    """one_for_all of SMALL_GROUP agents under one supervisor."""
+    return (
+        supervisor(name, agent_children("c", SMALL_GROUP)),
+        [f"{name}-c{i:02d}" for i in range(SMALL_GROUP)],
+        SMALL_GROUP,
+    )
 
 
-def nested_group(name: str) -> tuple[Manifest, list[str]]:
-    """GROUP_SIZE agents that all restart when any one crashes, within the CRD's 16 children per supervisor:
-    a one_for_all root of one_for_all supervisors with intensity 0, so that a crash makes the agent's own
-    supervisor exceed its intensity and exit, and the root then restarts every subtree."""
-    sizes = [min(MAX_CHILDREN, GROUP_SIZE - start) for start in range(0, GROUP_SIZE, MAX_CHILDREN)]
+def wide_group(name: str) -> tuple[Manifest, list[str], int]:
+    """one_for_all of WIDE agents under one supervisor: one pool, whose members are its children."""
+    pool = {"name": "w", "shutdown": {"brutalKill": True}, "pool": {"replicas": WIDE, "template": TEMPLATE}}
+    return supervisor(name, [pool]), [f"{name}-w-{i}" for i in range(WIDE)], WIDE
+
+
+def nested_group(name: str) -> tuple[Manifest, list[str], int]:
+    """GROUP_SIZE agents that all restart when any one crashes, in groups of SMALL_GROUP: a one_for_all root
+    of one_for_all supervisors with intensity 0, so that a crash makes the agent's own supervisor exceed its
+    intensity and exit, and the root then restarts every subtree."""
+    sizes = [min(SMALL_GROUP, GROUP_SIZE - start) for start in range(0, GROUP_SIZE, SMALL_GROUP)]
     children = [
         {
             "name": f"g{group}",
@@ -598,20 +610,22 @@ def nested_group(name: str) -> tuple[Manifest, list[str]]:
         for group, size in enumerate(sizes)
     ]
     members = [f"{name}-g{group}-c{i:02d}" for group, size in enumerate(sizes) for i in range(size)]
-    return supervisor(name, children), members
+    return supervisor(name, children), members, len(children)
 
 
 async def one_for_all_restart(
-    kubelet: SimulatedKubelet, manifest: Manifest, members: list[str]
+    kubelet: SimulatedKubelet, manifest: Manifest, members: list[str], children: int
 ) -> tuple[float, float]:
     """Crashes one agent of a running group: seconds until every member's replacement is Ready, and until the
-    root supervisor's status reports it Running with every child Ready."""
+    root supervisor's status reports it Running with its `children` Ready."""
     name = manifest["metadata"]["name"]
+    # Starts and stops are sequential: allow a second per member for each of start-up, stops and starts.
+    patience = max(120.0, 3.0 * len(members))
     await kubelet.call("POST", f"{GROUP_PATH}/namespaces/{NAMESPACE}/agentsupervisors", manifest)
     await kubelet.until(
-        lambda: kubelet.ready_pods(members) == len(members), 120, f"{name}'s {len(members)} pods Ready"
+        lambda: kubelet.ready_pods(members) == len(members), patience, f"{name}'s {len(members)} pods Ready"
     )
-    await supervisor_running(kubelet, name, len(manifest["spec"]["children"]))
+    await supervisor_running(kubelet, name, children)
     first = {member: kubelet.pods_of[member][-1] for member in members}
     sent = await kubelet.fail(first[members[len(members) // 2]])
 
@@ -620,9 +634,9 @@ async def one_for_all_restart(
             kubelet.pods_of[m][-1] != first[m] and kubelet.is_ready(kubelet.pods_of[m][-1]) for m in members
         )
 
-    await kubelet.until(all_replaced, 120, f"all {len(members)} agents of {name} replaced and Ready")
+    await kubelet.until(all_replaced, patience, f"all {len(members)} agents of {name} replaced and Ready")
     pods_ready = max(kubelet.ready_at[kubelet.pods_of[m][-1]] for m in members) - sent
-    await supervisor_running(kubelet, name, len(manifest["spec"]["children"]))
+    await supervisor_running(kubelet, name, children)
     assert all(len(kubelet.pods_of[m]) == 2 for m in members), "every member restarted exactly once"
     return pods_ready, time.perf_counter() - sent
 
@@ -640,18 +654,32 @@ async def supervisor_running(kubelet: SimulatedKubelet, name: str, children: int
         await asyncio.sleep(0.02)  # polling the status; no event tells us the operator has written it
 
 
-@pytest.mark.parametrize("shape", ["flat", "nested"])
+SHAPES: Final = {
+    "flat": (flat_group, "one supervisor"),
+    "nested": (nested_group, "one_for_all root of intensity-0 one_for_all groups"),
+    "wide": (wide_group, f"one supervisor, a pool of {WIDE}"),
+}
+
+
+@pytest.mark.timeout(1200)
+@pytest.mark.parametrize("shape", list(SHAPES))
 def test_one_for_all(kubelet: SimulatedKubelet, operator: Operator, shape: str) -> None:
-    manifest, members = flat_group("flat") if shape == "flat" else nested_group("nested")
+    build, how = SHAPES[shape]
+    manifest, members, children = build(shape)
     freeze_benchmark_heap()
-    pods_ready, reported = kubelet.run(one_for_all_restart(kubelet, manifest, members))
-    how = "one supervisor" if shape == "flat" else "one_for_all root of intensity-0 one_for_all groups"
+    pods_ready, reported = kubelet.run(
+        one_for_all_restart(kubelet, manifest, members, children), timeout=3.0 * len(members) + 300
+    )
     record(
         f"one_for_all of {len(members)} (brutal kill): crash -> all pods Ready",
         f"{pods_ready * 1000:.0f} ms",
         how,
     )
     record("  crash -> root status Running, all children Ready", f"{reported * 1000:.0f} ms")
+    if shape == "wide":
+        assert operator.process is not None
+        rss = psutil.Process(operator.process.pid).memory_info().rss / MIB
+        record("  operator RSS after it", f"{rss:.0f} MiB", "with every earlier step's resources")
 
 
 # ----- the large scale: operator RSS -----------------------------------------------------------------------

@@ -66,7 +66,7 @@ def test_rows_carry_defaults_bounds_and_enums() -> None:
 
 
 def test_placeholders_in_prose_survive_markdown() -> None:
-    assert "named &lt;supervisor&gt;-&lt;child name&gt;." in _section(ChildSpec.__name__)
+    assert "named &lt;supervisor&gt;-&lt;child name&gt;;" in _section(ChildSpec.__name__)
 
 
 def test_cross_field_rules_are_listed_with_their_message() -> None:

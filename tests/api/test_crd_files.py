@@ -98,6 +98,7 @@ def test_printer_columns() -> None:
     assert columns["AgentSupervisor"] == [
         ("Strategy", ".spec.strategy"),
         ("Ready", ".status.readyChildren"),
+        ("Pools", ".status.poolsReady"),
         ("Restarts", ".status.restartsInWindow"),
         ("Phase", ".status.phase"),
         ("Age", ".metadata.creationTimestamp"),

@@ -27,6 +27,7 @@ EXPECTED = {
     "one-for-all-team.yaml",
     "rest-for-one-pipeline.yaml",
     "two-level-tree.yaml",
+    "worker-pool.yaml",
 }
 LOCAL_MODEL_ENDPOINT = "http://model-server.agent-supervisor-system.svc:8000/v1"
 RESOURCE_FILES = sorted(name for name in EXPECTED if name != "model-secret.yaml")
@@ -128,3 +129,12 @@ def test_two_level_tree_escalates_to_a_parent_that_restarts_the_subtree() -> Non
     assert research.supervisor.max_restarts < root.max_restarts
     brutal = [child.shutdown for child in research.supervisor.children if child.shutdown]
     assert brutal == [ShutdownPolicy(brutal_kill=True)]
+
+
+def test_worker_pool_runs_four_identical_workers_named_by_index() -> None:
+    spec = _supervisor("worker-pool.yaml").spec
+    (pool,) = [child for child in spec.children if child.pool is not None]
+    assert pool.member_names == ["workers-0", "workers-1", "workers-2", "workers-3"]
+    assert pool.pool is not None and not pool.pool.template.is_task, "the workers serve their inboxes"
+    dispatcher = next(child for child in spec.children if child.name == "dispatcher")
+    assert dispatcher.agent is not None and "pool-workers-3" in dispatcher.agent.system_prompt

@@ -1,6 +1,8 @@
 """Every manifest in tests/api/invalid/ is rejected by the pydantic models AND by the CRD schema with its CEL
 rules, each time with an error on the field the file's `# expect-field:` comment names (and, where the file
-says `# expect-message:`, with that text, which the models and the CEL rules share)."""
+says `# expect-message:`, with that text, which the models and the CEL rules share - unless the API server's
+own check stands in for a CEL rule, whose text `# expect-crd-message:` gives: duplicate names of a list-map,
+and a level of nesting too deep for any rule's cost, see api/cel_budget.py)."""
 
 from __future__ import annotations
 
@@ -48,7 +50,8 @@ def test_models_reject_naming_the_field(path: Path, api) -> None:
 
 @pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.stem)
 def test_crd_schema_and_cel_reject_naming_the_field(path: Path, api) -> None:
-    field, message = _expectation(path, "expect-field"), _expectation(path, "expect-message")
+    field = _expectation(path, "expect-field")
+    message = _expectation(path, "expect-crd-message") or _expectation(path, "expect-message")
     assert field is not None
     _, issues = api.admit(_manifest(path))
     assert _matches(issues, field, message), f"expected {field!r} / {message!r}, got {issues}"

@@ -25,6 +25,8 @@ from agent_supervisor.api import (
     ExitInfo,
     ModelParameters,
     ModelSpec,
+    PoolSpec,
+    PoolStatus,
     RestartBackoff,
     RestartType,
     SecretKeyRef,
@@ -171,6 +173,7 @@ FULL_MODELS: list[BaseModel] = [
                     name="nested",
                     supervisor=SupervisorSpec(children=[ChildSpec(name="leaf", agent=_template())]),
                 ),
+                ChildSpec(name="workers", pool=PoolSpec(replicas=3, template=AgentTemplate(**_template()))),
             ],
         ),
         status=SupervisorStatus(
@@ -187,6 +190,8 @@ FULL_MODELS: list[BaseModel] = [
                     last_exit=_exits(),
                 )
             ],
+            pools=[PoolStatus(name="workers", replicas=3, ready_replicas=2)],
+            pools_ready="workers 2/3",
             ready_children="1/2",
             restarts_in_window="1/1",
             restart_history=[1_700_000_000],
@@ -325,6 +330,48 @@ def test_one_level_deeper_is_rejected_by_both_validators_at_the_same_field(api) 
     expected = "spec" + ".children[0].supervisor" * (MAX_NESTING_DEPTH + 1)
     assert [issue.field for issue in api.model_issues(manifest)] == [expected]
     assert expected in [issue.field for issue in api.admit(manifest)[1]]
+
+
+def test_rules_too_deep_for_the_crd_budget_are_the_models_to_check(api) -> None:
+    """Two levels down a child entry has 256^3 places: no CEL rule fits there (api/cel_budget.py), so the API
+    server admits what the operator's models then refuse with the same message, naming the field."""
+    manifest = _nested(2)
+    manifest["spec"]["children"][0]["supervisor"]["children"][0]["supervisor"]["children"] = [{"name": "x"}]
+    assert api.admit(manifest)[1] == []
+    assert [(issue.field, issue.message) for issue in api.model_issues(manifest)] == [
+        (
+            "spec.children[0].supervisor.children[0].supervisor.children[0].agent",
+            "set exactly one of agent, pool or supervisor",
+        )
+    ]
+
+
+def test_a_pool_counts_each_member_toward_the_limit_and_names_the_replicas(api) -> None:
+    def with_replicas(replicas: int) -> dict[str, Any]:
+        children = [
+            {"name": "lead", "agent": _template()},
+            {"name": "workers", "pool": {"replicas": replicas, "template": _template()}},
+        ]
+        return {
+            "apiVersion": "otp.agents.dev/v1alpha1",
+            "kind": "AgentSupervisor",
+            "metadata": {"name": "pool"},
+            "spec": {"children": children},
+        }
+
+    assert api.model_issues(with_replicas(255)) == [] and api.admit(with_replicas(255))[1] == []
+    assert [issue.field for issue in api.model_issues(with_replicas(256))] == [
+        "spec.children[1].pool.replicas"
+    ]
+    assert [issue.field for issue in api.admit(with_replicas(256))[1]] == ["spec.children"]
+
+
+def test_pool_members_are_named_by_index_in_order() -> None:
+    pool = ChildSpec.model_validate({"name": "w", "pool": {"replicas": 3, "template": _template(task="t")}})
+    assert pool.member_names == ["w-0", "w-1", "w-2"]
+    assert pool.effective_restart is RestartType.TRANSIENT  # like an agent with a task
+    assert pool.effective_shutdown == ShutdownPolicy(grace_seconds=5)
+    assert pool.kind is ChildKind.AGENT
 
 
 def test_field_issues_name_full_kubernetes_paths() -> None:

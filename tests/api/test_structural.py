@@ -149,6 +149,31 @@ def test_cel_rules_carry_messages_and_stay_within_the_crd_cost_budget() -> None:
     assert max(total.values()) <= CRD_COST_LIMIT, total
 
 
+def rule_paths(message: str) -> list[str]:
+    return sorted(
+        node.path
+        for kind, node in NODES
+        if kind == "AgentSupervisor"
+        for rule in node.schema.get("x-kubernetes-validations", [])
+        if rule["message"].startswith(message)
+    )
+
+
+def test_cel_rules_stand_where_the_budget_affords_them_and_no_deeper() -> None:
+    """api/cel_budget.py: the supervisor's own spec and children and one level of nesting carry the rules;
+    deeper levels, and the agent templates of nested supervisors, are left to the operator's models."""
+    assert rule_paths("set exactly one of agent, pool or supervisor") == [
+        "spec.children[]",
+        "spec.children[].supervisor.children[]",
+    ]
+    assert rule_paths("a supervisor has at most 256 children") == ["spec", "spec.children[].supervisor"]
+    assert rule_paths("names of the form <pool>-<number>") == ["spec"]
+    assert rule_paths("set value or valueFrom, not both") == [
+        "spec.children[].agent.env[]",
+        "spec.children[].pool.template.env[]",
+    ]
+
+
 def test_supervisor_schema_spells_out_exactly_the_nesting_limit() -> None:
     supervisor_paths = [
         node.path for kind, node in NODES if kind == "AgentSupervisor" and node.path.endswith(".supervisor")

@@ -34,6 +34,7 @@ def test_every_workload_example_is_tested() -> None:
         "one-for-all-team.yaml",
         "rest-for-one-pipeline.yaml",
         "two-level-tree.yaml",
+        "worker-pool.yaml",
     }
 
 

@@ -184,7 +184,7 @@ def test_leftover_pods_are_those_of_other_attempts(make_pod):
     assert leftover_pods(state, observe([old, current, orphan, make_pod("b", 2)])) == [old, orphan]
 
 
-def test_the_pod_of_a_failed_start_is_a_leftover_once_nothing_runs_it(make_pod):
+def test_the_pod_of_a_failed_start_is_a_leftover_unless_it_has_finished(make_pod):
     grown = SupervisorSpec(children=(*SPEC.children, ChildSpec(name="c", template_hash="h3")))
     state = apply(grown, running(make_pod), [SpecChanged()])
     never_ready = make_pod("c", 3)  # running, but it missed its start deadline
@@ -192,6 +192,9 @@ def test_the_pod_of_a_failed_start_is_a_leftover_once_nothing_runs_it(make_pod):
     state = apply(grown, state, seen(state, pods, now=T0 + DEADLINE))
     assert child(state, "c").lifecycle is ChildLifecycle.START_FAILED
     assert leftover_pods(state, observe(pods)) == [never_ready]
+    # A pod that ended before Ready stays, the record of how the attempt ended (as any last incarnation's).
+    crashed = make_pod("c", 3, phase="Failed", terminated={"exitCode": 1, "reason": "Error"})
+    assert leftover_pods(state, observe([*pods[:2], crashed])) == []
 
 
 def test_observe_groups_by_child_and_skips_foreign_pods(make_pod):

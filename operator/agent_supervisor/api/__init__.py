@@ -16,8 +16,11 @@ Design decisions:
 - The CRD schema cannot be recursive: it spells out MAX_NESTING_DEPTH (3) levels of nested supervisors and,
   one level further down, keeps `supervisor` opaque with a CEL rule that rejects it; the models enforce the
   same limit with the same message and field path.
-- Lists are bounded (16 children, 32 tools or env entries, ...) so the API server's CEL cost estimate stays
-  within its budget; a larger team is a tree of supervisors.
+- Lists are bounded (256 children, pool members counted one by one; 32 tools or env entries, ...) so the API
+  server's CEL cost estimate stays bounded; the CRDs carry only the CEL rules its budget affords where they
+  stand, and the models check every rule at every level (cel_budget.py).
+- A `pool` child is `replicas` identical agents, each an ordinary child of the supervisor named
+  `<pool>-<index>`; the names of that form are reserved for the pool's members.
 - An agent's API key is only ever a Secret reference (`model.apiKeySecretRef`); unknown fields are refused.
 - `status.supervision` is an opaque object for the operator's supervision state.
 """
@@ -54,17 +57,22 @@ from agent_supervisor.api.crd import crd_manifests
 from agent_supervisor.api.errors import FieldIssue, field_issues
 from agent_supervisor.api.phase import find_condition, phase_from_conditions, set_condition
 from agent_supervisor.api.supervisor import (
+    MAX_CHILDREN,
     MAX_NESTING_DEPTH,
     AgentSupervisor,
     ChildSpec,
     ChildStatus,
+    PoolSpec,
+    PoolStatus,
     SupervisorSpec,
     SupervisorStatus,
+    member_name,
 )
 
 __all__ = [
     "API_VERSION",
     "GROUP",
+    "MAX_CHILDREN",
     "MAX_NESTING_DEPTH",
     "VERSION",
     "Agent",
@@ -86,6 +94,8 @@ __all__ = [
     "ModelSpec",
     "ObjectMeta",
     "Phase",
+    "PoolSpec",
+    "PoolStatus",
     "ProgressingReason",
     "RestartBackoff",
     "RestartType",
@@ -100,6 +110,7 @@ __all__ = [
     "crd_manifests",
     "field_issues",
     "find_condition",
+    "member_name",
     "phase_from_conditions",
     "set_condition",
 ]

@@ -8,9 +8,9 @@ from pydantic import BaseModel
 
 from agent_supervisor.api.agent import Agent, AgentSpec, AgentStatus
 from agent_supervisor.api.base import GROUP, VERSION
+from agent_supervisor.api.cel_budget import within_budget
 from agent_supervisor.api.structural import Schema, reflow, structural_schema
 from agent_supervisor.api.supervisor import (
-    DEPTH_RULE,
     MAX_NESTING_DEPTH,
     AgentSupervisor,
     ChildSpec,
@@ -47,6 +47,7 @@ AGENT_COLUMNS = [
 SUPERVISOR_COLUMNS = [
     _column("Strategy", ".spec.strategy", "string", "Restart strategy."),
     _column("Ready", ".status.readyChildren", "string", "Ready children out of all children."),
+    _column("Pools", ".status.poolsReady", "string", "Ready members out of replicas of each pool."),
     _column(
         "Restarts", ".status.restartsInWindow", "string", "Restarts in the current window out of maxRestarts."
     ),
@@ -58,8 +59,10 @@ SUPERVISOR_COLUMNS = [
 def _bound_nesting(name: str, definition: Schema, depth: int) -> Schema:
     """Cut the recursion ChildSpec -> SupervisorSpec -> ChildSpec off after MAX_NESTING_DEPTH supervisors.
 
-    At the deepest level a child's `supervisor` field is kept but opaque, with a CEL rule that rejects it, so
-    that a tree one level too deep is refused with a clear message instead of being silently pruned.
+    At the deepest level a child's `supervisor` field is kept, opaque (so it is not pruned away in silence)
+    and refused by `maxProperties: 0`: a tree one level too deep is rejected naming the field. A CEL rule
+    would say more, but no rule fits within the cost budget that deep (cel_budget.py); the operator's models
+    give the full message.
     """
     if name != ChildSpec.__name__ or depth < MAX_NESTING_DEPTH:
         return definition
@@ -67,14 +70,16 @@ def _bound_nesting(name: str, definition: Schema, depth: int) -> Schema:
     properties["supervisor"] = {
         "type": "object",
         "x-kubernetes-preserve-unknown-fields": True,
+        "maxProperties": 0,
         "description": f"Not allowed here: supervisors nest at most {MAX_NESTING_DEPTH} levels deep.",
     }
-    rules = [*definition.get("x-kubernetes-validations", []), DEPTH_RULE]
-    return {**definition, "properties": properties, "x-kubernetes-validations": rules}
+    return {**definition, "properties": properties}
 
 
 def _model_schema(model: type[BaseModel]) -> Schema:
-    return structural_schema(model.model_json_schema(by_alias=True, mode="validation"), _bound_nesting)
+    return within_budget(
+        structural_schema(model.model_json_schema(by_alias=True, mode="validation"), _bound_nesting)
+    )
 
 
 def _resource_schema(resource: type[BaseModel], spec: type[BaseModel], status: type[BaseModel]) -> Schema:

@@ -1,7 +1,9 @@
-"""The `AgentSupervisor` resource: an OTP supervisor whose children are agents and nested supervisors."""
+"""The `AgentSupervisor` resource: an OTP supervisor whose children are agents, pools of identical agents and
+nested supervisors."""
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
@@ -42,20 +44,30 @@ from agent_supervisor.api.status import ResourceStatus
 # The CRD schema cannot be recursive, so it spells out this many levels of nested supervisors below the
 # AgentSupervisor itself; the pydantic models enforce the same limit.
 MAX_NESTING_DEPTH = 3
-# Bounds the cost of the CEL rules over children, which the API server estimates from these sizes.
-MAX_CHILDREN = 16
+MAX_CHILDREN = 256
+"""Children of one supervisor, counting each pool member: the bound of `children` and of a pool's replicas.
+The API server estimates the cost of the CEL rules from it (cel_budget.py)."""
 CHILD_NAME_MAX = 32
+MEMBER_NAME_MAX = CHILD_NAME_MAX + 1 + len(str(MAX_CHILDREN - 1))
+"""A pool member is named `<pool>-<index>`."""
 
-CHILD_EXACTLY_ONE = "set exactly one of agent or supervisor"
+CHILD_EXACTLY_ONE = "set exactly one of agent, pool or supervisor"
 SIGNIFICANT_NOT_PERMANENT = (
     "a significant child must not be permanent: set restart to transient or temporary, or significant to "
-    "false (an omitted restart is permanent, except for an agent with a task)"
+    "false (an omitted restart is permanent, except for an agent or a pool with a task)"
 )
 SIGNIFICANT_NEEDS_AUTO_SHUTDOWN = (
     "significant children need autoShutdown any_significant or all_significant: set autoShutdown, "
     "or set significant to false on every child"
 )
-UNIQUE_CHILD_NAMES = "child names must be unique: rename the repeated child"
+TOO_MANY_CHILDREN = (
+    f"a supervisor has at most {MAX_CHILDREN} children, each pool member counted: lower a pool's replicas, "
+    "or move children into a nested supervisor"
+)
+MEMBER_NAME_TAKEN = (
+    "names of the form <pool>-<number> belong to the members of that pool (present or after a scale-up): "
+    "rename this child"
+)
 TOO_DEEP = (
     f"supervisors may be nested at most {MAX_NESTING_DEPTH} levels below an AgentSupervisor: flatten the "
     "tree, or run this subtree as a separate AgentSupervisor"
@@ -63,22 +75,45 @@ TOO_DEEP = (
 
 # "The restart in force is not permanent", in CEL over a child entry; see ChildSpec.effective_restart.
 _CEL_EFFECTIVE_NOT_PERMANENT = (
-    "has(self.restart) ? self.restart != 'permanent' : (has(self.agent) && has(self.agent.task))"
+    "has(self.restart) ? self.restart != 'permanent' : "
+    "((has(self.agent) && has(self.agent.task)) || (has(self.pool) && has(self.pool.template.task)))"
 )
 CHILD_RULES = (
-    cel_rule("has(self.agent) != has(self.supervisor)", CHILD_EXACTLY_ONE),
+    cel_rule(
+        "(has(self.agent) ? 1 : 0) + (has(self.pool) ? 1 : 0) + (has(self.supervisor) ? 1 : 0) == 1",
+        CHILD_EXACTLY_ONE,
+    ),
     cel_rule(
         f"!self.significant || ({_CEL_EFFECTIVE_NOT_PERMANENT})", SIGNIFICANT_NOT_PERMANENT, ".significant"
     ),
 )
-# Added by the CRD generator to children at the deepest level, whose `supervisor` field it leaves opaque.
-DEPTH_RULE = cel_rule("!has(self.supervisor)", TOO_DEEP, ".supervisor")
+
+
+class PoolSpec(ApiModel):
+    """A pool: `replicas` identical agents from one template, each an individual child of the supervisor.
+
+    The members are named <pool>-0 ... <pool>-<replicas - 1> and take the pool's place in the start order, in
+    index order. Changing replicas adds members at the end (started in order) or removes the highest indexes
+    first; every member counts toward the supervisor's limit of children.
+    """
+
+    replicas: StrictInt = Field(
+        ge=0,
+        le=MAX_CHILDREN,
+        description=(
+            f"How many agents the pool runs (0 to {MAX_CHILDREN}; all children of the supervisor, pool "
+            f"members counted one by one, are at most {MAX_CHILDREN})."
+        ),
+    )
+    template: AgentTemplate = Field(description="Template of every member agent.")
 
 
 class ChildSpec(ApiModel):
-    """One child of a supervisor: an agent or a nested supervisor, with its restart and shutdown policy.
+    """One child of a supervisor: an agent, a pool of identical agents, or a nested supervisor, with its
+    restart and shutdown policy (a pool's apply to each member).
 
-    The operator creates the child as a resource named <supervisor>-<child name>.
+    The operator creates the child as a resource named <supervisor>-<child name>; a pool member as
+    <supervisor>-<pool>-<index>.
     """
 
     model_config = ConfigDict(json_schema_extra=validations(*CHILD_RULES))
@@ -112,13 +147,20 @@ class ChildSpec(ApiModel):
         ),
     )
     agent: AgentTemplate | None = Field(default=None, description="Template of an agent child.")
+    pool: PoolSpec | None = Field(
+        default=None,
+        description=(
+            "A pool of identical agents, supervised as individual children named <name>-0, <name>-1, ... "
+            "in the pool's place in the start order."
+        ),
+    )
     supervisor: SupervisorSpec | None = Field(
         default=None, description="Spec of a nested supervisor child, which supervises children of its own."
     )
 
     @model_validator(mode="after")
     def _rules(self) -> ChildSpec:
-        if (self.agent is None) == (self.supervisor is None):
+        if [self.agent, self.pool, self.supervisor].count(None) != 2:
             raise SpecError("agent", CHILD_EXACTLY_ONE)
         if self.significant and self.effective_restart is RestartType.PERMANENT:
             raise SpecError("significant", SIGNIFICANT_NOT_PERMANENT)
@@ -126,22 +168,49 @@ class ChildSpec(ApiModel):
 
     @property
     def kind(self) -> ChildKind:
-        """The kind of resource the operator creates for this child."""
-        return ChildKind.AGENT if self.agent is not None else ChildKind.AGENT_SUPERVISOR
+        """The kind of resource the operator creates for this child (for each member of a pool)."""
+        return ChildKind.AGENT_SUPERVISOR if self.supervisor is not None else ChildKind.AGENT
+
+    @property
+    def template(self) -> AgentTemplate | None:
+        """The agent template of an agent child or of each member of a pool."""
+        return self.pool.template if self.pool is not None else self.agent
+
+    @property
+    def member_names(self) -> list[str]:
+        """The children the supervisor supervises for this entry: itself, or a pool's members in order."""
+        if self.pool is None:
+            return [self.name]
+        return [member_name(self.name, index) for index in range(self.pool.replicas)]
 
     @property
     def effective_restart(self) -> RestartType:
         """The restart type in force, with the omitted value resolved."""
         if self.restart is not None:
             return self.restart
-        return default_restart(self.agent) if self.agent is not None else RestartType.PERMANENT
+        template = self.template
+        return default_restart(template) if template is not None else RestartType.PERMANENT
 
     @property
     def effective_shutdown(self) -> ShutdownPolicy | None:
         """The shutdown policy in force; None means no time limit (OTP's infinity, for nested supervisors)."""
-        if self.shutdown is not None or self.agent is None:
+        if self.shutdown is not None or self.supervisor is not None:
             return self.shutdown
         return DEFAULT_AGENT_SHUTDOWN
+
+
+def member_name(pool: str, index: int) -> str:
+    """The child name of member `index` of pool `pool`."""
+    return f"{pool}-{index}"
+
+
+_MEMBER_SUFFIX = re.compile(r"-[0-9]+$")
+
+
+def _pool_of(name: str, pools: set[str]) -> str | None:
+    """The pool whose member names `name` has the form of, if any."""
+    suffix = _MEMBER_SUFFIX.search(name)
+    return None if suffix is None or name[: suffix.start()] not in pools else name[: suffix.start()]
 
 
 class SupervisorSpec(ApiModel):
@@ -150,11 +219,18 @@ class SupervisorSpec(ApiModel):
     Children start in list order, each once the previous one is Ready, and stop in reverse order.
     """
 
+    # Unique names are the API server's own check of the list-map `children` (no CEL cost).
     model_config = ConfigDict(
         json_schema_extra=validations(
             cel_rule(
-                "self.children.all(c, self.children.exists_one(d, d.name == c.name))",
-                UNIQUE_CHILD_NAMES,
+                f"self.children.map(c, has(c.pool) ? c.pool.replicas : 1).sum() <= {MAX_CHILDREN}",
+                TOO_MANY_CHILDREN,
+                ".children",
+            ),
+            cel_rule(
+                "self.children.all(p, !has(p.pool) || self.children.all(c, !c.name.startsWith(p.name + '-') "
+                "|| !c.name.substring(size(p.name) + 1).matches('^[0-9]+$')))",
+                MEMBER_NAME_TAKEN,
                 ".children",
             ),
             cel_rule(
@@ -207,13 +283,23 @@ class SupervisorSpec(ApiModel):
         max_length=MAX_CHILDREN,
         json_schema_extra=list_map("name"),
         description=(
-            "The children, in start order. Adding, removing or reordering them is applied to the tree."
+            "The children, in start order. Adding, removing or reordering them is applied to the tree. At "
+            f"most {MAX_CHILDREN}, each member of a pool counted."
         ),
     )
 
     @model_validator(mode="after")
     def _rules(self) -> SupervisorSpec:
         require_unique([child.name for child in self.children], "children", "name", "child name")
+        pools = {child.name for child in self.children if child.pool is not None}
+        counted = 0
+        for index, child in enumerate(self.children):
+            if _pool_of(child.name, pools) is not None:
+                raise SpecError(f"children[{index}].name", MEMBER_NAME_TAKEN)
+            counted += len(child.member_names) if child.pool is not None else 1
+            if counted > MAX_CHILDREN:
+                where = f"children[{index}]" + (".pool.replicas" if child.pool is not None else "")
+                raise SpecError(where, TOO_MANY_CHILDREN)
         if self.auto_shutdown is AutoShutdown.NEVER and any(child.significant for child in self.children):
             raise SpecError("autoShutdown", SIGNIFICANT_NEEDS_AUTO_SHUTDOWN)
         too_deep = _path_below_limit(self, MAX_NESTING_DEPTH)
@@ -240,9 +326,11 @@ ChildSpec.model_rebuild()
 
 
 class ChildStatus(ApiModel):
-    """Observed state of one child."""
+    """Observed state of one child (of each member of a pool)."""
 
-    name: StrictStr = Field(max_length=CHILD_NAME_MAX, description="The child's name in the spec.")
+    name: StrictStr = Field(
+        max_length=MEMBER_NAME_MAX, description="The child's name in the spec, or <pool>-<index>."
+    )
     kind: ChildKind = Field(description="Agent or AgentSupervisor.")
     phase: Phase | None = Field(default=None, description="The child resource's phase.")
     ready: StrictBool = Field(default=False, description="Whether the child is Ready.")
@@ -252,6 +340,14 @@ class ChildStatus(ApiModel):
     last_exit: ExitInfo | None = Field(default=None, description="How the child last exited.")
 
 
+class PoolStatus(ApiModel):
+    """Observed size of one pool."""
+
+    name: StrictStr = Field(max_length=CHILD_NAME_MAX, description="The pool's name in the spec.")
+    replicas: StrictInt = Field(ge=0, le=MAX_CHILDREN, description="The members the spec asks for.")
+    ready_replicas: StrictInt = Field(default=0, ge=0, le=MAX_CHILDREN, description="Members that are Ready.")
+
+
 class SupervisorStatus(ResourceStatus):
     """Observed state of an AgentSupervisor, written by the operator."""
 
@@ -259,7 +355,18 @@ class SupervisorStatus(ResourceStatus):
         default=None,
         max_length=MAX_CHILDREN,
         json_schema_extra=list_map("name"),
-        description="State of each child, in start order.",
+        description="State of each child, in start order; a pool's members one by one.",
+    )
+    pools: list[PoolStatus] | None = Field(
+        default=None,
+        max_length=MAX_CHILDREN,
+        json_schema_extra=list_map("name"),
+        description="Size of each pool: its replicas and how many of its members are Ready.",
+    )
+    pools_ready: StrictStr | None = Field(
+        default=None,
+        max_length=1024,
+        description="Ready members out of replicas of each pool, e.g. workers 18/20 (the Pools column).",
     )
     ready_children: StrictStr | None = Field(
         default=None, max_length=16, description="Ready children out of all children, e.g. 3/3."

@@ -34,8 +34,12 @@ def _child_line(child: ChildSpec) -> str:
         sup = child.supervisor
         what = f"supervisor {sup.strategy.value}, {sup.max_restarts} restarts / {sup.period_seconds}s"
     else:
-        assert child.agent is not None
-        what = "task agent" if child.agent.task else "service agent"
+        assert child.template is not None
+        what = "task agent" if child.template.task else "service agent"
+        if child.pool is not None:
+            names = child.member_names
+            span = f", {names[0]} .. {names[-1]}" if names else ""
+            what = f"pool of {child.pool.replicas} {what}s{span}"
     return f"- {child.name}: {what} ({', '.join(flags)})"
 
 

@@ -43,7 +43,7 @@ from agent_supervisor.supervision import (
     SupervisorState,
 )
 from agent_supervisor.supervision.state import ALIVE
-from agent_supervisor.translate import agent_pod, in_place, incarnations, labels, manifests
+from agent_supervisor.translate import agent_pod, in_place, incarnations, labels, manifests, members
 from agent_supervisor.translate.observe import ObservedChild, ObservedPod, leftover_pods
 from agent_supervisor.translate.projection import parse_agent
 from agent_supervisor.translate.settings import OperatorSettings
@@ -272,9 +272,9 @@ class Executor:
         if not isinstance(sup, api.AgentSupervisor):
             return
         wanted: set[tuple[str, str]] = set()
-        for child in sup.spec.children:
+        for child in members.members(sup.spec):  # a pool's members one by one
             state = target.state.find(child.name)
-            if child.agent is not None:
+            if child.template is not None:
                 wanted.add(("Agent", child.name))
                 await self._apply_child(target, AGENTS, manifests.child_agent(sup, child.name))
             elif state is not None and state.attempt > 0 and state.kind is ChildKind.SUPERVISOR:

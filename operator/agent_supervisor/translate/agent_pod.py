@@ -45,6 +45,7 @@ def pod(
         labels.ATTEMPT: str(attempt),
         labels.TEMPLATE_HASH: template_hash,
         labels.POD: labels.pod_label(labels.pod_name(name, attempt)),
+        **({labels.POOL: agent_labels[labels.POOL]} if labels.POOL in agent_labels else {}),
     }
     spec = agent.spec
     pod_spec: dict[str, Any] = {

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent_supervisor import api
-from agent_supervisor.translate import labels
+from agent_supervisor.translate import labels, members
 from agent_supervisor.translate.agent_pod import PORT_NAME
 from agent_supervisor.translate.object_meta import Manifest, Owner, dump, metadata, name_and_namespace
 from agent_supervisor.translate.runtime_config import RenderedConfig
@@ -138,7 +138,7 @@ def control_secret(namespace: str, token: str) -> Manifest:
 
 
 def _child_metadata(
-    sup: api.AgentSupervisor, child: api.ChildSpec, annotations: dict[str, str]
+    sup: api.AgentSupervisor, child: members.Member, annotations: dict[str, str]
 ) -> dict[str, Any]:
     name, namespace = name_and_namespace(sup)
     sup_labels = sup.metadata.labels or {}
@@ -148,24 +148,21 @@ def _child_metadata(
         labels.CHILD: child.name,
         labels.ROOT: labels.root_of(name, sup_labels),
     }
+    if child.pool is not None:
+        child_labels[labels.POOL] = child.pool
     annotations = {labels.SUPERVISOR_PATH: labels.child_path(parent_path, name), **annotations}
     return metadata(labels.child_name(name, child.name), namespace, Owner.of(sup), child_labels, annotations)
 
 
-def _child(sup: api.AgentSupervisor, name: str) -> api.ChildSpec:
-    found = next((child for child in sup.spec.children if child.name == name), None)
-    if found is None:
-        raise KeyError(f"AgentSupervisor {sup.metadata.name!r} has no child {name!r} in its spec")
-    return found
-
-
 def child_agent(sup: api.AgentSupervisor, child_name: str) -> Manifest:
-    """The Agent `<supervisor>-<child>` from the child's template. Its restart and shutdown say how the
-    supervisor treats it (for `kubectl get -o yaml`); the supervisor's own child entry is what it follows."""
-    child = _child(sup, child_name)
-    if child.agent is None:
+    """The Agent `<supervisor>-<child>` from the child's template (a pool member's: `<supervisor>-<pool>-<i>`
+    from the pool's). Its restart and shutdown say how the supervisor treats it (for `kubectl get -o yaml`);
+    the supervisor's own child entry is what it follows."""
+    member = members.member(sup, child_name)
+    child, template = member.entry, member.template
+    if template is None:
         raise ValueError(f"child {child_name!r} of {sup.metadata.name!r} is a supervisor, not an agent")
-    spec = dump(child.agent)
+    spec = dump(template)
     spec["restart"] = child.effective_restart.value
     shutdown = child.effective_shutdown
     if shutdown is not None:
@@ -173,21 +170,21 @@ def child_agent(sup: api.AgentSupervisor, child_name: str) -> Manifest:
     return {
         "apiVersion": api.API_VERSION,
         "kind": "Agent",
-        "metadata": _child_metadata(sup, child, {}),
+        "metadata": _child_metadata(sup, member, {}),
         "spec": spec,
     }
 
 
 def child_supervisor(sup: api.AgentSupervisor, child_name: str, incarnation: int) -> Manifest:
     """The AgentSupervisor `<supervisor>-<child>`, told to run `incarnation` (the parent's StartChild)."""
-    child = _child(sup, child_name)
-    if child.supervisor is None:
+    member = members.member(sup, child_name)
+    if member.entry.supervisor is None:
         raise ValueError(f"child {child_name!r} of {sup.metadata.name!r} is an agent, not a supervisor")
     return {
         "apiVersion": api.API_VERSION,
         "kind": "AgentSupervisor",
-        "metadata": _child_metadata(sup, child, {labels.INCARNATION: str(incarnation)}),
-        "spec": dump(child.supervisor),
+        "metadata": _child_metadata(sup, member, {labels.INCARNATION: str(incarnation)}),
+        "spec": dump(member.entry.supervisor),
     }
 
 

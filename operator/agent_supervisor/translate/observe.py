@@ -325,23 +325,25 @@ def leftover_pods(state: SupervisorState, observed: Mapping[str, ObservedChild])
     while they run, after the finished-pod TTL once they have finished (finished.py).
 
     A pod of the current attempt is never a leftover, whatever its phase: it is the child's record of how its
-    incarnation ended until a new attempt replaces it - unless that attempt failed to start and nothing is
-    running it: a failed start leaves nothing behind (a pod that missed its start deadline may still run). Nor
-    is the pod where the current attempt is about to start in place, or one that may run it already.
+    incarnation ended until a new attempt replaces it - unless that attempt failed to start and its pod has
+    not finished (an image that cannot be pulled, a container never Ready in time): a failed start leaves no
+    process behind; a pod that ended before Ready stays as the record. Nor is the pod where the current
+    attempt is about to start in place, or one that may run it already.
     """
-    current = {
-        child.name: child.attempt
-        for child in state.children
-        if child.kind is ChildKind.AGENT and not _failed_to_start(child)
-    }
+    current = {child.name: child for child in state.children if child.kind is ChildKind.AGENT}
     leftovers = []
     for name, seen in sorted(observed.items()):
-        attempt = current.get(name)
+        child = current.get(name)
+        failed = child is not None and _failed_to_start(child)
+        attempt = None if child is None or failed else child.attempt
         host = None if attempt is None or attempt in seen.pods else in_place_host(seen, attempt)
         leftovers += [
             pod.pod
             for hosted, pod in sorted(seen.pods.items())
-            if hosted != attempt and pod is not host and not (pod.awaiting_report and hosted < (attempt or 0))
+            if hosted != attempt
+            and pod is not host
+            and not (pod.awaiting_report and hosted < (attempt or 0))
+            and not (failed and child is not None and hosted == child.attempt and _finished(pod))
         ]
     return leftovers
 
@@ -354,3 +356,7 @@ def _failed_to_start(child: ChildState) -> bool:
         and record.attempt == child.attempt
         and record.start_failed
     )
+
+
+def _finished(pod: ObservedPod) -> bool:
+    return (pod.pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")

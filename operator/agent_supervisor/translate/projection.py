@@ -19,7 +19,7 @@ from agent_runtime.config import ToolSpec as RuntimeToolSpec
 from agent_runtime.tool_settings import TOOL_SETTINGS
 from agent_supervisor import api, supervision
 from agent_supervisor.api.base import DNS_LABEL_PATTERN
-from agent_supervisor.translate import labels
+from agent_supervisor.translate import labels, members
 from agent_supervisor.translate.runtime_config import MODEL_API_KEY_ENV, RenderError, tool_settings
 
 """A problem with a resource: the field it is in (e.g. `spec.children[1].name`) and what to do about it."""
@@ -106,7 +106,8 @@ def backoff(restart_backoff: api.RestartBackoff | None) -> supervision.Backoff |
 
 
 def supervisor_spec(sup: api.AgentSupervisor) -> supervision.SupervisorSpec:
-    """The core's view of an AgentSupervisor: its flags and its children in start order."""
+    """The core's view of an AgentSupervisor: its flags and its children in start order, each pool member an
+    agent child of its own (members.py)."""
     spec = sup.spec
     return supervision.SupervisorSpec(
         strategy=supervision.Strategy(spec.strategy.value),
@@ -114,18 +115,29 @@ def supervisor_spec(sup: api.AgentSupervisor) -> supervision.SupervisorSpec:
         period_seconds=spec.period_seconds,
         auto_shutdown=supervision.AutoShutdown(spec.auto_shutdown.value),
         backoff=backoff(spec.restart_backoff),
-        children=tuple(_child_spec(child) for child in spec.children),
+        children=tuple(_child_specs(spec.children)),
     )
 
 
-def _child_spec(child: api.ChildSpec) -> supervision.ChildSpec:
-    if child.agent is not None:
-        kind, template_hash = supervision.ChildKind.AGENT, cold_template_hash(child.agent)
-    else:
-        # A nested supervisor applies its own template edits in place; only a change of kind replaces it.
-        kind, template_hash = supervision.ChildKind.SUPERVISOR, ""
+def _child_specs(children: list[api.ChildSpec]) -> Iterable[supervision.ChildSpec]:
+    hashes: dict[str, str] = {}
+    for child in members.members_of(children):
+        template = child.template
+        if template is not None:
+            # Every member of a pool shares its entry's template: hash it once.
+            template_hash = hashes.get(child.entry.name) or cold_template_hash(template)
+            hashes[child.entry.name] = template_hash
+            yield _child_spec(child.name, child.entry, supervision.ChildKind.AGENT, template_hash)
+        else:
+            # A nested supervisor applies its own template edits in place; only a change of kind replaces it.
+            yield _child_spec(child.name, child.entry, supervision.ChildKind.SUPERVISOR, "")
+
+
+def _child_spec(
+    name: str, child: api.ChildSpec, kind: supervision.ChildKind, template_hash: str
+) -> supervision.ChildSpec:
     return supervision.ChildSpec(
-        name=child.name,
+        name=name,
         kind=kind,
         restart=supervision.RestartType(child.effective_restart.value),
         significant=child.significant,
@@ -195,18 +207,22 @@ def _supervisor_problems(
     problems: list[api.FieldIssue] = []
     for index, child in enumerate(spec.children):
         here = f"{prefix}.children[{index}]"
-        resource = labels.child_name(name, child.name)
+        longest = max(child.member_names, key=len, default=child.name)
+        resource = labels.child_name(name, longest)
         if len(resource) > labels.MAX_NAME:
+            what = "the child's resource" if child.pool is None else "the resource of its last member"
             problems.append(
                 api.FieldIssue(
                     f"{here}.name",
-                    f"the child's resource is named {resource!r} ({len(resource)} characters), over the "
-                    f"limit of {labels.MAX_NAME}: shorten the supervisor's or the child's name",
+                    f"{what} is named {resource!r} ({len(resource)} characters), over the limit of "
+                    f"{labels.MAX_NAME}: shorten the supervisor's or the child's name",
                 )
             )
             continue  # names below it are longer still; one message per branch is enough
         if child.agent is not None:
             problems += _template_problems(f"{here}.agent", child.agent, secrets)
+        elif child.pool is not None:
+            problems += _template_problems(f"{here}.pool.template", child.pool.template, secrets)
         elif child.supervisor is not None:
             problems += _supervisor_problems(f"{here}.supervisor", resource, child.supervisor, secrets)
     return problems
@@ -289,8 +305,8 @@ def _templates(resource: api.Agent | api.AgentSupervisor) -> Iterable[api.AgentT
     pending = list(resource.spec.children)
     while pending:
         child = pending.pop()
-        if child.agent is not None:
-            yield child.agent
+        if child.template is not None:
+            yield child.template
         if child.supervisor is not None:
             pending.extend(child.supervisor.children)
 

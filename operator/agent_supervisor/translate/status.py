@@ -134,12 +134,37 @@ def supervisor_status(
         "observedGeneration": generation,
         "children": [_child_status(state, child, observed.get(child.name)) for child in _listed(state)],
         "readyChildren": f"{ready}/{len(spec.children)}",
+        **_pool_fields(sup, state),
         "restartsInWindow": f"{used}/{spec.max_restarts}",
         **_window_fields(spec, state, now),
         "lastExit": _self_exit(state, previous, now),
         "supervision": supervision.to_json(),
     }
     return _merge(previous, generation, judgements, fields, now)
+
+
+POOLS_READY_MAX: Final = 1024
+"""The bound of status.poolsReady (the Pools column): a summary, cut short past it."""
+
+
+def _pool_fields(sup: api.AgentSupervisor, state: SupervisorState) -> dict[str, Any]:
+    """Each pool's replicas and Ready members, and the one-line summary the Pools column shows."""
+    ready = {child.name for child in state.children if child.lifecycle is ChildLifecycle.RUNNING}
+    pools = [
+        api.PoolStatus(
+            name=entry.name,
+            replicas=entry.pool.replicas,
+            ready_replicas=sum(1 for name in entry.member_names if name in ready),
+        )
+        for entry in sup.spec.children
+        if entry.pool is not None
+    ]
+    if not pools:
+        return {"pools": None, "poolsReady": None}
+    summary = ", ".join(f"{pool.name} {pool.ready_replicas}/{pool.replicas}" for pool in pools)
+    if len(summary) > POOLS_READY_MAX:
+        summary = summary[: POOLS_READY_MAX - 1] + "…"
+    return {"pools": [_dump_dict(pool) for pool in pools], "poolsReady": summary}
 
 
 def _listed(state: SupervisorState) -> list[ChildState]:
