@@ -394,7 +394,9 @@ def operator(
     env = dict(os.environ)
     env["PATH"] = f"{TOOLS_BIN}{os.pathsep}{env.get('PATH', '')}"
     env["KUBECONFIG"] = str(cluster.kubeconfig_path)
-    running = Operator(env, NAMESPACE, "bench", tmp_path_factory.mktemp("operator") / "operator.log").start()
+    log = tmp_path_factory.mktemp("operator") / "operator.log"
+    # The simulated kubelet runs no process, so no pod supervisor: every incarnation is a pod.
+    running = Operator(env, NAMESPACE, "bench", log, ["--no-in-place-restarts"]).start()
     yield running
     running.kill()
 
