@@ -9,6 +9,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,32 @@ def crashable(make_config, model_server, marker, name, **extra):
 
 def crash(pod: PodSupervisorProcess) -> None:
     assert pod.send("[[scenario:crash]] go down").status_code == 202
+
+
+@dataclass
+class StuckAgent:
+    """A pod whose attempt 1 is Ready and busy in a tool call that ignores SIGTERM."""
+
+    pod: PodSupervisorProcess
+    watch: Any
+    ready: dict[str, Any]
+    tools: list[int]
+
+
+def stuck_agent(name: str, model_server, pods, make_config, marker, tmp_path: Path, wait_for) -> StuckAgent:
+    pids = tmp_path / "pids"
+    config = make_config(
+        name,
+        model_server.url,
+        f"[[scenario:stuck]] {marker}",
+        tools=[stuck_tool(pids)],
+        drainTimeoutSeconds=120,
+    )
+    pod = pods(config).start()
+    watch = pod.watch()
+    ready = watch.wait_state(is_ready(1), what="attempt 1 to be Ready")
+    pod.send("hold on")
+    return StuckAgent(pod, watch, ready, tool_pids(pids, wait_for))
 
 
 def stuck_tool(pids: Path) -> dict[str, Any]:
@@ -188,19 +215,9 @@ def test_start_and_stop_requests_are_idempotent(model_server, pods, make_config,
 def test_a_stop_that_outlives_its_grace_period_kills_the_whole_group(
     model_server, pods, make_config, marker, tmp_path, wait_for
 ):
-    pids = tmp_path / "pids"
-    config = make_config(
-        "stuck",
-        model_server.url,
-        f"[[scenario:stuck]] {marker}",
-        tools=[stuck_tool(pids)],
-        drainTimeoutSeconds=120,
-    )
-    pod = pods(config).start()
-    watch = pod.watch()
-    ready = watch.wait_state(is_ready(1), what="attempt 1 to be Ready")
-    pod.send("hold on")
-    tools = tool_pids(pids, wait_for)
+    stuck = stuck_agent("stuck", model_server, pods, make_config, marker, tmp_path, wait_for)
+    pod, watch = stuck.pod, stuck.watch
+    ready, tools = stuck.ready, stuck.tools
 
     stopping_since = time.monotonic()
     assert pod.stop_attempt(1, grace=1).status_code == 202
@@ -218,19 +235,8 @@ def test_a_stop_that_outlives_its_grace_period_kills_the_whole_group(
 def test_a_start_stopped_before_it_could_begin_is_reported_as_not_started(
     model_server, pods, make_config, marker, tmp_path, wait_for
 ):
-    pids = tmp_path / "pids"
-    config = make_config(
-        "never",
-        model_server.url,
-        f"[[scenario:stuck]] {marker}",
-        tools=[stuck_tool(pids)],
-        drainTimeoutSeconds=120,
-    )
-    pod = pods(config).start()
-    watch = pod.watch()
-    watch.wait_state(is_ready(1), what="attempt 1 to be Ready")
-    pod.send("hold on")
-    tool_pids(pids, wait_for)
+    stuck = stuck_agent("never", model_server, pods, make_config, marker, tmp_path, wait_for)
+    pod, watch = stuck.pod, stuck.watch
 
     starting = pod.start_attempt(2, grace=1)
     assert starting.status_code == 202 and starting.json()["phase"] == "Stopping"
@@ -249,19 +255,8 @@ def test_a_start_stopped_before_it_could_begin_is_reported_as_not_started(
 def test_a_start_asked_for_while_a_cancelled_one_waits_still_begins(
     model_server, pods, make_config, marker, tmp_path, wait_for
 ):
-    pids = tmp_path / "pids"
-    config = make_config(
-        "again",
-        model_server.url,
-        f"[[scenario:stuck]] {marker}",
-        tools=[stuck_tool(pids)],
-        drainTimeoutSeconds=120,
-    )
-    pod = pods(config).start()
-    watch = pod.watch()
-    watch.wait_state(is_ready(1), what="attempt 1 to be Ready")
-    pod.send("hold on")
-    tool_pids(pids, wait_for)
+    stuck = stuck_agent("again", model_server, pods, make_config, marker, tmp_path, wait_for)
+    pod, watch = stuck.pod, stuck.watch
 
     assert pod.start_attempt(2, grace=1).status_code == 202
     assert pod.stop_attempt(2).status_code == 202
