@@ -27,8 +27,11 @@ from tests.operator_e2e.harness import REPO, TOOLS_BIN, Api, Env, agent_child, s
 from tests.operator_e2e.pod_supervisors import IncarnationRecorder, kill_incarnation
 from tests.polling import poll_until
 
+# Starting 50 real agents one after the other takes minutes: far past pytest's default 120 s per test.
+pytestmark = pytest.mark.timeout(1200)
+
 PATHS: Final = {"in place": "--in-place-restarts", "new pods": "--no-in-place-restarts"}
-SUSTAINED_SECONDS: Final = 20.0
+SUSTAINED_SECONDS: Final = 15.0
 RESULTS = ResultTable(third_column="in place / new pods", value_width=30)
 ROWS: dict[str, dict[str, str]] = {}
 
@@ -153,7 +156,7 @@ def restart_one(bench: Bench, attempts: dict[str, int], child: str) -> dict[str,
 def test_incarnation_start_and_sustained_restarts(bench: Bench) -> None:
     """one_for_one of 8: crash a child as soon as the previous restart is Ready, for SUSTAINED_SECONDS."""
     env, size = bench.env, 8
-    attempts = start(env, "steady", "one_for_one", size, maxRestarts=100000, periodSeconds=1)
+    attempts = start(env, "steady", "one_for_one", size, maxRestarts=1000, periodSeconds=1)
     in_place = bench.path == "in place"
     recorder = IncarnationRecorder(env, sorted(env.running_pods())).start() if in_place else None
     restarts = 0
