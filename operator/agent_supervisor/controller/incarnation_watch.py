@@ -155,6 +155,7 @@ class IncarnationWatch:
                         await asyncio.sleep(REFUSED_RETRY_SECONDS)
                         continue
                     response.raise_for_status()
+                    watch.refused = False  # a token that works again (the Secret restored) is used again
                     watch.connected.set()
                     delay = RETRY_FIRST_SECONDS
                     async for line in response.content:
