@@ -73,16 +73,12 @@ def exit_outcome(done: IncarnationExit, stopping: bool) -> PodOutcome:
         return PodOutcome(OutcomeKind.EXITED, ExitReason.SHUTDOWN, pod_exits.SHUTDOWN, stopped, code)
     if done.exit_code == exitcodes.EXIT_OK:
         return PodOutcome(OutcomeKind.EXITED, ExitReason.NORMAL, "Completed", message, done.exit_code)
-    cause = exitcodes.REASONS.get(done.exit_code) or _camel(done.reason) or "Error"
+    cause = exitcodes.REASONS.get(done.exit_code) or pod_exits.camel(done.reason) or "Error"
     if not message:
         message = (
             f"killed by signal {done.signal}" if done.signal is not None else f"exit code {done.exit_code}"
         )
     return PodOutcome(OutcomeKind.EXITED, ExitReason.ABNORMAL, cause, message, done.exit_code)
-
-
-def _camel(reason: str) -> str:
-    return reason if reason[:1].isupper() and reason.isalnum() else ""
 
 
 def restart_planned(state: SupervisorState, child: str) -> bool:

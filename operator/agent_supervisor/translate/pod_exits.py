@@ -176,7 +176,7 @@ def _from_terminated(pod: Mapping[str, Any], terminated: Mapping[str, Any]) -> P
     elif code is not None and code in exitcodes.REASONS:
         cause = exitcodes.REASONS[code]
     else:
-        cause = runtime_reason or _camel(k8s_reason) or "Error"
+        cause = runtime_reason or camel(k8s_reason) or "Error"
     if not message:
         message = _describe_code(code) or str(_status(pod).get("message") or "")
     return PodOutcome(OutcomeKind.EXITED, ExitReason.ABNORMAL, cause, message, code)
@@ -186,7 +186,7 @@ def _from_failed_pod(pod: Mapping[str, Any], terminated: Mapping[str, Any] | Non
     """A Failed pod with a reason of its own (evicted, node lost), or whose container never ran."""
     waiting = _waiting(pod)
     status = _status(pod)
-    cause = _camel(str(status.get("reason") or "")) or (waiting[0] if waiting else "") or "PodFailed"
+    cause = camel(str(status.get("reason") or "")) or (waiting[0] if waiting else "") or "PodFailed"
     message = cut(str(status.get("message") or (waiting[1] if waiting else "")))
     kind = OutcomeKind.START_FAILED if waiting and waiting[0] in START_FAILURES else OutcomeKind.EXITED
     code = None if terminated is None else _int(terminated.get("exitCode"))
@@ -228,7 +228,7 @@ def _describe_code(code: int | None) -> str:
     return f"exit code {code}"
 
 
-def _camel(reason: str) -> str:
+def camel(reason: str) -> str:
     """Kubernetes reasons are CamelCase already; anything else is dropped rather than shown mangled."""
     return reason if _CAMEL.fullmatch(reason) else ""
 
