@@ -151,7 +151,9 @@ class IncarnationWatch:
                                 (watch.pod.get("metadata") or {}).get("name"),
                                 response.status,
                             )
-                        watch.refused = True
+                            watch.refused = True
+                            # Its child's decisions wait for a report that will not come: decide again.
+                            self._on_change(watch.pod)
                         await asyncio.sleep(REFUSED_RETRY_SECONDS)
                         continue
                     response.raise_for_status()

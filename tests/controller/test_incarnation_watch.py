@@ -1,0 +1,138 @@
+"""The operator's watch and calls of a pod supervisor (controller/incarnation_watch.py), against the real pod
+supervisor process: reports arrive and queue a reconcile, calls succeed or refuse as the protocol says, and a
+pod supervisor that refuses the operator's token is known as such."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent_runtime.incarnation_protocol import IncarnationState
+from agent_supervisor.controller.incarnation_watch import IncarnationWatch
+from agent_supervisor.translate import incarnations
+from tests.runtime.conftest import agent_config
+from tests.runtime.conftest import model_server as model_server
+from tests.runtime.pod_harness import CONTROL_TOKEN, PodSupervisorProcess
+
+UID = "uid-team-a-1"
+
+
+@pytest.fixture
+def pod_supervisor(tmp_path: Path, model_server: Any) -> Iterator[PodSupervisorProcess]:
+    config = agent_config("watched", model_server.url, "You are watched.")
+    pod = PodSupervisorProcess(tmp_path / "pod", config).start()
+    yield pod
+    pod.kill()
+
+
+def pod_body(pod: PodSupervisorProcess) -> dict[str, Any]:
+    """The pod as the operator's index holds it: running, with its address and control port."""
+    return {
+        "metadata": {
+            "name": "team-a-1",
+            "namespace": "team-ns",
+            "uid": UID,
+            "labels": {"otp.agents.dev/supervisor": "team", "otp.agents.dev/child": "a"},
+            "annotations": {incarnations.CONTROL_PORT: str(pod.control_port)},
+        },
+        "status": {"phase": "Running", "podIP": pod.host, "containerStatuses": [{"state": {"running": {}}}]},
+    }
+
+
+class Reports:
+    """The watch's on_change, awaitable: each call is a reconcile the operator would queue."""
+
+    def __init__(self) -> None:
+        self.changed = asyncio.Event()
+        self.calls = 0
+
+    def __call__(self, pod: Mapping[str, Any]) -> None:
+        assert pod["metadata"]["uid"] == UID
+        self.calls += 1
+        self.changed.set()
+
+    async def until(
+        self, watch: IncarnationWatch, condition: Callable[[IncarnationState], bool], what: str
+    ) -> IncarnationState:
+        async def reported() -> IncarnationState:
+            while True:
+                report = watch.reports.get(UID)
+                if report is not None and condition(report):
+                    return report
+                self.changed.clear()
+                await self.changed.wait()
+
+        try:
+            return await asyncio.wait_for(reported(), 30)
+        except TimeoutError:
+            raise AssertionError(f"no report of {what}; last: {watch.reports.get(UID)}") from None
+
+
+async def test_reports_queue_reconciles_and_calls_follow_the_protocol(pod_supervisor):
+    reports = Reports()
+    watch = IncarnationWatch(CONTROL_TOKEN, reports)
+    body = pod_body(pod_supervisor)
+    try:
+        watch.sync(body)
+        ready = await reports.until(watch, lambda r: r.phase == "Ready", "attempt 1 Ready")
+        assert ready.attempt == 1 and ready.pid is not None
+
+        os.kill(ready.pid, signal.SIGKILL)  # the agent process dies, its pod supervisor lives on
+        crashed = await reports.until(watch, lambda r: r.phase == "Exited", "the crash")
+        done = crashed.exit_of(1)
+        assert done is not None and (done.exit_code, done.signal, done.stopped) == (137, 9, False)
+
+        assert await watch.start(body, 2, 5)
+        await reports.until(watch, lambda r: (r.attempt, r.phase) == (2, "Ready"), "attempt 2 Ready")
+        assert await watch.start(body, 2, 5), "a repeated start is done already"
+        assert not await watch.start(body, 1, 5), "an older attempt is refused"
+        assert watch.reports[UID].attempt == 2, "and the refusal's state is still the newest"
+
+        assert await watch.stop(body, 2, 0)
+        await reports.until(watch, lambda r: (r.attempt, r.phase) == (2, "Exited"), "attempt 2 stopped")
+        assert await watch.release(body, 2)
+        assert pod_supervisor.wait_exit() == 137, "the container ends with the released incarnation's code"
+        assert reports.calls >= 4
+
+        watch.forget(body)
+        assert UID not in watch.reports
+    finally:
+        await watch.close()
+
+
+async def test_a_pod_supervisor_that_refuses_the_token_is_known_as_refusing(pod_supervisor):
+    reports = Reports()
+    watch = IncarnationWatch("not-the-operators-token", reports)
+    body = pod_body(pod_supervisor)
+    try:
+        watch.sync(body)
+
+        # The refusal queues a reconcile: the pod's child no longer waits for its report.
+        await asyncio.wait_for(reports.changed.wait(), 30)
+        assert UID in watch.refused
+        assert not await watch.start(body, 2, 5), "no call is tried with a refused token"
+        assert UID not in watch.reports
+    finally:
+        await watch.close()
+
+
+async def test_a_pod_that_stops_running_is_no_longer_watched(pod_supervisor):
+    reports = Reports()
+    watch = IncarnationWatch(CONTROL_TOKEN, reports)
+    body = pod_body(pod_supervisor)
+    try:
+        watch.sync(body)
+        await reports.until(watch, lambda r: r.phase == "Ready", "attempt 1 Ready")
+        assert watch.watching() == 1
+        deleting = {**body, "metadata": {**body["metadata"], "deletionTimestamp": "2026-12-07T00:00:00Z"}}
+        watch.sync(deleting)
+        assert watch.watching() == 0
+        assert UID in watch.reports, "the last report stays until the pod is gone"
+    finally:
+        await watch.close()
