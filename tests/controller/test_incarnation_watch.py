@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,33 @@ def pod_body(pod: PodSupervisorProcess) -> dict[str, Any]:
     }
 
 
+@dataclass
+class Watched:
+    """An IncarnationWatch of the pod supervisor, and the reconciles its reports queue."""
+
+    watch: IncarnationWatch
+    reports: Reports
+    body: dict[str, Any]
+
+
+@pytest.fixture
+async def watched(pod_supervisor: PodSupervisorProcess) -> AsyncIterator[Callable[[str], Watched]]:
+    """Makes a watch with the given token and syncs it with the pod; closes them all after the test."""
+    made: list[IncarnationWatch] = []
+
+    def make(token: str) -> Watched:
+        reports = Reports()
+        watch = IncarnationWatch(token, reports)
+        made.append(watch)
+        body = pod_body(pod_supervisor)
+        watch.sync(body)
+        return Watched(watch, reports, body)
+
+    yield make
+    for watch in made:
+        await watch.close()
+
+
 class Reports:
     """The watch's on_change, awaitable: each call is a reconcile the operator would queue."""
 
@@ -74,65 +102,48 @@ class Reports:
             raise AssertionError(f"no report of {what}; last: {watch.reports.get(UID)}") from None
 
 
-async def test_reports_queue_reconciles_and_calls_follow_the_protocol(pod_supervisor):
-    reports = Reports()
-    watch = IncarnationWatch(CONTROL_TOKEN, reports)
-    body = pod_body(pod_supervisor)
-    try:
-        watch.sync(body)
-        ready = await reports.until(watch, lambda r: r.phase == "Ready", "attempt 1 Ready")
-        assert ready.attempt == 1 and ready.pid is not None
+async def test_reports_queue_reconciles_and_calls_follow_the_protocol(pod_supervisor, watched):
+    subject = watched(CONTROL_TOKEN)
+    watch, reports, body = subject.watch, subject.reports, subject.body
+    ready = await reports.until(watch, lambda r: r.phase == "Ready", "attempt 1 Ready")
+    assert ready.attempt == 1 and ready.pid is not None
 
-        os.kill(ready.pid, signal.SIGKILL)  # the agent process dies, its pod supervisor lives on
-        crashed = await reports.until(watch, lambda r: r.phase == "Exited", "the crash")
-        done = crashed.exit_of(1)
-        assert done is not None and (done.exit_code, done.signal, done.stopped) == (137, 9, False)
+    os.kill(ready.pid, signal.SIGKILL)  # the agent process dies, its pod supervisor lives on
+    crashed = await reports.until(watch, lambda r: r.phase == "Exited", "the crash")
+    done = crashed.exit_of(1)
+    assert done is not None and (done.exit_code, done.signal, done.stopped) == (137, 9, False)
 
-        assert await watch.start(body, 2, 5)
-        await reports.until(watch, lambda r: (r.attempt, r.phase) == (2, "Ready"), "attempt 2 Ready")
-        assert await watch.start(body, 2, 5), "a repeated start is done already"
-        assert not await watch.start(body, 1, 5), "an older attempt is refused"
-        assert watch.reports[UID].attempt == 2, "and the refusal's state is still the newest"
+    assert await watch.start(body, 2, 5)
+    await reports.until(watch, lambda r: (r.attempt, r.phase) == (2, "Ready"), "attempt 2 Ready")
+    assert await watch.start(body, 2, 5), "a repeated start is done already"
+    assert not await watch.start(body, 1, 5), "an older attempt is refused"
+    assert watch.reports[UID].attempt == 2, "and the refusal's state is still the newest"
 
-        assert await watch.stop(body, 2, 0)
-        await reports.until(watch, lambda r: (r.attempt, r.phase) == (2, "Exited"), "attempt 2 stopped")
-        assert await watch.release(body, 2)
-        assert pod_supervisor.wait_exit() == 137, "the container ends with the released incarnation's code"
-        assert reports.calls >= 4
+    assert await watch.stop(body, 2, 0)
+    await reports.until(watch, lambda r: (r.attempt, r.phase) == (2, "Exited"), "attempt 2 stopped")
+    assert await watch.release(body, 2)
+    assert pod_supervisor.wait_exit() == 137, "the container ends with the released incarnation's code"
+    assert reports.calls >= 4
 
-        watch.forget(body)
-        assert UID not in watch.reports
-    finally:
-        await watch.close()
+    watch.forget(body)
+    assert UID not in watch.reports
 
 
-async def test_a_pod_supervisor_that_refuses_the_token_is_known_as_refusing(pod_supervisor):
-    reports = Reports()
-    watch = IncarnationWatch("not-the-operators-token", reports)
-    body = pod_body(pod_supervisor)
-    try:
-        watch.sync(body)
-
-        # The refusal queues a reconcile: the pod's child no longer waits for its report.
-        await asyncio.wait_for(reports.changed.wait(), 30)
-        assert UID in watch.refused
-        assert not await watch.start(body, 2, 5), "no call is tried with a refused token"
-        assert UID not in watch.reports
-    finally:
-        await watch.close()
+async def test_a_pod_supervisor_that_refuses_the_token_is_known_as_refusing(watched):
+    subject = watched("not-the-operators-token")
+    # The refusal queues a reconcile: the pod's child no longer waits for its report.
+    await asyncio.wait_for(subject.reports.changed.wait(), 30)
+    assert UID in subject.watch.refused
+    assert not await subject.watch.start(subject.body, 2, 5), "no call is tried with a refused token"
+    assert UID not in subject.watch.reports
 
 
-async def test_a_pod_that_stops_running_is_no_longer_watched(pod_supervisor):
-    reports = Reports()
-    watch = IncarnationWatch(CONTROL_TOKEN, reports)
-    body = pod_body(pod_supervisor)
-    try:
-        watch.sync(body)
-        await reports.until(watch, lambda r: r.phase == "Ready", "attempt 1 Ready")
-        assert watch.watching() == 1
-        deleting = {**body, "metadata": {**body["metadata"], "deletionTimestamp": "2026-12-07T00:00:00Z"}}
-        watch.sync(deleting)
-        assert watch.watching() == 0
-        assert UID in watch.reports, "the last report stays until the pod is gone"
-    finally:
-        await watch.close()
+async def test_a_pod_that_stops_running_is_no_longer_watched(watched):
+    subject = watched(CONTROL_TOKEN)
+    watch, body = subject.watch, subject.body
+    await subject.reports.until(watch, lambda r: r.phase == "Ready", "attempt 1 Ready")
+    assert watch.watching() == 1
+    deleting = {**body, "metadata": {**body["metadata"], "deletionTimestamp": "2026-12-07T00:00:00Z"}}
+    watch.sync(deleting)
+    assert watch.watching() == 0
+    assert UID in watch.reports, "the last report stays until the pod is gone"

@@ -223,10 +223,10 @@ class IncarnationWatch:
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as error:
             log.warning("pod supervisor of %s: %s failed: %s", address, path, error)
             return False
-        state = body.get("state") if isinstance(body, dict) and "state" in body else body
         with contextlib.suppress(ValidationError):
-            # The answer is the state after the call: the next reconcile need not wait for the watch line.
-            self._report(uid, pod, IncarnationState.model_validate(state))
+            # Every answer, a refusal's too, is the state after the call: the next reconcile need not wait for
+            # the watch line.
+            self._report(uid, pod, IncarnationState.model_validate(body))
         if not ok:
             log.warning("pod supervisor of %s refused %s: %s", address, path, body)
         return ok

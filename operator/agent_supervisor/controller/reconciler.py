@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -156,7 +156,7 @@ class Controller:
         self.trigger(supervising_key(meta.get("namespace"), meta.get("labels") or {}))
 
     def _observe(
-        self, pods: list[Mapping[str, Any]], supervisors: list[Mapping[str, Any]] | tuple[()] = ()
+        self, pods: Iterable[Mapping[str, Any]], supervisors: Iterable[Mapping[str, Any]] = ()
     ) -> dict[str, observe.ObservedChild]:
         if self.incarnations is None:
             return observe.observe(pods, supervisors)
