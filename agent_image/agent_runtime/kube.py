@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import yaml
 
+from agent_runtime import tls
 from agent_runtime.paths import builtin_path
 
 if TYPE_CHECKING:
@@ -58,7 +59,8 @@ class KubeAccess:
         import httpx
 
         ca = self.ca_file
-        return httpx.AsyncClient(base_url=self.api_url, timeout=timeout, verify=str(ca) if ca else True)
+        verify = tls.client_context(None if ca is None else str(ca))
+        return httpx.AsyncClient(base_url=self.api_url, timeout=timeout, verify=verify)
 
 
 def _named(entries: Any, name: Any, key: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Final
 
+from agent_runtime import tls
 from agent_runtime.config import PeersConfig
 from agent_runtime.kube import KubeAccess
 from agent_runtime.messages import AgentMessage
@@ -47,7 +48,7 @@ class PeerClient:
         if self._client is None:
             import httpx
 
-            self._client = httpx.AsyncClient(timeout=10.0)
+            self._client = httpx.AsyncClient(timeout=10.0, verify=tls.client_context())
         return self._client
 
     def address(self, name: str) -> str:

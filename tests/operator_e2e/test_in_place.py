@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import signal
+from typing import Any
 
+from agent_supervisor.translate.incarnations import CURRENT_ATTEMPT
 from tests.operator_e2e.harness import Env, agent_child, supervisor, wait_for, wait_running
 from tests.operator_e2e.pod_supervisors import (
     IncarnationRecorder,
@@ -21,13 +23,20 @@ from tests.operator_e2e.test_restart_types import standalone, task_template
 PODS = ["team-a-1", "team-b-2", "team-c-3"]
 
 
-def start_team(env: Env, strategy: str) -> IncarnationRecorder:
+def start_team(env: Env, strategy: str, shutdown: dict[str, Any] | None = None) -> IncarnationRecorder:
     env.operator("op-1", "--in-place-restarts")
-    children = [agent_child(name) for name in ("a", "b", "c")]
+    extra = {} if shutdown is None else {"shutdown": shutdown}
+    children = [agent_child(name, **extra) for name in ("a", "b", "c")]
     env.apply(supervisor("team", children, strategy=strategy, periodSeconds=600))
     wait_running(env, "team", 3)
     # The supervisor hears Ready from the pod supervisors, a moment before the kubelet's probe says so.
     wait_for(lambda: sorted(env.running_pods()) == PODS, what="the three pods Ready")
+    # The kubelet's probe may pass a moment before a pod supervisor has seen its incarnation Ready: the
+    # recording starts once every one has, so that it holds only what the test makes happen.
+    wait_for(
+        lambda: all(incarnation_state(env, pod).phase == "Ready" for pod in PODS),
+        what="the pod supervisors to report Ready",
+    )
     return IncarnationRecorder(env, PODS).start()
 
 
@@ -39,7 +48,8 @@ def settled(env: Env, attempts: dict[str, int]) -> bool:
 
 
 def test_one_for_all_restarts_every_child_in_its_own_pod_in_otp_order(env: Env) -> None:
-    recorder = start_team(env, "one_for_all")
+    # With a grace period, as OTP's default: each stop waits for the one before it.
+    recorder = start_team(env, "one_for_all", shutdown={"graceSeconds": 5})
     uids = pod_uids(env)
     pods = env.record_pods()
 
@@ -59,18 +69,42 @@ def test_one_for_all_restarts_every_child_in_its_own_pod_in_otp_order(env: Env) 
         ("team-a-1", 1, True),
     ]
     assert exits[0].exit_code == 128 + signal.SIGKILL
+    assert recorder.first("team-c-3", 3, "Exited") < recorder.first("team-a-1", 1, "Stopping")
     assert recorder.events("Starting") == [("team-a-1", 4), ("team-b-2", 5), ("team-c-3", 6)]
     assert recorder.first("team-a-1", 1, "Exited") < recorder.first("team-a-1", 4, "Starting")
     assert recorder.first("team-a-1", 4, "Ready") < recorder.first("team-b-2", 5, "Starting")
     assert recorder.first("team-b-2", 5, "Ready") < recorder.first("team-c-3", 6, "Starting")
-    # The attempt is on each pod too, and the restart counted once.
+    # The attempt is on each pod too (written after the start), and the restart counted once.
     for pod, attempt in (("team-a-1", 4), ("team-b-2", 5), ("team-c-3", 6)):
-        assert pod_annotations(env, pod)["otp.agents.dev/current-attempt"] == str(attempt)
+        wait_for(
+            lambda pod=pod, attempt=attempt: pod_annotations(env, pod).get(CURRENT_ATTEMPT) == str(attempt),
+            what=f"{pod} annotated with attempt {attempt}",
+        )
     status = env.status("agentsupervisors", "team")
     assert status["restartsInWindow"] == "1/3"
     assert [(c["name"], c["restarts"]) for c in status["children"]] == [("a", 0), ("b", 1), ("c", 0)]
     assert env.status("agents", "team-b")["podName"] == "team-b-2"
     assert env.operators[0].metric("agent_supervisor_in_place_starts_total") == 3
+
+
+def test_brutal_kills_of_a_group_restart_go_out_together_and_starts_wait_for_every_exit(env: Env) -> None:
+    recorder = start_team(env, "one_for_all")  # brutalKill children
+
+    kill_incarnation(env, "team-b-2")
+
+    wait_for(lambda: settled(env, {"a": 4, "b": 5, "c": 6}), what="a, b, c restarted in place")
+    exits = recorder.exits()
+    assert (exits[0].pod, exits[0].attempt, exits[0].stopped) == ("team-b-2", 2, False)
+    # Killed at once, so the two exits may be reported in either order; nothing starts before both are.
+    assert sorted((e.pod, e.attempt, e.stopped) for e in exits[1:]) == [
+        ("team-a-1", 1, True),
+        ("team-c-3", 3, True),
+    ]
+    last_exit = max(recorder.first(e.pod, e.attempt, "Exited") for e in exits)
+    assert last_exit < recorder.first("team-a-1", 4, "Starting")
+    assert recorder.events("Starting") == [("team-a-1", 4), ("team-b-2", 5), ("team-c-3", 6)]
+    assert recorder.first("team-a-1", 4, "Ready") < recorder.first("team-b-2", 5, "Starting")
+    assert recorder.first("team-b-2", 5, "Ready") < recorder.first("team-c-3", 6, "Starting")
 
 
 def test_rest_for_one_restarts_the_crashed_child_and_those_after_it_in_place(env: Env) -> None:
@@ -120,22 +154,22 @@ def test_when_the_pod_supervisor_dies_the_pod_is_replaced(env: Env) -> None:
 
 def test_an_operator_killed_during_an_in_place_group_restart_completes_it_exactly_once(env: Env) -> None:
     recorder = start_team(env, "one_for_all")
-    # Hold the operator after its first in-place start (the attempt annotation it writes next is delayed),
-    # and kill it there.
-    env.cluster.delay("PATCH", r"/api/v1/namespaces/[^/]+/pods/team-a-1$", 5.0, count=1)
-
     kill_incarnation(env, "team-b-2")
     recorder.wait("team-a-1", 4, "Starting")
+    # Hold the operator's next status write (a Ready, b to start) and kill it there: a's start is done but
+    # not recorded, b's is decided but not made.
+    env.cluster.delay("PATCH", r"/agentsupervisors/team/status", 5.0, count=1)
+    recorder.wait("team-a-1", 4, "Ready")
     env.operators[0].kill(signal.SIGKILL)
     env.operator("op-2", "--in-place-restarts")
 
     wait_for(lambda: settled(env, {"a": 4, "b": 5, "c": 6}), timeout=60, what="the group restart completed")
     # Each child got exactly one new incarnation: nothing repeated, nothing skipped.
     assert recorder.events("Starting") == [("team-a-1", 4), ("team-b-2", 5), ("team-c-3", 6)]
-    assert [(e.pod, e.attempt) for e in recorder.exits()] == [
+    assert sorted((e.pod, e.attempt) for e in recorder.exits()) == [
+        ("team-a-1", 1),
         ("team-b-2", 2),
         ("team-c-3", 3),
-        ("team-a-1", 1),
     ]
     assert env.status("agentsupervisors", "team")["restartsInWindow"] == "1/3"
 

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.operator_e2e.harness import Env, Operator, agent_child, supervisor, wait_for, wait_running
 
 REQUESTS = "agent_supervisor_api_requests_total"
 
 
-def start_team(env: Env, strategy: str) -> None:
+GRACEFUL = {"graceSeconds": 5}
+"""OTP's default kind of stop: each waits for the one before it (brutal kills go out together)."""
+
+
+def start_team(env: Env, strategy: str, shutdown: dict[str, Any] | None = None) -> None:
     # Each incarnation a new pod: these are the pod-replacing path's cases (test_in_place.py: in place).
     env.operator("op-1", "--no-in-place-restarts")
-    children = [agent_child(name) for name in ("a", "b", "c")]
+    extra = {} if shutdown is None else {"shutdown": shutdown}
+    children = [agent_child(name, **extra) for name in ("a", "b", "c")]
     # A window far longer than any test run: the restart count asserted after a slow restart must not lapse.
     env.apply(supervisor("team", children, strategy=strategy, periodSeconds=600))
     wait_running(env, "team", 3)
@@ -51,7 +58,7 @@ def test_one_for_one_replaces_only_the_crashed_child(env: Env) -> None:
 
 
 def test_one_for_all_stops_the_others_in_reverse_then_starts_all_in_order(env: Env) -> None:
-    start_team(env, "one_for_all")
+    start_team(env, "one_for_all", GRACEFUL)
     pods = env.record_pods()
 
     env.kill_pod("team-b-2")
@@ -92,7 +99,7 @@ def test_rest_for_one_restarts_the_crashed_child_and_those_after_it(env: Env) ->
 
 
 def test_deleting_a_supervisor_stops_its_children_in_reverse_start_order(env: Env) -> None:
-    start_team(env, "one_for_one")
+    start_team(env, "one_for_one", GRACEFUL)
     pods = env.record_pods()
 
     env.kubectl("delete", "agentsupervisor", "team", "--wait=false")

@@ -1,6 +1,6 @@
 """Strategies (OTP restart/3, restart_multiple_children): which siblings a restart takes along, and when."""
 
-from agent_supervisor.supervision import EventReason, SupervisorLifecycle
+from agent_supervisor.supervision import EventReason, ShutdownPolicy, SupervisorLifecycle
 from tests.supervision.driver import Driver, agent, supervisor
 
 
@@ -51,6 +51,45 @@ def test_group_restart_stops_one_at_a_time_and_starts_each_after_the_previous_is
     assert sup.ops()[-1] == ("start", "b")
     sup.ready("b")
     assert sup.ops()[-1] == ("start", "c")
+
+
+def test_a_run_of_brutal_kills_is_sent_at_once_in_reverse_order_and_starts_wait_for_every_exit():
+    kill = ShutdownPolicy.brutal_kill()
+    sup = Driver(supervisor("one_for_all", *(agent(name, shutdown=kill) for name in "abcd")))
+    sup.start_and_settle()
+    sup.crash("b")
+    assert sup.ops() == [("stop", "d"), ("stop", "c"), ("stop", "a")]
+    sup.complete_stop("c")
+    sup.complete_stop("a")
+    assert sup.ops()[-1] == ("stop", "a"), "no start before every kill is reported"
+    sup.complete_stop("d")
+    assert sup.ops()[-1] == ("start", "a")
+    sup.ready("a")
+    assert sup.ops()[-1] == ("start", "b")
+
+
+def test_a_child_with_a_grace_period_is_stopped_alone_after_the_kills_before_it():
+    kill = ShutdownPolicy.brutal_kill()
+    sup = Driver(
+        supervisor(
+            "one_for_all",
+            agent("a", shutdown=kill),
+            agent("b", shutdown=ShutdownPolicy.timeout(5)),
+            agent("c", shutdown=kill),
+            agent("d", shutdown=kill),
+            agent("e", shutdown=kill),
+        )
+    )
+    sup.start_and_settle()
+    sup.crash("e")
+    assert sup.ops() == [("stop", "d"), ("stop", "c")]
+    sup.complete_stop("d")
+    sup.complete_stop("c")
+    assert sup.ops()[-1] == ("stop", "b")
+    sup.complete_stop("b")
+    assert sup.ops()[-1] == ("stop", "a"), "the kills after a graceful stop wait for it"
+    sup.complete_stop("a")
+    assert sup.ops()[-1] == ("start", "a")
 
 
 def test_one_for_all_stops_and_removes_temporary_children():

@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
+from agent_runtime import tls
 from agent_runtime.config import ModelConfig
 from agent_runtime.model.backoff import backoff_delay, retry_after_seconds
 from agent_runtime.model.types import Completion, MalformedResponseError, parse_completion
@@ -60,7 +61,11 @@ class ModelClient:
             headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
             timeout = httpx.Timeout(config.timeout_seconds, connect=config.connect_timeout_seconds)
             self._client = httpx.AsyncClient(
-                base_url=config.endpoint, headers=headers, timeout=timeout, transport=self._transport
+                base_url=config.endpoint,
+                headers=headers,
+                timeout=timeout,
+                transport=self._transport,
+                verify=tls.client_context(),
             )
         return self._client
 

@@ -6,7 +6,9 @@ beyond what the runtime imports at start-up: what is imported on first use, duri
 protocol) or at the first model call, message or checkpoint (httpx, its transport, the Kubernetes store).
 """
 
+import contextlib
 import gc
+import ssl
 
 import httpcore
 import httpx
@@ -19,6 +21,14 @@ import agent_runtime.logs
 import agent_runtime.pod_supervisor.child
 import agent_runtime.runner
 import agent_runtime.tools.http_get
+from agent_runtime import kube, tls
+
+# The TLS contexts every incarnation's clients use (tls.py): built here once instead of in each of them.
+tls.client_context()
+with contextlib.suppress(OSError, ssl.SSLError, ValueError, kube.KubeAccessError):
+    ca = kube.kube_access().ca_file
+    if ca is not None:
+        tls.client_context(str(ca))
 
 __all__ = ["agent_runtime", "httpcore", "httpx", "uvicorn"]
 

@@ -9,12 +9,13 @@ can be done twice.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -95,6 +96,19 @@ def _grace(policy: ShutdownPolicy | None) -> int:
     return DEFAULT_GRACE_SECONDS if grace is None else grace
 
 
+def _children_inputs(target: Target) -> Hashable:
+    """Everything `ensure_children` makes the child resources from, besides the supervisor's generation: which
+    exist, and the incarnation of each child (a nested supervisor's resource carries it)."""
+    existing = sorted(
+        (str(body.get("kind")), name, str((body.get("metadata") or {}).get("uid")))
+        for name, body in target.children.items()
+    )
+    children = tuple(
+        (child.name, child.kind, child.attempt, child.lifecycle in ALIVE) for child in target.state.children
+    )
+    return (tuple(existing), children)
+
+
 def _digest(manifest: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
 
@@ -117,6 +131,9 @@ class Executor:
         self._graveyard = graveyard
         self._applied: dict[tuple[str, str, str], tuple[str, str]] = {}
         """(kind, namespace, name) -> (digest of the child manifest last applied, uid of the result)."""
+        self._annotating: set[asyncio.Task[None]] = set()
+        self._ensured: dict[tuple[str, str, str], tuple[str, int, Hashable]] = {}
+        """Supervisor key -> (uid, generation, what `ensure_children` last made its children from)."""
 
     async def execute(self, target: Target, actions: Sequence[Action]) -> None:
         for action in actions:
@@ -194,11 +211,21 @@ class Executor:
         metrics.IN_PLACE_RESTARTS.inc()
         self._reacted(target, action.name)
         name = (host.pod.get("metadata") or {}).get("name", "")
-        # For people reading the pod (kubectl get pod -L): the operator itself goes by the pod supervisor.
-        patch = {"metadata": {"annotations": {incarnations.CURRENT_ATTEMPT: str(action.attempt)}}}
-        with contextlib.suppress(NotFoundError):
-            await self._kube.merge_patch(PODS, target.namespace, name, patch)
+        # For people reading the pod (kubectl get pod -L): the operator itself goes by the pod supervisor, so
+        # this write stays off the path of a group restart's next step (and a failure of it only logs).
+        task = asyncio.create_task(self._annotate(target.namespace, name, action.attempt))
+        self._annotating.add(task)
+        task.add_done_callback(self._annotating.discard)
         return True
+
+    async def _annotate(self, namespace: str, pod: str, attempt: int) -> None:
+        patch = {"metadata": {"annotations": {incarnations.CURRENT_ATTEMPT: str(attempt)}}}
+        try:
+            await self._kube.merge_patch(PODS, namespace, pod, patch)
+        except NotFoundError:
+            pass
+        except Exception as error:
+            log.warning("pod %s/%s: cannot annotate current attempt %d: %s", namespace, pod, attempt, error)
 
     async def _stop(self, target: Target, action: StopChild) -> None:
         child = target.state.find(action.name)
@@ -271,6 +298,17 @@ class Executor:
         sup = target.resource
         if not isinstance(sup, api.AgentSupervisor):
             return
+        uid, generation = str((sup.metadata.model_extra or {}).get("uid")), sup.metadata.generation or 0
+        inputs = _children_inputs(target)
+        ensured = self._ensured.get(target.key)
+        if (
+            ensured is not None
+            and ensured[0] == uid
+            and (generation < ensured[1] or ensured[1:] == (generation, inputs))
+        ):
+            # Nothing changed since the last time; or this is an older version of the supervisor than one
+            # already served (read before its latest change was seen), whose templates must not be applied.
+            return
         wanted: set[tuple[str, str]] = set()
         for child in members.members(sup.spec):  # a pool's members one by one
             state = target.state.find(child.name)
@@ -292,6 +330,11 @@ class Executor:
             )
             if (kind, child_name) not in wanted and not alive_as_kind:
                 await self._delete_child(target, kind, resource["metadata"]["name"])
+        self._ensured[target.key] = (uid, generation, inputs)
+
+    def forget(self, key: tuple[str, str, str]) -> None:
+        """The supervising resource is gone."""
+        self._ensured.pop(key, None)
 
     async def _ensure_child_agent(self, target: Target, child: str) -> api.Agent:
         manifest = manifests.child_agent(_supervisor(target), child)

@@ -16,7 +16,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 import kopf
@@ -133,6 +133,23 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """No diff base: kopf computes one for every watch event (a deep copy of the object), but only its
+    on-create/update/resume handlers read it, and the operator registers none. At the width of a large
+    supervisor that copy was a tenth of the operator's CPU during a group restart."""
+
+    def build(
+        self, *, body: kopf.Body, extra_fields: Iterable[kopf.FieldSpec] | None = None
+    ) -> kopf.BodyEssence:
+        return kopf.BodyEssence()
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
+
+
 def kopf_settings() -> kopf.OperatorSettings:
     """kopf as a thin event source: it watches and indexes; the operator's own code writes everything."""
     settings = kopf.OperatorSettings()
@@ -143,7 +160,7 @@ def kopf_settings() -> kopf.OperatorSettings:
     prefix = f"kopf.{GROUP}"
     settings.persistence.finalizer = f"{GROUP}/kopf"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=prefix)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=prefix, key="last-handled")
+    settings.persistence.diffbase_storage = NoDiffBase()
     # Events are posted by the operator itself (after its status writes, throttled); not by kopf's logging.
     settings.posting.enabled = False
     # Serve the resources present at start-up: no namespace/CRD watching, and so no RBAC for them.

@@ -25,6 +25,7 @@ from typing import Any
 
 from agent_supervisor import api
 from agent_supervisor.controller import metrics
+from agent_supervisor.controller.agent_statuses import SupervisedAgentStatuses
 from agent_supervisor.controller.config_delivery import ConfigDelivery
 from agent_supervisor.controller.config_objects import AgentConfigs
 from agent_supervisor.controller.executor import Executor, Target
@@ -45,7 +46,7 @@ from agent_supervisor.controller.tokens import MessagingTokens
 from agent_supervisor.controller.vanished import Graveyard, uid_of
 from agent_supervisor.controller.workqueue import WorkQueue
 from agent_supervisor.controller.writer import ResourceWriter
-from agent_supervisor.supervision import SupervisorSpec, SupervisorState
+from agent_supervisor.supervision import SupervisorSpec
 from agent_supervisor.translate import labels, observe, status
 from agent_supervisor.translate.projection import (
     InvalidResourceError,
@@ -101,6 +102,7 @@ class Controller:
         )
         self._indexes: Indexes | None = None
         self.writer = ResourceWriter(kube)
+        self.agent_statuses = SupervisedAgentStatuses(self.writer, self.queue.add)
         self._phases: dict[ObjectKey, str] = {}
         self.secret_checks = SecretChecks(kube)
 
@@ -134,8 +136,10 @@ class Controller:
         """Queue a reconcile of `key`, unless the event is the echo of this process's own last write."""
         if not key.name:
             return
-        if resource_version is not None and self.writer.is_echo(key, resource_version):
-            return
+        if resource_version is not None:
+            if self.writer.is_echo(key, resource_version):
+                return
+            self.writer.drop(key)
         self.queue.add(key)
 
     def phases(self) -> list[tuple[str, str]]:
@@ -186,6 +190,7 @@ class Controller:
                 await self.reconcile(key, triggered)
             except ConflictError:
                 # Someone wrote the resource after we read it: read it again at once.
+                self.writer.drop(key)
                 self.queue.add(key)
                 metrics.RECONCILES.labels(kind=key.kind, result="conflict").inc()
             except Exception as error:
@@ -205,11 +210,14 @@ class Controller:
 
     async def reconcile(self, key: ObjectKey, triggered: float = 0.0) -> None:
         resource = AGENT_SUPERVISORS if key.kind == AGENT_SUPERVISORS.kind else AGENTS
-        try:
-            obj = await self.kube.get(resource, key.namespace, key.name)
-        except NotFoundError:
-            self._forget(key)
-            return
+        obj = self.writer.latest(key)
+        if obj is None:
+            try:
+                obj = await self.kube.get(resource, key.namespace, key.name)
+            except NotFoundError:
+                self._forget(key)
+                return
+            self.writer.keep(key, obj)
         if key.kind == AGENT_SUPERVISORS.kind:
             await self._reconcile_supervisor(key, obj, triggered)
         else:
@@ -217,10 +225,12 @@ class Controller:
 
     def _forget(self, key: ObjectKey) -> None:
         self.queue.forget(key)
+        self.executor.forget(key)
         self.writer.forget(key)
         self._phases.pop(key, None)
         self.secret_checks.forget(key)
         if key.kind == AGENTS.kind:
+            self.agent_statuses.forget(key)
             self.configs.forget(key.namespace, key.name)
             self.delivery.forget(key.namespace, key.name)
             self.tokens.forget(key.namespace, key.name)
@@ -269,7 +279,7 @@ class Controller:
         if not deleting:
             await self.executor.ensure_children(target)
         await self.executor.execute(target, outcome.actions)
-        await self._write_agent_statuses(key, outcome.state, observed)
+        await self.agent_statuses.write(key, self.indexes.agents_of(key), outcome.state, observed, _now())
         self._after(key, obj, spec, outcome)
         if outcome.release_finalizer:
             finalizers = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
@@ -344,33 +354,6 @@ class Controller:
             await self.writer.patch(key, resource, obj, {"metadata": {"finalizers": finalizers}})
             return
         self.queue.add_after(key, INVALID_RECHECK_SECONDS)
-
-    async def _write_agent_statuses(
-        self, key: ObjectKey, state: SupervisorState, observed: Mapping[str, observe.ObservedChild]
-    ) -> None:
-        """The supervision fields of each agent child's status, which only its supervisor knows."""
-        now = _now()
-        for body in self.indexes.agents_of(key):
-            child = state.find((body["metadata"].get("labels") or {}).get(labels.CHILD, ""))
-            if child is None:
-                continue
-            try:
-                agent = parse_agent(body)
-            except InvalidResourceError:
-                continue
-            previous = body.get("status")
-            desired = status.supervised_agent_status(agent, key.name, state, now, previous, observed)
-            patch = status.status_patch(previous, desired)
-            if not patch:
-                continue
-            child_key = ObjectKey(AGENTS.kind, key.namespace, agent.metadata.name or "")
-            try:
-                await self.writer.write_status(child_key, AGENTS, dict(body), desired)
-            except ConflictError:
-                # The agent's own reconcile wrote its config fields meanwhile: ask the parent to go again.
-                self.queue.add(key)
-            except NotFoundError:
-                continue
 
     def _after(self, key: ObjectKey, obj: Mapping[str, Any], spec: SupervisorSpec, outcome: Outcome) -> None:
         """What follows a successful write: Events, metrics, and the next timed wake-up."""

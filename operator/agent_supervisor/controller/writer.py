@@ -1,5 +1,10 @@
 """The operator's writes of its own resources: each onto the version it read, and each remembered, so the
-watch event that echoes it back queues no reconcile."""
+watch event that echoes it back queues no reconcile.
+
+The last AgentSupervisor written is kept whole, too: while no other change of it has been seen, the next
+reconcile starts from it instead of reading it again. A change it missed can only be one whose watch event has
+not arrived yet; the write onto the kept version then fails with a conflict, which drops it (`drop`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from agent_supervisor.controller.indexes import ObjectKey
-from agent_supervisor.controller.kube import KubeClient, Resource
+from agent_supervisor.controller.kube import AGENT_SUPERVISORS, KubeClient, Resource
 from agent_supervisor.translate import status
 
 
@@ -16,6 +21,8 @@ class ResourceWriter:
         self._kube = kube
         self._written: dict[ObjectKey, str] = {}
         """The resourceVersion of this process's last write of each resource."""
+        self._latest: dict[ObjectKey, dict[str, Any]] = {}
+        """The last AgentSupervisor this process wrote or read, until another change of it is seen."""
 
     def is_echo(self, key: ObjectKey, resource_version: str) -> bool:
         """The event carries this process's own last write of `key`."""
@@ -23,6 +30,20 @@ class ResourceWriter:
 
     def forget(self, key: ObjectKey) -> None:
         self._written.pop(key, None)
+        self._latest.pop(key, None)
+
+    def latest(self, key: ObjectKey) -> dict[str, Any] | None:
+        """The resource as this process last wrote or read it, if no other change of it was seen since."""
+        return self._latest.get(key)
+
+    def keep(self, key: ObjectKey, obj: dict[str, Any]) -> None:
+        """Keep `obj` (just read) as the latest version of an AgentSupervisor."""
+        if key.kind == AGENT_SUPERVISORS.kind:
+            self._latest[key] = obj
+
+    def drop(self, key: ObjectKey) -> None:
+        """Another change of the resource was seen (or a write onto the kept version conflicted): read it."""
+        self._latest.pop(key, None)
 
     async def patch(
         self, key: ObjectKey, resource: Resource, obj: dict[str, Any], patch: dict[str, Any]
@@ -32,6 +53,7 @@ class ResourceWriter:
             resource, key.namespace, key.name, patch, resource_version=obj["metadata"]["resourceVersion"]
         )
         self._written[key] = written["metadata"]["resourceVersion"]
+        self.keep(key, written)
         return written
 
     async def write_status(
@@ -50,4 +72,5 @@ class ResourceWriter:
             resource_version=obj["metadata"]["resourceVersion"],
         )
         self._written[key] = written["metadata"]["resourceVersion"]
+        self.keep(key, written)
         return written

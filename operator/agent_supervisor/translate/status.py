@@ -190,7 +190,7 @@ def _child_status(state: SupervisorState, child: ChildState, seen: ObservedChild
     )
 
 
-def _will_start_again(state: SupervisorState, name: str) -> bool:
+def will_start_again(state: SupervisorState, name: str) -> bool:
     plan = state.plan
     return plan is not None and any(step.op == "start" and step.child == name for step in plan.steps)
 
@@ -206,7 +206,7 @@ def _child_phase(state: SupervisorState, child: ChildState) -> api.Phase:
         case ChildLifecycle.RESTARTING:
             return api.Phase.RESTARTING
         case ChildLifecycle.STOPPING:
-            return api.Phase.RESTARTING if _will_start_again(state, child.name) else api.Phase.STOPPED
+            return api.Phase.RESTARTING if will_start_again(state, child.name) else api.Phase.STOPPED
         case ChildLifecycle.STOPPED:
             return api.Phase.STOPPED
         case ChildLifecycle.START_FAILED:
@@ -275,7 +275,7 @@ def supervised_agent_status(
     child = state.find(name)
     if child is None:
         raise KeyError(f"supervisor {supervisor!r} has no child {name!r} for Agent {agent.metadata.name!r}")
-    judgements = conditions.child_judgements(child, _will_start_again(state, name))
+    judgements = conditions.child_judgements(child, will_start_again(state, name))
     fields: dict[str, Any] = {
         "supervisor": supervisor,
         **_incarnation_fields(agent, child, observed),
