@@ -30,7 +30,7 @@ from agent_supervisor.translate.observe import observe
 from agent_supervisor.translate.settings import OperatorSettings
 from agent_supervisor.translate.status import status_patch
 from agent_supervisor.translate.step import ConfigReport, Outcome, step
-from agent_supervisor.translate.stored_supervision import CorruptSupervisionError
+from agent_supervisor.translate.stored_supervision import CorruptSupervisionError, Supervision
 from tests.translate.conftest import agent_body, pod, supervisor_body, template
 
 T0 = 1_800_000_000
@@ -252,6 +252,20 @@ def test_an_unreadable_supervision_status_is_refused():
     tree.body["status"]["supervision"] = {"state": {"children": "garbage"}}
     with pytest.raises(CorruptSupervisionError):
         tree.decide(ALL_RUNNING, T0 + 30)
+
+
+def test_a_supervision_the_caller_already_holds_decides_exactly_as_the_one_read_from_status():
+    tree = started(team("one_for_all"))
+    crash = [running("a", 1), crashed("b", 2), running("c", 3)]
+    read = tree.decide(crash, T0 + 30)
+    held = Supervision.read(tree.body["status"], tree.spec)
+    tree.body["status"]["supervision"] = {"state": {"children": "garbage"}}  # proves it is not read
+    given_outcome = step(tree.body, tree.resource, tree.spec, observe(crash), T0 + 30, SETTINGS, stored=held)
+    assert (given_outcome.state, given_outcome.actions, given_outcome.events) == (
+        read.state,
+        read.actions,
+        read.events,
+    )
 
 
 def test_a_standalone_agent_restarts_and_reports_its_config():

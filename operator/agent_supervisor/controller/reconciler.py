@@ -40,6 +40,7 @@ from agent_supervisor.controller.kube import (
     NotFoundError,
     Resource,
 )
+from agent_supervisor.controller.readings import SupervisorReadings
 from agent_supervisor.controller.recorder import EventRecorder
 from agent_supervisor.controller.secret_checks import SecretChecks
 from agent_supervisor.controller.tokens import MessagingTokens
@@ -51,9 +52,7 @@ from agent_supervisor.translate import labels, observe, status
 from agent_supervisor.translate.projection import (
     InvalidResourceError,
     parse_agent,
-    parse_supervisor,
     standalone_spec,
-    supervisor_spec,
 )
 from agent_supervisor.translate.runtime_config import RenderError
 from agent_supervisor.translate.settings import OperatorSettings
@@ -102,6 +101,7 @@ class Controller:
         )
         self._indexes: Indexes | None = None
         self.writer = ResourceWriter(kube)
+        self.readings = SupervisorReadings()
         self.agent_statuses = SupervisedAgentStatuses(self.writer, self.queue.add)
         self._phases: dict[ObjectKey, str] = {}
         self.secret_checks = SecretChecks(kube)
@@ -226,6 +226,7 @@ class Controller:
     def _forget(self, key: ObjectKey) -> None:
         self.queue.forget(key)
         self.executor.forget(key)
+        self.readings.forget(key)
         self.writer.forget(key)
         self._phases.pop(key, None)
         self.secret_checks.forget(key)
@@ -245,9 +246,8 @@ class Controller:
         if deleting and FINALIZER not in (meta.get("finalizers") or []):
             return
         try:
-            sup = parse_supervisor(obj)
+            sup, spec = self.readings.spec(key, obj)
             await self.secret_checks.check(key, sup)
-            spec = supervisor_spec(sup)
         except InvalidResourceError as invalid:
             await self._invalid(key, AGENT_SUPERVISORS, obj, invalid.problems, deleting)
             return
@@ -268,13 +268,15 @@ class Controller:
         }
         observed = self._observe(self.indexes.pods_of(key), self.indexes.supervisors_of(key))
         try:
-            outcome = step(obj, sup, spec, observed, _now(), self.settings)
+            stored = self.readings.stored(key, obj)
+            outcome = step(obj, sup, spec, observed, _now(), self.settings, stored=stored)
         except CorruptSupervisionError as corrupt:
             await self._invalid(
                 key, AGENT_SUPERVISORS, obj, [api.FieldIssue("status.supervision", str(corrupt))], deleting
             )
             return
         obj = await self.writer.write_status(key, AGENT_SUPERVISORS, obj, outcome.status)
+        self.readings.written(key, obj, outcome.supervision)
         target = Target(sup, outcome.state, observed, children, triggered, outcome.restarted)
         if not deleting:
             await self.executor.ensure_children(target)

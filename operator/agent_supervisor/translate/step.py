@@ -91,11 +91,14 @@ def step(
     now: int,
     settings: OperatorSettings,
     config: ConfigReport | None = None,
+    *,
+    stored: Supervision | None = None,
 ) -> Outcome:
     """Decide for a supervising resource (an AgentSupervisor, or a standalone Agent with `config`) at `now`.
 
     `body` is the resource as read (metadata and status); `resource` and `spec` are its parsed and projected
-    spec; `observed` is what exists of its children (observe.observe). Raises CorruptSupervisionError when
+    spec; `observed` is what exists of its children (observe.observe); `stored`, when the caller knows it,
+    is what `body`'s status.supervision holds (its parse is saved). Raises CorruptSupervisionError when
     status.supervision cannot be read: acting on a guess could restart or orphan children.
     """
     meta = body.get("metadata") or {}
@@ -109,7 +112,7 @@ def step(
         nested=isinstance(resource, api.AgentSupervisor)
         and labels.supervisor_of(meta.get("labels")) is not None,
     )
-    supervision = Supervision.read(previous, spec)
+    supervision = Supervision.read(previous, spec) if stored is None else stored
     before = supervision.state
     supervision, emitted = decide_all(
         spec, supervision, facts, observed, now, start_deadline_seconds=settings.start_deadline_seconds
