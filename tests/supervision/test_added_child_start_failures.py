@@ -219,3 +219,22 @@ def test_a_failing_added_child_never_changes_the_intensity_window_nor_stops_anot
     sup.edit(sup.spec)
     sup.settle()
     assert sorted(sup.running()) == sorted(order), "a retry without failures starts every added child"
+
+
+def test_a_replacement_whose_start_fails_counts_nothing_and_waits_for_the_next_spec_change():
+    """A changed template is OTP's terminate_child + delete_child + start_child of the new spec."""
+    sup = Driver(supervisor("one_for_all", "a", "b", "c", max_restarts=0))
+    sup.start_and_settle()
+    untouched = {name: sup.pods[name].attempt for name in ("a", "c")}
+    sup.edit(supervisor("one_for_all", "a", agent("b", template="v2"), "c", max_restarts=0))
+    sup.complete_stop("b")
+    sup.fail_start("b", "ErrImagePull: no such image")
+    sup.settle()
+    assert sup.lifecycle is SupervisorLifecycle.RUNNING, "the supervisor carries on"
+    assert sup.state.restarts == []
+    assert sup.lifecycle_of("b") == "start_failed"
+    assert {name: sup.pods[name].attempt for name in ("a", "c")} == untouched
+    assert sup.reasons().count(EventReason.GROUP_RESTARTED) == 0
+    sup.edit(supervisor("one_for_all", "a", agent("b", template="v3"), "c", max_restarts=0))
+    sup.settle()
+    assert sup.lifecycle_of("b") == "running", "the next spec change tries again"

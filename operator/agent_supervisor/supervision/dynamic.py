@@ -75,6 +75,9 @@ def next_spec_change(turn: Turn) -> Plan | None:
                 EventReason.CHILD_REPLACED,
                 f"child {child.name}: template changed; replacing it",
             )
+            # OTP's terminate_child + delete_child + start_child of the new spec: a start that fails returns
+            # an error to the caller and counts nothing, as for an added child.
+            child.joining = True
             return Plan(
                 purpose=PlanPurpose.SPEC_CHANGE,
                 steps=[Step(op="stop", child=child.name), Step(op="start", child=child.name)],
