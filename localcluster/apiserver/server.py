@@ -7,11 +7,10 @@ import contextlib
 import logging
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
-from . import crds, meta
+from . import crds
 from .app import create_app
 from .faults import Faults
 from .gc import GarbageCollector
@@ -20,9 +19,10 @@ from .kinds import Registry
 from .kubeconfig import write_kubeconfig
 from .logs import PodLogs
 from .namespaces import CrdCleanupController, NamespaceController
+from .node import local_node, local_node_status
 from .openapi_docs import OpenApiDocuments
 from .proxy import Proxy
-from .resources import Resources, WriteOptions
+from .resources import MERGE_PATCH, Resources, WriteOptions
 from .service_backends import ServiceBackends
 from .service_dns_proxy import ServiceDnsProxy
 from .store import Store
@@ -171,8 +171,12 @@ class ApiServer:
         for name in BOOTSTRAP_NAMESPACES:
             if self.store.get(namespaces.key, "", name) is None:
                 self.resources.create(namespaces, "v1", "", {"metadata": {"name": name}}, options)
-        if self.store.get(nodes.key, "", "local") is None:
-            self.resources.create(nodes, "v1", "", _local_node(), options)
+        node = self.store.get(nodes.key, "", "local")
+        if node is None:
+            self.resources.create(nodes, "v1", "", local_node(), options)
+        else:  # restored from store.json: describe this boot of this machine
+            status = {"status": local_node_status()}
+            self.resources.patch(nodes, "v1", "", "local", MERGE_PATCH, status, "status", options)
 
     def _restore(self, path: Path) -> None:
         for key, obj in self.store.load(path):
@@ -189,43 +193,3 @@ class ApiServer:
         while True:
             await asyncio.sleep(SAVE_INTERVAL)
             self._save()
-
-
-def _local_node() -> dict[str, Any]:
-    now = meta.timestamp()
-    return {
-        "metadata": {
-            "name": "local",
-            "labels": {
-                "kubernetes.io/hostname": "local",
-                "kubernetes.io/os": "linux",
-                "kubernetes.io/arch": "amd64",
-                "node-role.kubernetes.io/control-plane": "",
-            },
-        },
-        "spec": {},
-        "status": {
-            "conditions": [
-                {
-                    "type": "Ready",
-                    "status": "True",
-                    "reason": "KubeletReady",
-                    "message": "local process kubelet",
-                    "lastHeartbeatTime": now,
-                    "lastTransitionTime": now,
-                }
-            ],
-            "addresses": [
-                {"type": "InternalIP", "address": "127.0.0.1"},
-                {"type": "Hostname", "address": "local"},
-            ],
-            "capacity": {"cpu": "2", "memory": "4Gi", "pods": "110"},
-            "allocatable": {"cpu": "2", "memory": "4Gi", "pods": "110"},
-            "nodeInfo": {
-                "kubeletVersion": "v1.35.0-localcluster",
-                "operatingSystem": "linux",
-                "architecture": "amd64",
-                "containerRuntimeVersion": "localcluster://process",
-            },
-        },
-    }
