@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from localcluster import logformat
 from localcluster.kubelet.envvars import ContainerConfigError
 from localcluster.kubelet.images import ContainerCannotRunError, ImagePullError, resolve_program
 from localcluster.kubelet.probes import ProbeCounter, ProbeResult, ProbeTarget, ProbeTiming, run_probe
@@ -58,9 +59,7 @@ class ContainerHost(Protocol):
     ) -> None: ...
 
 
-def _read_termination_message(
-    plan: LaunchPlan, log_path: Path, offset: int, exit_code: int, policy: str
-) -> str:
+def _read_termination_message(plan: LaunchPlan, log_path: Path, exit_code: int, policy: str) -> str:
     message = ""
     with contextlib.suppress(OSError):
         message = plan.termination_message_file.read_bytes()[:MAX_TERMINATION_MESSAGE].decode(
@@ -68,9 +67,9 @@ def _read_termination_message(
         )
     if message or exit_code == 0 or policy != "FallbackToLogsOnError":
         return message
-    with contextlib.suppress(OSError), log_path.open("rb") as log:
-        log.seek(offset)
-        tail = b"\n".join(log.read().splitlines()[-FALLBACK_LOG_LINES:])
+    with contextlib.suppress(OSError):
+        output = logformat.plain_text(log_path.read_bytes())
+        tail = b"\n".join(output.splitlines()[-FALLBACK_LOG_LINES:])
         return tail[-FALLBACK_LOG_BYTES:].decode(errors="replace")
     return ""
 
@@ -251,9 +250,7 @@ class ContainerRunner:
         self, plan: LaunchPlan, process: ContainerProcess, exit_status: ExitStatus, started_at: str
     ) -> Terminated:
         policy = str(self.spec.get("terminationMessagePolicy", "File"))
-        message = _read_termination_message(
-            plan, self._log_path, process.log_offset, exit_status.exit_code, policy
-        )
+        message = _read_termination_message(plan, self._log_path, exit_status.exit_code, policy)
         return Terminated(
             exit_code=exit_status.exit_code,
             reason="Completed" if exit_status.exit_code == 0 else "Error",

@@ -1,4 +1,8 @@
-"""One container run: a local process in its own process group, its output appended to the log file."""
+"""One container run: a local process in its own process group, its output written to the run's log file.
+
+The output goes through a pipe the kubelet reads, so that every line is recorded with the time it was
+written (see localcluster/logformat.py), as a container runtime records it.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from localcluster import logformat
 from localcluster.kubelet import orphans
+
+# How long the output pump may outlive the process (a child that escaped the group may hold the pipe).
+PUMP_DRAIN_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -31,9 +39,9 @@ class ExitStatus:
 class ContainerProcess:
     """A running container process; signals go to its whole process group, as to a container."""
 
-    def __init__(self, process: asyncio.subprocess.Process, log_offset: int, pid_file: Path) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, pump: asyncio.Task[None], pid_file: Path) -> None:
         self._process = process
-        self.log_offset = log_offset
+        self._pump = pump
         self._pid_file = pid_file
         self._exit: ExitStatus | None = None
 
@@ -45,21 +53,25 @@ class ContainerProcess:
     async def spawn(
         cls, argv: Sequence[str], env: Mapping[str, str], cwd: Path, log_path: Path, pid_file: Path
     ) -> ContainerProcess:
-        """Start ``argv`` and record it in ``pid_file``; raises OSError when the program cannot start."""
+        """Start ``argv`` and record it in ``pid_file``; raises OSError when the program cannot start.
+
+        The previous run's log file becomes ``<container>.previous.log``; this run writes a new one.
+        """
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("ab") as log:
-            offset = log.tell()
-            process = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=cwd,
-                env=dict(env),
-                start_new_session=True,
-            )
+        logformat.rotate(log_path)
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=dict(env),
+            start_new_session=True,
+        )
         orphans.record(pid_file, process.pid)
-        return cls(process, offset, pid_file)
+        assert process.stdout is not None
+        pump = asyncio.create_task(_pump(process.stdout, log_path), name=f"log {log_path.name}")
+        return cls(process, pump, pid_file)
 
     async def wait(self) -> ExitStatus:
         """Wait for the process to exit, then kill whatever it left in its group (a container dies whole)."""
@@ -67,6 +79,9 @@ class ContainerProcess:
             returncode = await self._process.wait()
             self._signal_group(signal.SIGKILL)
             orphans.forget(self._pid_file)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._pump), PUMP_DRAIN_SECONDS)
+            self._pump.cancel()
             self._exit = ExitStatus.from_returncode(returncode)
         return self._exit
 
@@ -86,3 +101,10 @@ class ContainerProcess:
         # The process leads its own session, so its pid is the group id even after it has exited.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._process.pid, sig)
+
+
+async def _pump(output: asyncio.StreamReader, log_path: Path) -> None:
+    with log_path.open("ab") as handle:
+        writer = logformat.LogWriter(handle)
+        while chunk := await output.read(65536):
+            writer.write(chunk)

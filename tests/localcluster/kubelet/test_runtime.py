@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psutil
 
+from localcluster import logformat
 from localcluster.kubelet.pod import PodWorker
 
 from .conftest import PodHarness, condition, container_status
@@ -26,7 +27,9 @@ def read(path: str) -> str:
 
 
 def log_text(worker: PodWorker, container: str = "main") -> str:
-    return worker.paths.log_path(container).read_text()
+    """The container's output in its current run, as the process wrote it."""
+    path = worker.paths.log_path(container)
+    return logformat.plain_text(path.read_bytes()).decode() if path.exists() else ""
 
 
 async def test_pod_runs_to_completion_with_logs_and_termination_message(pods: PodHarness):
