@@ -11,7 +11,7 @@ No `paths` are listed; kubectl reads only the definitions.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import yaml
@@ -167,12 +167,15 @@ _SCALARS: tuple[tuple[str, int, str], ...] = (
 )  # fmt: skip
 
 
+_ENCODERS: dict[str, Callable[[int, Any], bytes]] = {"s": _string, "d": _double, "b": _bool, "i": _integer}
+
+
 def encode_schema(schema: Mapping[str, Any]) -> bytes:
     parts: list[bytes] = []
     for key, number, kind in _SCALARS:
         if key in schema:
             value = schema[key]
-            encode = {"s": _string, "d": _double, "b": _bool, "i": _integer}[kind]
+            encode: Callable[[int, Any], bytes] = _ENCODERS[kind]
             parts.append(encode(number, value))
     if "default" in schema:
         parts.append(_any(5, schema["default"]))

@@ -26,6 +26,7 @@ from .resources import MERGE_PATCH, Resources, WriteOptions
 from .service_backends import ServiceBackends
 from .service_dns_proxy import ServiceDnsProxy
 from .store import Store
+from .streaming import PodStreams
 from .watchstream import WatchStreams
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,16 @@ class ApiServer:
         self.logs = PodLogs(self.resources, self.state_dir)
         backends = ServiceBackends(self.store)
         self.proxy = Proxy(self.store, backends)
+        # exec/attach/portforward: the kubelet plugs its backend into `streams.backend`
+        self.streams = PodStreams(self.resources)
         self.handler = ResourceHandler(
-            self.registry, self.store, self.resources, watches=self.watches, logs=self.logs, proxy=self.proxy
+            self.registry,
+            self.store,
+            self.resources,
+            watches=self.watches,
+            logs=self.logs,
+            proxy=self.proxy,
+            streams=self.streams,
         )
         # Service DNS for HTTP: pods' HTTP_PROXY, on a port of its own (see service_dns_proxy.py)
         self.service_dns = ServiceDnsProxy(self.store, backends, host)

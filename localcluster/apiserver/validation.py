@@ -136,7 +136,7 @@ def service_spec_validate(spec: dict[str, Any]) -> list[Cause]:
 
 # -- Pods ----------------------------------------------------------------------------------------------------
 def container_names_validate(spec: dict[str, Any]) -> list[Cause]:
-    causes = []
+    causes: list[Cause] = []
     for key in ("initContainers", "containers"):
         for i, container in enumerate(spec.get(key) or ()):
             name = container.get("name")

@@ -109,6 +109,15 @@ class ContainerRunner:
         """The final termination, once the container will not run again."""
         return self.state if isinstance(self.state, Terminated) and self._done else None
 
+    @property
+    def running_process(self) -> ContainerProcess | None:
+        """The process of the current run while it runs (what `kubectl attach` connects to)."""
+        return self._process if isinstance(self.state, Running) else None
+
+    @property
+    def log_path(self) -> Path:
+        return self._log_path
+
     def status(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "name": self.name,
@@ -219,7 +228,9 @@ class ContainerRunner:
         plan.termination_message_file.write_bytes(b"")
         try:
             argv = resolve_program(plan.argv, plan.env.get("PATH"))
-            process = await ContainerProcess.spawn(argv, plan.env, plan.cwd, self._log_path, self._pid_file)
+            process = await ContainerProcess.spawn(
+                argv, plan.env, plan.cwd, self._log_path, self._pid_file, stdin=bool(self.spec.get("stdin"))
+            )
         except (OSError, ContainerCannotRunError) as error:
             now = timestamp()
             self._host.record_event("Warning", "Failed", f"Error: {error}", self.name)

@@ -49,9 +49,21 @@ class ContainerProcess:
     def pid(self) -> int:
         return self._process.pid
 
+    @property
+    def stdin(self) -> asyncio.StreamWriter | None:
+        """The container's stdin, for `kubectl attach -i`, when its spec asks for one (`stdin: true`)."""
+        return self._process.stdin
+
     @classmethod
     async def spawn(
-        cls, argv: Sequence[str], env: Mapping[str, str], cwd: Path, log_path: Path, pid_file: Path
+        cls,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        log_path: Path,
+        pid_file: Path,
+        *,
+        stdin: bool = False,
     ) -> ContainerProcess:
         """Start ``argv`` and record it in ``pid_file``; raises OSError when the program cannot start.
 
@@ -61,7 +73,7 @@ class ContainerProcess:
         logformat.rotate(log_path)
         process = await asyncio.create_subprocess_exec(
             *argv,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             cwd=cwd,
