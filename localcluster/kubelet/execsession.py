@@ -2,9 +2,10 @@
 
 The process gets what the container's own process gets (its environment, `LOCALCLUSTER_ROOT`, working
 directory, and container paths in its arguments mapped to host paths as for the container's command), in a
-process group of its own that is killed when the client goes away. With a TTY it runs on a pseudo-terminal
-that is its controlling terminal (so shells do job control and `kubectl exec -it` resizes reach it);
-without one, stdout and stderr are kept apart.
+process group of its own. That group is killed when the client goes away or the container stops, and is
+recorded next to the container's, so that `local down` kills it even after a crash. With a TTY the command
+runs on a pseudo-terminal that is its controlling terminal (so shells do job control and `kubectl exec -it`
+resizes reach it); without one, stdout and stderr are kept apart.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from localcluster.kubelet import channels
+from localcluster.kubelet import channels, orphans
 from localcluster.kubelet.channels import ChannelSocket
 
 # Makes the pseudo-terminal on fd 0 the controlling terminal of the new session, then runs the command.
@@ -43,6 +44,27 @@ class ExecRequest:
     stdout: bool
     stderr: bool
     tty: bool
+    container_dir: Path  # where the session's process is recorded, so `local down` finds it after a crash
+    container_ended: asyncio.Event  # the container's run is over: the command goes with it
+
+
+async def _until_done(
+    request: ExecRequest, process: asyncio.subprocess.Process, client: asyncio.Task[None]
+) -> int:
+    """Waits for the command; kills its group when the client leaves or the container stops first."""
+    pid_file = orphans.exec_pid_file(request.container_dir, process.pid)
+    orphans.record(pid_file, process.pid)
+    try:
+        waiting = asyncio.create_task(process.wait())
+        container = asyncio.create_task(request.container_ended.wait())
+        await asyncio.wait({waiting, client, container}, return_when=asyncio.FIRST_COMPLETED)
+        container.cancel()
+        if not waiting.done():
+            _kill_group(process.pid)
+        returncode = await waiting
+    finally:
+        orphans.forget(pid_file)
+    return 128 - returncode if returncode < 0 else returncode
 
 
 def _kill_group(pid: int) -> None:
@@ -84,16 +106,12 @@ async def run_piped(request: ExecRequest, socket: ChannelSocket) -> int:
     ]
     client = asyncio.create_task(socket.receive(to_stdin, close_stdin, lambda _w, _h: None))
     try:
-        waiting = asyncio.create_task(process.wait())
-        await asyncio.wait({waiting, client}, return_when=asyncio.FIRST_COMPLETED)
-        if not waiting.done():  # the client went away: the command goes too
-            _kill_group(process.pid)
-        returncode = await waiting
+        code = await _until_done(request, process, client)
         await asyncio.gather(*pumps, return_exceptions=True)
     finally:
         client.cancel()
         _kill_group(process.pid)
-    return 128 - returncode if returncode < 0 else returncode
+    return code
 
 
 async def run_on_tty(request: ExecRequest, socket: ChannelSocket) -> int:
@@ -145,11 +163,7 @@ async def run_on_tty(request: ExecRequest, socket: ChannelSocket) -> int:
     forwarding = asyncio.create_task(forward())
     client = asyncio.create_task(socket.receive(to_terminal, end_of_input, resize))
     try:
-        waiting = asyncio.create_task(process.wait())
-        await asyncio.wait({waiting, client}, return_when=asyncio.FIRST_COMPLETED)
-        if not waiting.done():
-            _kill_group(process.pid)
-        returncode = await waiting
+        code = await _until_done(request, process, client)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(forwarding, 1.0)
     finally:
@@ -158,7 +172,7 @@ async def run_on_tty(request: ExecRequest, socket: ChannelSocket) -> int:
         loop.remove_reader(master)
         os.close(master)
         _kill_group(process.pid)
-    return 128 - returncode if returncode < 0 else returncode
+    return code
 
 
 async def run(request: ExecRequest, socket: ChannelSocket) -> None:

@@ -35,10 +35,19 @@ def _recorded(pid_file: Path) -> tuple[int, str] | None:
         return None
 
 
+def _pid_files(pods_dir: Path) -> list[Path]:
+    """Containers' own processes, and the commands `kubectl exec` runs in them (``exec-<pid>.pid``)."""
+    return [*pods_dir.glob(f"*/containers/*/{PID_FILE}"), *pods_dir.glob("*/containers/*/exec-*.pid")]
+
+
+def exec_pid_file(container_dir: Path, pid: int) -> Path:
+    return container_dir / f"exec-{pid}.pid"
+
+
 def live_process_groups(pods_dir: Path) -> list[int]:
     """Process groups recorded under ``pods_dir`` whose leader is still the process that was recorded."""
     groups: list[int] = []
-    for pid_file in pods_dir.glob(f"*/containers/*/{PID_FILE}"):
+    for pid_file in _pid_files(pods_dir):
         recorded = _recorded(pid_file)
         if recorded is None:
             continue
@@ -55,6 +64,6 @@ def kill_recorded(pods_dir: Path) -> int:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGKILL)
             killed += 1
-    for pid_file in pods_dir.glob(f"*/containers/*/{PID_FILE}"):
+    for pid_file in _pid_files(pods_dir):
         forget(pid_file)
     return killed

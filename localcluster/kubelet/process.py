@@ -44,6 +44,7 @@ class ContainerProcess:
         self._pump = pump
         self._pid_file = pid_file
         self._exit: ExitStatus | None = None
+        self.ended = asyncio.Event()  # set once the run is over and its process group killed
 
     @property
     def pid(self) -> int:
@@ -95,6 +96,7 @@ class ContainerProcess:
                 await asyncio.wait_for(asyncio.shield(self._pump), PUMP_DRAIN_SECONDS)
             self._pump.cancel()
             self._exit = ExitStatus.from_returncode(returncode)
+            self.ended.set()
         return self._exit
 
     def send_signal(self, sig: int) -> None:

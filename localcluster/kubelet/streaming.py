@@ -90,7 +90,8 @@ class KubeletStreaming:
         command = request.query.getall("command", [])
         if not command:
             raise bad_request("you must specify at least 1 command")
-        if runner.running_process is None:
+        process = runner.running_process
+        if process is None:
             raise bad_request(f"container {runner.name} is not running in pod {worker.name}")
         try:
             plan, rewriter = worker.exec_plan(runner)
@@ -109,6 +110,8 @@ class KubeletStreaming:
             stdout=_flag(request, "stdout"),
             stderr=_flag(request, "stderr") and not _flag(request, "tty"),
             tty=_flag(request, "tty"),
+            container_dir=worker.paths.pid_file(runner.name).parent,
+            container_ended=process.ended,
         )
         await execsession.run(session, socket)
 

@@ -50,3 +50,16 @@ def test_another_process_with_the_pid_is_not_the_same(child):
         finally:
             other.kill()
     assert not procid.same_process(child.pid, "garbage")
+
+
+def test_recorded_exec_sessions_are_killed_with_the_containers(tmp_path):
+    from localcluster.kubelet import orphans
+
+    container_dir = tmp_path / "ns_pod_uid" / "containers" / "main"
+    container_dir.mkdir(parents=True)
+    with subprocess.Popen(["sleep", "60"], start_new_session=True) as session:
+        orphans.record(orphans.exec_pid_file(container_dir, session.pid), session.pid)
+        assert orphans.live_process_groups(tmp_path) == [session.pid]
+        assert orphans.kill_recorded(tmp_path) == 1
+        assert session.wait(timeout=10) == -9
+    assert not list(container_dir.iterdir())

@@ -11,6 +11,7 @@ import textwrap
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 from .conftest import TOOLS_BIN, ClusterHarness
@@ -210,3 +211,31 @@ def test_attach_to_a_terminal_container_is_refused_with_the_reason(cluster: Clus
     refused = kubectl(cluster, "attach", "-n", ns, "tty")
     assert refused.returncode == 1
     assert "the process kubelet gives containers no terminal" in refused.stderr
+
+
+def test_an_exec_session_ends_with_its_container_and_is_recorded_meanwhile(cluster: ClusterHarness):
+    ns = start(cluster, "short", "import time; time.sleep(300)")
+    session = subprocess.Popen(
+        [str(TOOLS_BIN / "kubectl"), "exec", "-n", ns, "short", "--", "sh", "-c", "echo in; exec sleep 300"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cluster.env,
+    )
+    try:
+        assert session.stdout is not None and session.stdout.readline() == "in\n"
+        pod = cluster.core.read_namespaced_pod("short", ns)
+        container_dir = (
+            cluster.cluster.state_dir / "pods" / f"{ns}_short_{pod.metadata.uid}" / "containers" / "main"
+        )
+        [recorded] = container_dir.glob("exec-*.pid")
+        sleeper = psutil.Process(int(recorded.read_text().split()[0]))
+        assert sleeper.cmdline()[:2] == ["sleep", "300"]
+        cluster.cluster.kill_pod(ns, "short", "SIGKILL")
+        assert session.wait(timeout=20) != 0  # the command died with its container
+        sleeper.wait(timeout=10)
+        assert not list(container_dir.glob("exec-*.pid"))
+    finally:
+        if session.poll() is None:
+            session.kill()
+            session.wait()
