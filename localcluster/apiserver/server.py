@@ -22,7 +22,7 @@ from .namespaces import CrdCleanupController, NamespaceController
 from .node import local_node, local_node_status
 from .openapi_docs import OpenApiDocuments
 from .proxy import Proxy
-from .resources import MERGE_PATCH, Resources, WriteOptions
+from .resources import JSON_PATCH, Resources, WriteOptions
 from .service_backends import ServiceBackends
 from .service_dns_proxy import ServiceDnsProxy
 from .store import Store
@@ -183,9 +183,9 @@ class ApiServer:
         node = self.store.get(nodes.key, "", "local")
         if node is None:
             self.resources.create(nodes, "v1", "", local_node(), options)
-        else:  # restored from store.json: describe this boot of this machine
-            status = {"status": local_node_status()}
-            self.resources.patch(nodes, "v1", "", "local", MERGE_PATCH, status, "status", options)
+        else:  # restored from store.json: describe this boot of this machine, nothing older
+            replace = [{"op": "replace", "path": "/status", "value": local_node_status()}]
+            self.resources.patch(nodes, "v1", "", "local", JSON_PATCH, replace, "status", options)
 
     def _restore(self, path: Path) -> None:
         for key, obj in self.store.load(path):

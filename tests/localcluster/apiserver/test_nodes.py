@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 
 import kubernetes_asyncio.client as aclient
 import kubernetes_asyncio.config as aconfig
@@ -64,5 +65,7 @@ def test_a_node_restored_from_an_older_store_is_described_again(tmp_path):
         ) as api:
             node = client.CoreV1Api(api).read_node("local")
         assert node.status.node_info.machine_id
+        with urllib.request.urlopen(f"{server.url}/api/v1/nodes/local") as response:
+            assert "oldField" not in json.load(response)["status"]["nodeInfo"]
     finally:
         thread.stop()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from kubernetes import stream as k8s_stream
 
 from .conftest import TOOLS_BIN, ClusterHarness
 
@@ -239,3 +240,19 @@ def test_an_exec_session_ends_with_its_container_and_is_recorded_meanwhile(clust
         if session.poll() is None:
             session.kill()
             session.wait()
+
+
+def test_the_kubernetes_client_execs_over_v4(cluster: ClusterHarness, server_pod: str):
+    session = k8s_stream.stream(
+        cluster.core.connect_get_namespaced_pod_exec,
+        "web",
+        server_pod,
+        command=["sh", "-c", "echo $GREETING; echo e >&2; exit 2"],
+        stderr=True,
+        stdin=False,
+        stdout=True,
+        tty=False,
+        _preload_content=False,
+    )
+    session.run_forever(timeout=20)
+    assert (session.read_stdout(), session.read_stderr(), session.returncode) == ("hello\n", "e\n", 2)
