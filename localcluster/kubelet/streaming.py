@@ -129,14 +129,14 @@ class KubeletStreaming:
         offset = path.stat().st_size if path.exists() else 0
 
         async def to_stdin(data: bytes) -> None:
-            if process.stdin is not None and _flag(request, "stdin") and not process.stdin.is_closing():
-                process.stdin.write(data)
-                with contextlib.suppress(ConnectionError):
-                    await process.stdin.drain()
+            pipe = process.stdin
+            if pipe is not None and _flag(request, "stdin") and not pipe.is_closing():
+                pipe.write(data)
 
         async def close_stdin() -> None:
-            if process.stdin is not None and runner.spec.get("stdinOnce"):
-                process.stdin.close()
+            pipe = process.stdin
+            if pipe is not None and runner.spec.get("stdinOnce"):
+                pipe.close()
 
         def read_new() -> bytes:
             nonlocal offset

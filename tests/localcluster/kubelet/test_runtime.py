@@ -80,6 +80,23 @@ async def test_failure_message_falls_back_to_the_log_tail(pods: PodHarness):
     assert terminated["message"] == "first\nboom"
 
 
+async def test_a_child_holding_the_output_does_not_keep_the_container_alive(pods: PodHarness):
+    """The container ends when its main process does; what it left in its group is killed with it."""
+    script = """
+        import subprocess, sys
+        child = subprocess.Popen(["sleep", "300"])  # inherits the output pipe
+        open("child.pid", "w").write(str(child.pid))
+        print("left a child", flush=True)
+        sys.exit(4)
+    """
+    worker = pods.start([{"name": "main", "image": "none", "command": python(script)}])
+    status = await pods.until(worker, terminal)
+    assert container_status(status)["state"]["terminated"]["exitCode"] == 4
+    child = int((worker.paths.container_root("main") / "child.pid").read_text())
+    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+    assert log_text(worker) == "left a child\n"
+
+
 async def test_on_failure_restarts_until_success(pods: PodHarness):
     worker = pods.start(
         [
