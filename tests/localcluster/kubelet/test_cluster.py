@@ -114,6 +114,8 @@ def test_deletion_sends_sigterm_then_sigkill_after_the_grace_period(cluster: Clu
     """
     cluster.core.create_namespaced_pod(ns, pod_manifest("stubborn", script, terminationGracePeriodSeconds=2))
     pod = cluster.wait_for_pod(ns, "stubborn", running)
+    # Running means started, not yet past installing its SIGTERM handler: its log says when it is
+    eventually(lambda: "started" in cluster.core.read_namespaced_pod_log("stubborn", ns))
     process = process_of(pod)
     begun = time.monotonic()
     cluster.core.delete_namespaced_pod("stubborn", ns)
