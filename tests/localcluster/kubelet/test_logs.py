@@ -99,3 +99,17 @@ def test_the_log_format_keeps_times_and_partial_lines(tmp_path):
     streamed = follower.feed(data[:10]) + follower.feed(data[10:])
     assert re.fullmatch(rb"(\S+Z one\n)(\S+Z two\n)(\S+Z three)", streamed), streamed
     assert logformat.plain_text(b"written by hand\n") == b"written by hand\n"
+
+
+def test_follow_with_timestamps_and_since(cluster: ClusterHarness):
+    ns = cluster.namespace()
+    script = "import time; print('a', flush=True); time.sleep(0.5); print('b', end='', flush=True)"
+    manifest = pod("talks", script)
+    manifest["spec"]["restartPolicy"] = "Never"
+    cluster.core.create_namespaced_pod(ns, manifest)
+    cluster.wait_for_pod(ns, "talks", lambda p: p.status.phase in ("Running", "Succeeded"))
+    followed = cluster.kubectl("logs", "-f", "--timestamps", "-n", ns, "talks").stdout
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z"
+    assert re.fullmatch(rf"{stamp} a\n{stamp} b", followed), followed
+    assert cluster.kubectl("logs", "--since=1h", "-n", ns, "talks").stdout == "a\nb"
+    assert cluster.kubectl("logs", "--since-time=2999-01-01T00:00:00Z", "-n", ns, "talks").stdout == ""
