@@ -27,6 +27,7 @@ from typing import Any
 import psutil
 
 import localcluster
+from localcluster import procid
 from localcluster.kubelet import orphans
 from localcluster.kubelet.images import DEFAULT_IMAGE_RULES, ImageRule, ImageTable
 
@@ -63,7 +64,7 @@ class Instance:
     """What `up --foreground` writes to <state>/localcluster.pid once it serves."""
 
     pid: int
-    created: float
+    identity: str  # procid.identity(pid): survives clock steps, unlike a float create time
     url: str
     kubeconfig: str
 
@@ -71,7 +72,9 @@ class Instance:
     def read(cls, state_dir: Path) -> Instance | None:
         try:
             data = json.loads((state_dir / PID_FILE).read_text())
-            return cls(int(data["pid"]), float(data["created"]), str(data["url"]), str(data["kubeconfig"]))
+            # "created" (a bare create time) is what earlier versions wrote
+            identity = str(data["identity"]) if "identity" in data else f"time:{float(data['created'])!r}"
+            return cls(int(data["pid"]), identity, str(data["url"]), str(data["kubeconfig"]))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -80,10 +83,7 @@ class Instance:
 
     def alive(self) -> bool:
         """Whether the recorded process still runs (and is not another process that reused the pid)."""
-        try:
-            return psutil.Process(self.pid).create_time() == self.created
-        except psutil.Error:
-            return False
+        return procid.same_process(self.pid, self.identity)
 
 
 def running_instance(state_dir: Path) -> Instance | None:
@@ -116,8 +116,9 @@ async def _serve(args: argparse.Namespace, state_dir: Path) -> None:
     await cluster.start()
     try:
         installed = await cluster.install_crds(_crd_paths(args))
-        me = psutil.Process()
-        Instance(me.pid, me.create_time(), cluster.url, str(cluster.kubeconfig_path)).write(state_dir)
+        identity = procid.identity(os.getpid())
+        assert identity is not None
+        Instance(os.getpid(), identity, cluster.url, str(cluster.kubeconfig_path)).write(state_dir)
         note(f"local cluster serving at {cluster.url} (state in {state_dir})")
         if installed:
             note(f"installed CRDs: {', '.join(installed)}")
@@ -213,14 +214,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir).absolute()
     instance = running_instance(state_dir)
     if instance is not None:
-        process = psutil.Process(instance.pid)
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=args.timeout)
-        except psutil.TimeoutExpired:
-            print(f"pid {instance.pid} did not stop within {args.timeout}s; killing it", file=sys.stderr)
-            process.kill()
-            process.wait(timeout=10)
+        _stop(instance, args.timeout)
     # Pods of an instance that died without cleaning up (e.g. killed with SIGKILL) would be left running.
     leftovers = orphans.kill_recorded(state_dir / "pods")
     (state_dir / PID_FILE).unlink(missing_ok=True)
@@ -231,6 +225,20 @@ def cmd_down(args: argparse.Namespace) -> int:
     if leftovers:
         print(f"killed {leftovers} leftover pod process group(s)")
     return 0
+
+
+def _stop(instance: Instance, timeout: float) -> None:
+    try:
+        process = psutil.Process(instance.pid)
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except psutil.TimeoutExpired:
+            print(f"pid {instance.pid} did not stop within {timeout}s; killing it", file=sys.stderr)
+            process.kill()
+            process.wait(timeout=10)
+    except psutil.NoSuchProcess:
+        pass  # it stopped on its own in the meantime
 
 
 def _kubelet_summary(url: str) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from localcluster.kubelet.config import KubeletConfig
 from localcluster.kubelet.container import signal_number
 from localcluster.kubelet.images import ImageTable
 from localcluster.kubelet.kubelet import Kubelet
+from localcluster.kubelet.streaming import KubeletStreaming
 from localcluster.loopthread import LoopThread
 
 KUBECONFIG = "kubeconfig"
@@ -81,6 +82,7 @@ class LocalCluster:
             )
         )
         self.server.add_routes(kubelet_routes(self.kubelet))
+        self.server.streams.backend = KubeletStreaming(self.kubelet)
         self._shutdown_grace = shutdown_grace
 
     async def start(self) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from localcluster.schema import causes as field_errors
 
-from . import meta
+from . import meta, validation
 from .store import Store
 
 NODE_NAME = "local"
@@ -45,6 +45,20 @@ def _default_container(container: dict[str, Any]) -> None:
     container.setdefault("resources", {})
     for port in container.get("ports", ()):
         port.setdefault("protocol", "TCP")
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        if isinstance(container.get(probe), dict):
+            _default_probe(container[probe])
+
+
+def _default_probe(probe: dict[str, Any]) -> None:
+    """kube-apiserver's SetDefaults_Probe and SetDefaults_HTTPGetAction."""
+    probe.setdefault("timeoutSeconds", 1)
+    probe.setdefault("periodSeconds", 10)
+    probe.setdefault("successThreshold", 1)
+    probe.setdefault("failureThreshold", 3)
+    if isinstance(probe.get("httpGet"), dict):
+        probe["httpGet"].setdefault("path", "/")
+        probe["httpGet"].setdefault("scheme", "HTTP")
 
 
 def pod_create(obj: dict[str, Any], ctx: Context) -> None:
@@ -116,6 +130,7 @@ def pod_validate(obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]
         if name in names:
             causes.append(field_errors.duplicate(f"spec.containers[{i}].name", name))
         names.add(name)
+    causes.extend(validation.container_names_validate(spec))
     if old is not None and _comparable_pod_spec(spec) != _comparable_pod_spec(old.get("spec") or {}):
         message = (
             "pod updates may not change fields other than `spec.containers[*].image`,"
@@ -193,6 +208,7 @@ def service_validate(obj: dict[str, Any], old: dict[str, Any] | None) -> list[Ca
     causes.extend(name_validate_label(obj, old))
     if spec.get("type") != "ExternalName" and spec.get("clusterIP") != "None" and not spec.get("ports"):
         causes.append(field_errors.required("spec.ports"))
+    causes.extend(validation.service_spec_validate(spec))
     if old is not None:
         before = (old.get("spec") or {}).get("clusterIP")
         if before and spec.get("clusterIP") != before:
@@ -202,6 +218,7 @@ def service_validate(obj: dict[str, Any], old: dict[str, Any] | None) -> list[Ca
 
 # -- secrets, namespaces -------------------------------------------------------------------------------------
 def secret_write(obj: dict[str, Any], _ctx: Context) -> None:
+    validation.check_secret_data(obj)
     obj.setdefault("type", "Opaque")
     string_data = obj.pop("stringData", None) or {}
     if string_data:
@@ -246,4 +263,6 @@ VALIDATE_HOOKS: dict[tuple[str, str], ValidateHook] = {
     ("", "pods"): pod_validate,
     ("", "services"): service_validate,
     ("", "namespaces"): name_validate_label,
+    ("", "configmaps"): validation.configmap_validate,
+    ("", "secrets"): validation.secret_validate,
 }

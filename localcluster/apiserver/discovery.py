@@ -23,9 +23,15 @@ def version_info() -> dict[str, str]:
 
 
 def _subresource_kind(rtype: ResourceType, subresource: str) -> str:
-    return {"proxy": f"{rtype.kind}ProxyOptions", "log": "Pod", "finalize": rtype.kind}.get(
-        subresource, rtype.kind
-    )
+    kinds = {
+        "proxy": f"{rtype.kind}ProxyOptions",
+        "log": "Pod",
+        "finalize": rtype.kind,
+        "exec": "PodExecOptions",
+        "attach": "PodAttachOptions",
+        "portforward": "PodPortForwardOptions",
+    }
+    return kinds.get(subresource, rtype.kind)
 
 
 def _storage_hash(rtype: ResourceType) -> str:

@@ -1,5 +1,5 @@
 """HTTP handlers for resource paths under /api/v1 and /apis/{group}/{version}: CRUD on collections and
-items, handing watches and the log and proxy subresources to their own parts."""
+items, handing watches and the log, proxy and streaming subresources to their own parts."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from .proxy import Proxy
 from .request_options import delete_options, flag, list_options, write_options
 from .resources import PATCH_TYPES, Resources
 from .store import Store
+from .streaming import STREAMING_SUBRESOURCES, PodStreams
 from .target import Target, resolve
 from .watchstream import WatchStreams
 
@@ -56,8 +57,8 @@ def respond_list(request: web.Request, target: Target, listed: dict[str, Any]) -
 
 class ResourceHandler:
     """Serves every resource path: resolves it against the `registry`, then reads and writes through
-    `resources` (and the `store`, only to tell whether a PATCH creates), or passes it to `watches`, `logs` or
-    `proxy`."""
+    `resources` (and the `store`, only to tell whether a PATCH creates), or passes it to `watches`, `logs`,
+    `proxy` or `streams`."""
 
     def __init__(
         self,
@@ -68,6 +69,7 @@ class ResourceHandler:
         watches: WatchStreams,
         logs: PodLogs,
         proxy: Proxy,
+        streams: PodStreams,
     ) -> None:
         self._registry = registry
         self._store = store
@@ -75,6 +77,7 @@ class ResourceHandler:
         self._watches = watches
         self._logs = logs
         self._proxy = proxy
+        self._streams = streams
 
     async def handle(self, request: web.Request, group: str, version: str, path: str) -> web.StreamResponse:
         segments = [s for s in path.split("/") if s]
@@ -88,6 +91,8 @@ class ResourceHandler:
             return await self._logs.handle(request, target)
         if target.subresource == "proxy":
             return await self._proxy.handle(request, target)
+        if target.subresource in STREAMING_SUBRESOURCES:
+            return await self._streams.handle(request, target)
         if not target.name:
             return await self._collection(request, target)
         return await self._item(request, target)

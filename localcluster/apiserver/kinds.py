@@ -13,6 +13,9 @@ SUBRESOURCE_VERBS: dict[str, tuple[str, ...]] = {
     "log": ("get",),
     "proxy": ("create", "delete", "get", "patch", "update"),
     "finalize": ("update",),
+    "exec": ("create", "get"),
+    "attach": ("create", "get"),
+    "portforward": ("create", "get"),
 }
 # kube-apiserver accepts these field selectors on every kind.
 META_FIELDS = ("metadata.name", "metadata.namespace")
@@ -136,7 +139,7 @@ BUILTINS: tuple[ResourceType, ...] = (
         namespaced=True,
         short_names=("po",),
         categories=("all",),
-        subresources=("status", "log", "proxy"),
+        subresources=("status", "log", "proxy", "exec", "attach", "portforward"),
         field_selectors=_POD_FIELDS,
         tracks_generation=True,
     ),

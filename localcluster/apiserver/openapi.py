@@ -140,7 +140,7 @@ def build_document(resources: list[ResourceDescription], definitions: Mapping[st
             schemas[list_schema] = custom_resource_list_schema(resource, kind_schema)
         paths.update(_resource_paths(resource, kind_schema, list_schema))
     roots = [*_ALWAYS_INCLUDED, *(name for resource in resources for name in _builtin_roots(resource))]
-    for name in _reachable(roots, definitions, schemas):
+    for name in reachable_definitions(roots, definitions, schemas):
         schemas.setdefault(name, convert_definition(definitions[name]))
     return {
         "openapi": "3.0.0",
@@ -269,7 +269,9 @@ def _convert(node: Any) -> Any:
     return out
 
 
-def _reachable(roots: Iterable[str], definitions: Mapping[str, Any], extra: Mapping[str, Any]) -> list[str]:
+def reachable_definitions(
+    roots: Iterable[str], definitions: Mapping[str, Any], extra: Mapping[str, Any]
+) -> list[str]:
     """Every bundled definition referenced, directly or not, from the roots or the extra (custom) schemas."""
     seen: set[str] = set()
     pending = [name for name in roots if name in definitions]

@@ -1,14 +1,14 @@
-"""/openapi/v3 (index and per group-version documents) from openapi.py, rebuilt when CRDs change.
-
-/openapi/v2 is not served: kubectl 1.35, helm 4 and the Python clients read v3; kube-apiserver's v2 answer
-is protobuf-only for kubectl anyway.
+"""/openapi/v3 (index and per group-version documents) from openapi.py and /openapi/v2 (openapi_v2.py, as
+protobuf for kubectl, JSON for other clients), rebuilt when CRDs change.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
-from . import builtin_schema, openapi
+from . import builtin_schema, openapi, openapi_v2
 from .errors import ApiError
 from .kinds import Registry
 from .negotiation import json_response
@@ -18,6 +18,7 @@ class OpenApiDocuments:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self._built: tuple[int, openapi.OpenAPIV3] | None = None
+        self._v2: tuple[int, dict[str, Any], bytes] | None = None
 
     def documents(self) -> openapi.OpenAPIV3:
         if self._built is None or self._built[0] != self.registry.revision:
@@ -26,6 +27,13 @@ class OpenApiDocuments:
                 openapi.OpenAPIV3(self._descriptions(), builtin_schema.definitions()),
             )
         return self._built[1]
+
+    def v2(self) -> tuple[dict[str, Any], bytes]:
+        """The Swagger 2.0 document and its protobuf encoding."""
+        if self._v2 is None or self._v2[0] != self.registry.revision:
+            document = openapi_v2.build(self._descriptions(), builtin_schema.definitions())
+            self._v2 = (self.registry.revision, document, openapi_v2.encode_document(document))
+        return self._v2[1], self._v2[2]
 
     def _descriptions(self) -> list[openapi.ResourceDescription]:
         out = []
@@ -51,7 +59,17 @@ class OpenApiDocuments:
         return out
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.get("/openapi/v3", self._index), web.get("/openapi/v3/{path:.+}", self._document)]
+        return [
+            web.get("/openapi/v2", self._v2_document),
+            web.get("/openapi/v3", self._index),
+            web.get("/openapi/v3/{path:.+}", self._document),
+        ]
+
+    async def _v2_document(self, request: web.Request) -> web.Response:
+        document, encoded = self.v2()
+        if openapi_v2.PROTOBUF_V2 in request.headers.get("Accept", ""):
+            return web.Response(body=encoded, headers={"Content-Type": openapi_v2.PROTOBUF_V2_RESPONSE})
+        return json_response(document)
 
     async def _index(self, _request: web.Request) -> web.Response:
         return json_response(self.documents().index())

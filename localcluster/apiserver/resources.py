@@ -620,9 +620,20 @@ def _spec_changed(rtype: ResourceType, old: dict[str, Any], new: dict[str, Any])
 
 
 def _same(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """A write that changes nothing but bookkeeping is a no-op: no new resourceVersion, no event."""
+    """A write that changes nothing but bookkeeping is a no-op: no new resourceVersion, no event.
+
+    A change of ownership alone (a second manager applying the value already there) is a real change, as
+    in kube-apiserver, which ignores only managedFields timestamps.
+    """
     ignored = ("metadata.resourceVersion", "metadata.managedFields")
-    return meta.without(old, *ignored) == meta.without(new, *ignored)
+    if meta.without(old, *ignored) != meta.without(new, *ignored):
+        return False
+    return _ownership(old) == _ownership(new)
+
+
+def _ownership(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    entries = obj["metadata"].get("managedFields") or []
+    return [{k: v for k, v in entry.items() if k != "time"} for entry in entries if isinstance(entry, dict)]
 
 
 def _blocking_finalizers(rtype: ResourceType, obj: dict[str, Any]) -> bool:

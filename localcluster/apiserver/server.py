@@ -7,11 +7,10 @@ import contextlib
 import logging
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
-from . import crds, meta
+from . import crds
 from .app import create_app
 from .faults import Faults
 from .gc import GarbageCollector
@@ -20,12 +19,14 @@ from .kinds import Registry
 from .kubeconfig import write_kubeconfig
 from .logs import PodLogs
 from .namespaces import CrdCleanupController, NamespaceController
+from .node import local_node, local_node_status
 from .openapi_docs import OpenApiDocuments
 from .proxy import Proxy
-from .resources import Resources, WriteOptions
+from .resources import JSON_PATCH, Resources, WriteOptions
 from .service_backends import ServiceBackends
 from .service_dns_proxy import ServiceDnsProxy
 from .store import Store
+from .streaming import PodStreams
 from .watchstream import WatchStreams
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,16 @@ class ApiServer:
         self.logs = PodLogs(self.resources, self.state_dir)
         backends = ServiceBackends(self.store)
         self.proxy = Proxy(self.store, backends)
+        # exec/attach/portforward: the kubelet plugs its backend into `streams.backend`
+        self.streams = PodStreams(self.resources)
         self.handler = ResourceHandler(
-            self.registry, self.store, self.resources, watches=self.watches, logs=self.logs, proxy=self.proxy
+            self.registry,
+            self.store,
+            self.resources,
+            watches=self.watches,
+            logs=self.logs,
+            proxy=self.proxy,
+            streams=self.streams,
         )
         # Service DNS for HTTP: pods' HTTP_PROXY, on a port of its own (see service_dns_proxy.py)
         self.service_dns = ServiceDnsProxy(self.store, backends, host)
@@ -171,8 +180,12 @@ class ApiServer:
         for name in BOOTSTRAP_NAMESPACES:
             if self.store.get(namespaces.key, "", name) is None:
                 self.resources.create(namespaces, "v1", "", {"metadata": {"name": name}}, options)
-        if self.store.get(nodes.key, "", "local") is None:
-            self.resources.create(nodes, "v1", "", _local_node(), options)
+        node = self.store.get(nodes.key, "", "local")
+        if node is None:
+            self.resources.create(nodes, "v1", "", local_node(), options)
+        else:  # restored from store.json: describe this boot of this machine, nothing older
+            replace = [{"op": "replace", "path": "/status", "value": local_node_status()}]
+            self.resources.patch(nodes, "v1", "", "local", JSON_PATCH, replace, "status", options)
 
     def _restore(self, path: Path) -> None:
         for key, obj in self.store.load(path):
@@ -189,43 +202,3 @@ class ApiServer:
         while True:
             await asyncio.sleep(SAVE_INTERVAL)
             self._save()
-
-
-def _local_node() -> dict[str, Any]:
-    now = meta.timestamp()
-    return {
-        "metadata": {
-            "name": "local",
-            "labels": {
-                "kubernetes.io/hostname": "local",
-                "kubernetes.io/os": "linux",
-                "kubernetes.io/arch": "amd64",
-                "node-role.kubernetes.io/control-plane": "",
-            },
-        },
-        "spec": {},
-        "status": {
-            "conditions": [
-                {
-                    "type": "Ready",
-                    "status": "True",
-                    "reason": "KubeletReady",
-                    "message": "local process kubelet",
-                    "lastHeartbeatTime": now,
-                    "lastTransitionTime": now,
-                }
-            ],
-            "addresses": [
-                {"type": "InternalIP", "address": "127.0.0.1"},
-                {"type": "Hostname", "address": "local"},
-            ],
-            "capacity": {"cpu": "2", "memory": "4Gi", "pods": "110"},
-            "allocatable": {"cpu": "2", "memory": "4Gi", "pods": "110"},
-            "nodeInfo": {
-                "kubeletVersion": "v1.35.0-localcluster",
-                "operatingSystem": "linux",
-                "architecture": "amd64",
-                "containerRuntimeVersion": "localcluster://process",
-            },
-        },
-    }

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from localcluster import logformat
 from localcluster.kubelet.envvars import ContainerConfigError
 from localcluster.kubelet.images import ContainerCannotRunError, ImagePullError, resolve_program
 from localcluster.kubelet.probes import ProbeCounter, ProbeResult, ProbeTarget, ProbeTiming, run_probe
@@ -58,9 +59,7 @@ class ContainerHost(Protocol):
     ) -> None: ...
 
 
-def _read_termination_message(
-    plan: LaunchPlan, log_path: Path, offset: int, exit_code: int, policy: str
-) -> str:
+def _read_termination_message(plan: LaunchPlan, log_path: Path, exit_code: int, policy: str) -> str:
     message = ""
     with contextlib.suppress(OSError):
         message = plan.termination_message_file.read_bytes()[:MAX_TERMINATION_MESSAGE].decode(
@@ -68,9 +67,9 @@ def _read_termination_message(
         )
     if message or exit_code == 0 or policy != "FallbackToLogsOnError":
         return message
-    with contextlib.suppress(OSError), log_path.open("rb") as log:
-        log.seek(offset)
-        tail = b"\n".join(log.read().splitlines()[-FALLBACK_LOG_LINES:])
+    with contextlib.suppress(OSError):
+        output = logformat.plain_text(log_path.read_bytes())
+        tail = b"\n".join(output.splitlines()[-FALLBACK_LOG_LINES:])
         return tail[-FALLBACK_LOG_BYTES:].decode(errors="replace")
     return ""
 
@@ -109,6 +108,15 @@ class ContainerRunner:
     def finished(self) -> Terminated | None:
         """The final termination, once the container will not run again."""
         return self.state if isinstance(self.state, Terminated) and self._done else None
+
+    @property
+    def running_process(self) -> ContainerProcess | None:
+        """The process of the current run while it runs (what `kubectl attach` connects to)."""
+        return self._process if isinstance(self.state, Running) else None
+
+    @property
+    def log_path(self) -> Path:
+        return self._log_path
 
     def status(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -220,7 +228,9 @@ class ContainerRunner:
         plan.termination_message_file.write_bytes(b"")
         try:
             argv = resolve_program(plan.argv, plan.env.get("PATH"))
-            process = await ContainerProcess.spawn(argv, plan.env, plan.cwd, self._log_path, self._pid_file)
+            process = await ContainerProcess.spawn(
+                argv, plan.env, plan.cwd, self._log_path, self._pid_file, stdin=bool(self.spec.get("stdin"))
+            )
         except (OSError, ContainerCannotRunError) as error:
             now = timestamp()
             self._host.record_event("Warning", "Failed", f"Error: {error}", self.name)
@@ -251,9 +261,7 @@ class ContainerRunner:
         self, plan: LaunchPlan, process: ContainerProcess, exit_status: ExitStatus, started_at: str
     ) -> Terminated:
         policy = str(self.spec.get("terminationMessagePolicy", "File"))
-        message = _read_termination_message(
-            plan, self._log_path, process.log_offset, exit_status.exit_code, policy
-        )
+        message = _read_termination_message(plan, self._log_path, exit_status.exit_code, policy)
         return Terminated(
             exit_code=exit_status.exit_code,
             reason="Completed" if exit_status.exit_code == 0 else "Error",

@@ -178,6 +178,11 @@ class Kubelet:
                 return entry.worker.kill(sig, container)
         raise LookupError(f"pod {namespace}/{name} is not running on node {self.config.node_name}")
 
+    def worker(self, uid: str) -> PodWorker | None:
+        """The running pod with this uid, if it runs here (for exec, attach and port-forward)."""
+        entry = self._pods.get(uid)
+        return entry.worker if entry is not None and not entry.worker.done else None
+
     def describe(self) -> dict[str, Any]:
         """A summary for the admin endpoint and `local status`."""
         pods = []

@@ -187,6 +187,17 @@ class PodWorker:
             raise KeyError(f"pod {self.namespace}/{self.name} has no container {container!r}; it has {names}")
         return [r.name for r in runners if (container is None or r.name == container) and r.send_signal(sig)]
 
+    def container(self, name: str) -> ContainerRunner:
+        """A container of this pod by name; KeyError with kube-apiserver's wording when there is none."""
+        for runner in self._init_runners + self._runners:
+            if runner.name == name:
+                return runner
+        raise KeyError(f"container {name} is not valid for pod {self.name}")
+
+    def exec_plan(self, runner: ContainerRunner) -> tuple[LaunchPlan, PathRewriter]:
+        """The process environment of a container (as its own process gets it) and its path mapping."""
+        return self.plan(runner.spec), self._filesystems[runner.name].rewriter()
+
     def update_pod(self, pod: Mapping[str, Any]) -> None:
         """Take the newest manifest (labels and annotations feed downwardAPI volumes)."""
         self.pod = pod

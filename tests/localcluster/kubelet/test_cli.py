@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -136,3 +137,22 @@ def test_down_cleans_up_after_a_crashed_instance(tmp_path):
     assert "killed 1 leftover pod process group(s)" in down.stdout
     pod.wait(timeout=5)
     assert not pod.is_running()
+
+
+def test_down_stops_an_instance_whose_recorded_start_time_drifted(tmp_path):
+    """An older pid file holds a float create time; the clock behind it may have moved by now."""
+    state = tmp_path / "state"
+    assert local(state, "up", "--no-crds").returncode == 0
+    daemon = daemon_of(state)
+    pod = start_sleeper(state, "drifted")
+    record = json.loads((state / PID_FILE).read_text())
+    del record["identity"]
+    record["created"] = daemon.create_time() + 0.6  # what a re-read of /proc/stat's btime can give
+    (state / PID_FILE).write_text(json.dumps(record))
+    status = local(state, "status")
+    assert status.returncode == 0, status.stdout
+    down = local(state, "down")
+    assert "local cluster stopped" in down.stdout, down.stdout
+    assert not daemon.is_running()
+    assert not pod.is_running()
+    assert not (state / PID_FILE).exists()

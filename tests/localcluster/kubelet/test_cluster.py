@@ -12,6 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from localcluster import logformat
+
 from .conftest import ClusterHarness, eventually
 
 pytestmark = pytest.mark.cluster
@@ -112,6 +114,8 @@ def test_deletion_sends_sigterm_then_sigkill_after_the_grace_period(cluster: Clu
     """
     cluster.core.create_namespaced_pod(ns, pod_manifest("stubborn", script, terminationGracePeriodSeconds=2))
     pod = cluster.wait_for_pod(ns, "stubborn", running)
+    # Running means started, not yet past installing its SIGTERM handler: its log says when it is
+    eventually(lambda: "started" in cluster.core.read_namespaced_pod_log("stubborn", ns))
     process = process_of(pod)
     begun = time.monotonic()
     cluster.core.delete_namespaced_pod("stubborn", ns)
@@ -166,12 +170,16 @@ def test_configmap_volume_update_reaches_the_file(cluster: ClusterHarness):
     cluster.core.create_namespaced_pod(ns, manifest)
     pod = cluster.wait_for_pod(ns, "reader", running)
     log = scratch(cluster, pod).parent.parent / "main.log"
-    eventually(lambda: "one" in log.read_text())
+
+    def output() -> str:
+        return logformat.plain_text(log.read_bytes()).decode() if log.exists() else ""
+
+    eventually(lambda: "one" in output())
     changed = time.monotonic()
     cluster.core.patch_namespaced_config_map("settings", ns, {"data": {"level": "two"}})
-    eventually(lambda: "two" in log.read_text(), seconds=5)
+    eventually(lambda: "two" in output(), seconds=5)
     assert time.monotonic() - changed < 1.5
-    assert log.read_text().split() == ["one", "two"]
+    assert output().split() == ["one", "two"]
 
 
 def test_readiness_probe_gates_the_ready_condition(cluster: ClusterHarness):

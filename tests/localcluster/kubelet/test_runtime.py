@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import textwrap
 from pathlib import Path
 
 import psutil
 
+from localcluster import logformat
 from localcluster.kubelet.pod import PodWorker
 
 from .conftest import PodHarness, condition, container_status
@@ -26,7 +28,9 @@ def read(path: str) -> str:
 
 
 def log_text(worker: PodWorker, container: str = "main") -> str:
-    return worker.paths.log_path(container).read_text()
+    """The container's output in its current run, as the process wrote it."""
+    path = worker.paths.log_path(container)
+    return logformat.plain_text(path.read_bytes()).decode() if path.exists() else ""
 
 
 async def test_pod_runs_to_completion_with_logs_and_termination_message(pods: PodHarness):
@@ -75,6 +79,24 @@ async def test_failure_message_falls_back_to_the_log_tail(pods: PodHarness):
     terminated = container_status(status)["state"]["terminated"]
     assert (terminated["exitCode"], terminated["reason"]) == (3, "Error")
     assert terminated["message"] == "first\nboom"
+
+
+async def test_a_child_holding_the_output_does_not_keep_the_container_alive(pods: PodHarness):
+    """The container ends when its main process does; what it left in its group is killed with it."""
+    script = """
+        import subprocess, sys
+        child = subprocess.Popen(["sleep", "300"])  # inherits the output pipe
+        open("child.pid", "w").write(str(child.pid))
+        print("left a child", flush=True)
+        sys.exit(4)
+    """
+    worker = pods.start([{"name": "main", "image": "none", "command": python(script)}])
+    status = await pods.until(worker, terminal)
+    assert container_status(status)["state"]["terminated"]["exitCode"] == 4
+    child = int((worker.paths.container_root("main") / "child.pid").read_text())
+    with contextlib.suppress(psutil.NoSuchProcess):
+        psutil.Process(child).wait(timeout=10)  # killed with the group (raises TimeoutExpired if not)
+    assert log_text(worker) == "left a child\n"
 
 
 async def test_on_failure_restarts_until_success(pods: PodHarness):
