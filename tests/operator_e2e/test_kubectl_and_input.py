@@ -86,7 +86,7 @@ def test_the_api_server_rejects_invalid_manifests_naming_the_field(env: Env) -> 
     )
     assert "spec.children[0].significant" in rejected(env, significant_permanent)
     both = supervisor("bad", [{**agent_child("a"), "supervisor": {"children": [agent_child("x")]}}])
-    assert "set exactly one of agent, pool or supervisor" in rejected(env, both)
+    assert "set exactly one of agent, pool, supervisor or worker" in rejected(env, both)
     bad_strategy = supervisor("bad", [agent_child("a")], strategy="one_for_some")
     assert "spec.strategy" in rejected(env, bad_strategy)
 

@@ -37,6 +37,7 @@ Status = dict[str, Any]
 _CHILD_KINDS: Final = {
     ChildKind.AGENT: api.ChildKind.AGENT,
     ChildKind.SUPERVISOR: api.ChildKind.AGENT_SUPERVISOR,
+    ChildKind.WORKER: api.ChildKind.WORKER,
 }
 _FALLBACK_CAUSES: Final = {
     ExitReason.NORMAL: "Completed",
@@ -183,6 +184,7 @@ def _child_status(state: SupervisorState, child: ChildState, seen: ObservedChild
             name=child.name,
             kind=_CHILD_KINDS[child.kind],
             phase=phase,
+            attempt=child.attempt or None,
             ready=child.lifecycle is ChildLifecycle.RUNNING,
             restarts=child.restarts,
             last_exit=None if child.last_exit is None else exit_info(child.last_exit),
