@@ -36,6 +36,16 @@ from agent_supervisor.api import (
     ToolSpec,
     field_issues,
 )
+from agent_supervisor.api.pod import (
+    ConfigMapKeySelector,
+    EnvVar,
+    EnvVarSource,
+    ResourceRequirements,
+    SecretKeySelector,
+    TaintEffect,
+    Toleration,
+    TolerationOperator,
+)
 from agent_supervisor.api.worker import (
     EnvFromSource,
     ExecAction,
@@ -46,16 +56,6 @@ from agent_supervisor.api.worker import (
     WorkerPort,
     WorkerSecurityContext,
     WorkerSpec,
-)
-from agent_supervisor.api.pod import (
-    ConfigMapKeySelector,
-    EnvVar,
-    EnvVarSource,
-    ResourceRequirements,
-    SecretKeySelector,
-    TaintEffect,
-    Toleration,
-    TolerationOperator,
 )
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
