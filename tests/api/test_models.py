@@ -250,6 +250,7 @@ FULL_MODELS: list[BaseModel] = [
             ],
             pools=[PoolStatus(name="workers", replicas=3, ready_replicas=2)],
             pools_ready="workers 2/3",
+            workers_ready="tools-http Running",
             ready_children="1/2",
             restarts_in_window="1/1",
             restart_history=[1_700_000_000],

@@ -43,17 +43,18 @@ def test_kubectl_get_shows_the_documented_columns(env: Env) -> None:
 
     supervisors = table(env, "agentsupervisors")
     assert [list(row) for row in supervisors] == [
-        ["NAME", "STRATEGY", "READY", "POOLS", "RESTARTS", "PHASE", "AGE"]
+        ["NAME", "STRATEGY", "READY", "POOLS", "WORKERS", "RESTARTS", "PHASE", "AGE"]
     ]
     row = supervisors[0]
-    assert (row["NAME"], row["STRATEGY"], row["READY"], row["POOLS"], row["RESTARTS"], row["PHASE"]) == (
-        "team",
-        "one_for_all",
-        "1/1",
-        "",
-        "1/3",
-        "Running",
-    )
+    assert (
+        row["NAME"],
+        row["STRATEGY"],
+        row["READY"],
+        row["POOLS"],
+        row["WORKERS"],
+        row["RESTARTS"],
+        row["PHASE"],
+    ) == ("team", "one_for_all", "1/1", "", "", "1/3", "Running")
     agents = table(env, "agents")
     assert list(agents[0]) == ["NAME", "PHASE", "RESTARTS", "SUPERVISOR", "MODEL", "LAST EXIT", "AGE"]
     row = agents[0]

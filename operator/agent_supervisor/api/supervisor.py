@@ -389,6 +389,14 @@ class SupervisorStatus(ResourceStatus):
         max_length=1024,
         description="Ready members out of replicas of each pool, e.g. workers 18/20 (the Pools column).",
     )
+    workers_ready: StrictStr | None = Field(
+        default=None,
+        max_length=1024,
+        description=(
+            "Each worker child and its phase, e.g. tools Running (the Workers column: workers have no "
+            "resource, so no row of their own in kubectl get otp)."
+        ),
+    )
     ready_children: StrictStr | None = Field(
         default=None, max_length=16, description="Ready children out of all children, e.g. 3/3."
     )

@@ -136,6 +136,7 @@ def supervisor_status(
         "children": [_child_status(state, child, observed.get(child.name)) for child in _listed(state)],
         "readyChildren": f"{ready}/{len(spec.children)}",
         **_pool_fields(sup, state),
+        "workersReady": _workers_summary(state),
         "restartsInWindow": f"{used}/{spec.max_restarts}",
         **_window_fields(spec, state, now),
         "lastExit": _self_exit(state, previous, now),
@@ -166,6 +167,15 @@ def _pool_fields(sup: api.AgentSupervisor, state: SupervisorState) -> dict[str, 
     if len(summary) > POOLS_READY_MAX:
         summary = summary[: POOLS_READY_MAX - 1] + "…"
     return {"pools": [_dump_dict(pool) for pool in pools], "poolsReady": summary}
+
+
+def _workers_summary(state: SupervisorState) -> str | None:
+    """`<worker> <phase>` of each worker child (the Workers column); None when there is none."""
+    workers = [child for child in state.children if child.kind is ChildKind.WORKER]
+    if not workers:
+        return None
+    summary = ", ".join(f"{child.name} {_child_phase(state, child).value}" for child in workers)
+    return summary if len(summary) <= POOLS_READY_MAX else summary[: POOLS_READY_MAX - 1] + "…"
 
 
 def _listed(state: SupervisorState) -> list[ChildState]:
