@@ -99,6 +99,7 @@ def test_printer_columns() -> None:
         ("Strategy", ".spec.strategy"),
         ("Ready", ".status.readyChildren"),
         ("Pools", ".status.poolsReady"),
+        ("Workers", ".status.workersReady"),
         ("Restarts", ".status.restartsInWindow"),
         ("Phase", ".status.phase"),
         ("Age", ".metadata.creationTimestamp"),

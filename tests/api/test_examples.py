@@ -28,6 +28,7 @@ EXPECTED = {
     "rest-for-one-pipeline.yaml",
     "two-level-tree.yaml",
     "worker-pool.yaml",
+    "worker-tool-server.yaml",
 }
 LOCAL_MODEL_ENDPOINT = "http://model-server.agent-supervisor-system.svc:8000/v1"
 RESOURCE_FILES = sorted(name for name in EXPECTED if name != "model-secret.yaml")
@@ -138,3 +139,18 @@ def test_worker_pool_runs_four_identical_workers_named_by_index() -> None:
     assert pool.pool is not None and not pool.pool.template.is_task, "the workers serve their inboxes"
     dispatcher = next(child for child in spec.children if child.name == "dispatcher")
     assert dispatcher.agent is not None and "pool-workers-3" in dispatcher.agent.system_prompt
+
+
+def test_worker_tool_server_starts_the_tool_server_before_the_agents_that_use_it() -> None:
+    spec = _supervisor("worker-tool-server.yaml").spec
+    assert spec.strategy is Strategy.REST_FOR_ONE
+    assert [child.kind for child in spec.children] == [ChildKind.WORKER, ChildKind.AGENT, ChildKind.AGENT]
+    tools = spec.children[0]
+    assert tools.worker is not None and tools.worker.readiness_probe is not None, "Ready means listening"
+    assert tools.effective_restart is RestartType.PERMANENT
+    researcher = spec.children[1].agent
+    assert researcher is not None
+    (http_get,) = [tool for tool in researcher.tools or [] if tool.name == "http_get"]
+    port = (tools.worker.ports or [])[0].container_port
+    service = f"toolbox-{tools.name}:{port}"
+    assert http_get.allowed_hosts == [service], "the agent reaches the worker's Service"

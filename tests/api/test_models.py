@@ -46,6 +46,17 @@ from agent_supervisor.api.pod import (
     Toleration,
     TolerationOperator,
 )
+from agent_supervisor.api.worker import (
+    EnvFromSource,
+    ExecAction,
+    HttpGetAction,
+    LocalObjectReference,
+    ReadinessProbe,
+    TcpSocketAction,
+    WorkerPort,
+    WorkerSecurityContext,
+    WorkerSpec,
+)
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 MODEL = {"endpoint": "http://model-server.agent-supervisor-system.svc:8000/v1", "name": "scripted"}
@@ -120,6 +131,51 @@ def _conditions() -> list[Condition]:
     ]
 
 
+def _full_worker(probe: ReadinessProbe) -> WorkerSpec:
+    """Every WorkerSpec field set (the probe's action varies: one worker child per kind of probe)."""
+    return WorkerSpec(
+        image="ghcr.io/example/tools:1.2",
+        command=["python", "-m", "tools"],
+        args=["--port", "8000"],
+        env=[
+            EnvVar(name="MODE", value="fast"),
+            EnvVar(
+                name="TOKEN",
+                value_from=EnvVarSource(secret_key_ref=SecretKeySelector(name="tools", key="token")),
+            ),
+        ],
+        env_from=[
+            EnvFromSource(secret_ref=LocalObjectReference(name="tools-secrets"), prefix="TOOLS_"),
+            EnvFromSource(config_map_ref=LocalObjectReference(name="tools-config")),
+        ],
+        ports=[WorkerPort(name="http", container_port=8000, protocol="TCP")],
+        readiness_probe=probe,
+        resources=ResourceRequirements(requests={"cpu": "100m"}, limits={"memory": "128Mi"}),
+        security_context=WorkerSecurityContext(
+            run_as_user=1001, run_as_group=1001, read_only_root_filesystem=False
+        ),
+    )
+
+
+_PROBE_TIMING: dict[str, Any] = {
+    "initial_delay_seconds": 1,
+    "period_seconds": 2,
+    "timeout_seconds": 3,
+    "failure_threshold": 4,
+    "success_threshold": 1,
+}
+WORKER_CHILDREN = [
+    ChildSpec(
+        name="tools-http",
+        worker=_full_worker(
+            ReadinessProbe(http_get=HttpGetAction(path="/ready", port="http"), **_PROBE_TIMING)
+        ),
+    ),
+    ChildSpec(name="tools-tcp", worker=_full_worker(ReadinessProbe(tcp_socket=TcpSocketAction(port=8000)))),
+    ChildSpec(name="tools-exec", worker=_full_worker(ReadinessProbe(exec=ExecAction(command=["true"])))),
+]
+
+
 FULL_MODELS: list[BaseModel] = [
     Agent(
         metadata={
@@ -174,6 +230,7 @@ FULL_MODELS: list[BaseModel] = [
                     supervisor=SupervisorSpec(children=[ChildSpec(name="leaf", agent=_template())]),
                 ),
                 ChildSpec(name="workers", pool=PoolSpec(replicas=3, template=AgentTemplate(**_template()))),
+                *WORKER_CHILDREN,
             ],
         ),
         status=SupervisorStatus(
@@ -185,6 +242,7 @@ FULL_MODELS: list[BaseModel] = [
                     name="worker",
                     kind=ChildKind.AGENT,
                     phase="Running",
+                    attempt=4,
                     ready=True,
                     restarts=1,
                     last_exit=_exits(),
@@ -192,6 +250,7 @@ FULL_MODELS: list[BaseModel] = [
             ],
             pools=[PoolStatus(name="workers", replicas=3, ready_replicas=2)],
             pools_ready="workers 2/3",
+            workers_ready="tools-http Running",
             ready_children="1/2",
             restarts_in_window="1/1",
             restart_history=[1_700_000_000],
@@ -341,7 +400,7 @@ def test_rules_too_deep_for_the_crd_budget_are_the_models_to_check(api) -> None:
     assert [(issue.field, issue.message) for issue in api.model_issues(manifest)] == [
         (
             "spec.children[0].supervisor.children[0].supervisor.children[0].agent",
-            "set exactly one of agent, pool or supervisor",
+            "set exactly one of agent, pool, supervisor or worker",
         )
     ]
 

@@ -162,7 +162,7 @@ def rule_paths(message: str) -> list[str]:
 def test_cel_rules_stand_where_the_budget_affords_them_and_no_deeper() -> None:
     """api/cel_budget.py: the supervisor's own spec and children and one level of nesting carry the rules;
     deeper levels, and the agent templates of nested supervisors, are left to the operator's models."""
-    assert rule_paths("set exactly one of agent, pool or supervisor") == [
+    assert rule_paths("set exactly one of agent, pool, supervisor or worker") == [
         "spec.children[]",
         "spec.children[].supervisor.children[]",
     ]
@@ -171,6 +171,11 @@ def test_cel_rules_stand_where_the_budget_affords_them_and_no_deeper() -> None:
     assert rule_paths("set value or valueFrom, not both") == [
         "spec.children[].agent.env[]",
         "spec.children[].pool.template.env[]",
+        "spec.children[].worker.env[]",
+    ]
+    assert rule_paths("an image reference has no whitespace") == [
+        "spec.children[].supervisor.children[].worker.image",
+        "spec.children[].worker.image",
     ]
 
 

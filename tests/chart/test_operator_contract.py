@@ -150,6 +150,13 @@ def test_the_rbac_rules_name_exactly_the_resources_the_operator_uses(render, pic
     assert sorted(verb for rule in leader_rules for verb in rule["verbs"]) == ["create", "get", "patch"]
 
 
+def test_the_operator_may_watch_and_delete_services_for_worker_children(render, pick):
+    """Worker children's Services are indexed (list, watch) and deleted once the child is no longer a worker
+    with ports; agents' Services are only written. Nothing more: no get, update or deletecollection."""
+    rules = [rule for rule in pick(render({}), "ClusterRole")["rules"] if "services" in rule["resources"]]
+    assert [sorted(rule["verbs"]) for rule in rules] == [["create", "delete", "list", "patch", "watch"]]
+
+
 def test_the_operator_can_grant_what_the_checkpoint_role_grants(render, pick):
     """RBAC's escalation rule: the operator may only create a Role granting permissions it holds itself."""
     agent = projection.parse_agent(

@@ -35,6 +35,7 @@ def test_every_workload_example_is_tested() -> None:
         "rest-for-one-pipeline.yaml",
         "two-level-tree.yaml",
         "worker-pool.yaml",
+        "worker-tool-server.yaml",
     }
 
 

@@ -14,6 +14,7 @@ def test_demo_validates_every_example() -> None:
     assert "all examples are valid" in result.stdout
     assert "AgentSupervisor root: one_for_one" in result.stdout
     assert "- workers: pool of 4 service agents, workers-0 .. workers-3 (permanent)" in result.stdout
+    assert "- tools: worker python:3.12-slim (permanent)" in result.stdout
 
 
 def test_unknown_command_is_a_usage_error() -> None:

@@ -43,17 +43,18 @@ def test_kubectl_get_shows_the_documented_columns(env: Env) -> None:
 
     supervisors = table(env, "agentsupervisors")
     assert [list(row) for row in supervisors] == [
-        ["NAME", "STRATEGY", "READY", "POOLS", "RESTARTS", "PHASE", "AGE"]
+        ["NAME", "STRATEGY", "READY", "POOLS", "WORKERS", "RESTARTS", "PHASE", "AGE"]
     ]
     row = supervisors[0]
-    assert (row["NAME"], row["STRATEGY"], row["READY"], row["POOLS"], row["RESTARTS"], row["PHASE"]) == (
-        "team",
-        "one_for_all",
-        "1/1",
-        "",
-        "1/3",
-        "Running",
-    )
+    assert (
+        row["NAME"],
+        row["STRATEGY"],
+        row["READY"],
+        row["POOLS"],
+        row["WORKERS"],
+        row["RESTARTS"],
+        row["PHASE"],
+    ) == ("team", "one_for_all", "1/1", "", "", "1/3", "Running")
     agents = table(env, "agents")
     assert list(agents[0]) == ["NAME", "PHASE", "RESTARTS", "SUPERVISOR", "MODEL", "LAST EXIT", "AGE"]
     row = agents[0]
@@ -86,7 +87,7 @@ def test_the_api_server_rejects_invalid_manifests_naming_the_field(env: Env) -> 
     )
     assert "spec.children[0].significant" in rejected(env, significant_permanent)
     both = supervisor("bad", [{**agent_child("a"), "supervisor": {"children": [agent_child("x")]}}])
-    assert "set exactly one of agent, pool or supervisor" in rejected(env, both)
+    assert "set exactly one of agent, pool, supervisor or worker" in rejected(env, both)
     bad_strategy = supervisor("bad", [agent_child("a")], strategy="one_for_some")
     assert "spec.strategy" in rejected(env, bad_strategy)
 

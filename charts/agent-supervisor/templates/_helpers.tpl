@@ -139,7 +139,7 @@ namespaces; the API group check in main.py is a discovery request, which every a
   verbs: ["get", "create", "update", "patch"]
 - apiGroups: [""]
   resources: ["services"]
-  verbs: ["create", "patch"]
+  verbs: ["list", "watch", "create", "patch", "delete"]
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "create"]

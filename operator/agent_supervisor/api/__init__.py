@@ -21,6 +21,9 @@ Design decisions:
   stand, and the models check every rule at every level (cel_budget.py).
 - A `pool` child is `replicas` identical agents, each an ordinary child of the supervisor named
   `<pool>-<index>`; the names of that form are reserved for the pool's members.
+- A `worker` child is a plain container (a tool server, say) supervised like an agent: no resource of its own,
+  its pods and its Service `<supervisor>-<child>` belong to the supervisor; every field of it is a pod field.
+  Secrets reach it only by reference (`env[].valueFrom.secretKeyRef`, `envFrom[].secretRef`).
 - An agent's API key is only ever a Secret reference (`model.apiKeySecretRef`); unknown fields are refused.
 - `status.supervision` is an opaque object for the operator's supervision state.
 """
@@ -68,6 +71,7 @@ from agent_supervisor.api.supervisor import (
     SupervisorStatus,
     member_name,
 )
+from agent_supervisor.api.worker import WorkerSpec
 
 __all__ = [
     "API_VERSION",
@@ -107,6 +111,7 @@ __all__ = [
     "SupervisorStatus",
     "TerminatedReason",
     "ToolSpec",
+    "WorkerSpec",
     "crd_manifests",
     "field_issues",
     "find_condition",

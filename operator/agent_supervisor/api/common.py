@@ -97,10 +97,11 @@ class ExitClass(StrEnum):
 
 
 class ChildKind(StrEnum):
-    """The kind of resource a supervisor's child is."""
+    """The kind of a supervisor's child: its resource's kind, or Worker (a plain container, no resource)."""
 
     AGENT = "Agent"
     AGENT_SUPERVISOR = "AgentSupervisor"
+    WORKER = "Worker"
 
 
 MAX_RESTARTS_LIMIT = 1000

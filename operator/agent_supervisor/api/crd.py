@@ -48,6 +48,7 @@ SUPERVISOR_COLUMNS = [
     _column("Strategy", ".spec.strategy", "string", "Restart strategy."),
     _column("Ready", ".status.readyChildren", "string", "Ready children out of all children."),
     _column("Pools", ".status.poolsReady", "string", "Ready members out of replicas of each pool."),
+    _column("Workers", ".status.workersReady", "string", "Each worker child and its phase."),
     _column(
         "Restarts", ".status.restartsInWindow", "string", "Restarts in the current window out of maxRestarts."
     ),

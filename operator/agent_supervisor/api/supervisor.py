@@ -1,5 +1,5 @@
-"""The `AgentSupervisor` resource: an OTP supervisor whose children are agents, pools of identical agents and
-nested supervisors."""
+"""The `AgentSupervisor` resource: an OTP supervisor whose children are agents, pools of identical agents,
+workers (plain containers) and nested supervisors."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ from agent_supervisor.api.common import (
     Strategy,
 )
 from agent_supervisor.api.status import ResourceStatus
+from agent_supervisor.api.worker import WorkerSpec
 
 # The CRD schema cannot be recursive, so it spells out this many levels of nested supervisors below the
 # AgentSupervisor itself; the pydantic models enforce the same limit.
@@ -51,7 +52,7 @@ CHILD_NAME_MAX = 32
 MEMBER_NAME_MAX = CHILD_NAME_MAX + 1 + len(str(MAX_CHILDREN - 1))
 """A pool member is named `<pool>-<index>`."""
 
-CHILD_EXACTLY_ONE = "set exactly one of agent, pool or supervisor"
+CHILD_EXACTLY_ONE = "set exactly one of agent, pool, supervisor or worker"
 SIGNIFICANT_NOT_PERMANENT = (
     "a significant child must not be permanent: set restart to transient or temporary, or significant to "
     "false (an omitted restart is permanent, except for an agent or a pool with a task)"
@@ -80,7 +81,8 @@ _CEL_EFFECTIVE_NOT_PERMANENT = (
 )
 CHILD_RULES = (
     cel_rule(
-        "(has(self.agent) ? 1 : 0) + (has(self.pool) ? 1 : 0) + (has(self.supervisor) ? 1 : 0) == 1",
+        "(has(self.agent) ? 1 : 0) + (has(self.pool) ? 1 : 0) + (has(self.supervisor) ? 1 : 0) "
+        "+ (has(self.worker) ? 1 : 0) == 1",
         CHILD_EXACTLY_ONE,
     ),
     cel_rule(
@@ -109,11 +111,12 @@ class PoolSpec(ApiModel):
 
 
 class ChildSpec(ApiModel):
-    """One child of a supervisor: an agent, a pool of identical agents, or a nested supervisor, with its
-    restart and shutdown policy (a pool's apply to each member).
+    """One child of a supervisor: an agent, a pool of identical agents, a worker (a plain container) or a
+    nested supervisor, with its restart and shutdown policy (a pool's apply to each member).
 
     The operator creates the child as a resource named <supervisor>-<child name>; a pool member as
-    <supervisor>-<pool>-<index>.
+    <supervisor>-<pool>-<index>. A worker has no resource of its own: its pods <supervisor>-<child>-<attempt>
+    and its Service <supervisor>-<child> belong to the supervisor.
     """
 
     model_config = ConfigDict(json_schema_extra=validations(*CHILD_RULES))
@@ -128,7 +131,7 @@ class ChildSpec(ApiModel):
         description=(
             "When the child is restarted after it exits: permanent (always), transient (only after an "
             "abnormal exit) or temporary (never). When omitted: transient for an agent with a task, "
-            "permanent otherwise (OTP's default)."
+            "permanent otherwise (a worker too: OTP's default)."
         ),
     )
     significant: StrictBool = Field(
@@ -142,8 +145,8 @@ class ChildSpec(ApiModel):
         default=None,
         description=(
             "How the child is stopped: set exactly one of graceSeconds or brutalKill. When omitted: "
-            f"{DEFAULT_GRACE_SECONDS} grace seconds for an agent; for a nested supervisor, as long as its "
-            "own children take to stop (OTP's infinity)."
+            f"{DEFAULT_GRACE_SECONDS} grace seconds for an agent or a worker; for a nested supervisor, as "
+            "long as its own children take to stop (OTP's infinity)."
         ),
     )
     agent: AgentTemplate | None = Field(default=None, description="Template of an agent child.")
@@ -157,10 +160,17 @@ class ChildSpec(ApiModel):
     supervisor: SupervisorSpec | None = Field(
         default=None, description="Spec of a nested supervisor child, which supervises children of its own."
     )
+    worker: WorkerSpec | None = Field(
+        default=None,
+        description=(
+            "A plain container supervised like an agent, with a stable Service when it has ports; e.g. a "
+            "tool server started before the agents that use it."
+        ),
+    )
 
     @model_validator(mode="after")
     def _rules(self) -> ChildSpec:
-        if [self.agent, self.pool, self.supervisor].count(None) != 2:
+        if [self.agent, self.pool, self.supervisor, self.worker].count(None) != 3:
             raise SpecError("agent", CHILD_EXACTLY_ONE)
         if self.significant and self.effective_restart is RestartType.PERMANENT:
             raise SpecError("significant", SIGNIFICANT_NOT_PERMANENT)
@@ -168,8 +178,10 @@ class ChildSpec(ApiModel):
 
     @property
     def kind(self) -> ChildKind:
-        """The kind of resource the operator creates for this child (for each member of a pool)."""
-        return ChildKind.AGENT_SUPERVISOR if self.supervisor is not None else ChildKind.AGENT
+        """The kind of child this is (of each member of a pool)."""
+        if self.supervisor is not None:
+            return ChildKind.AGENT_SUPERVISOR
+        return ChildKind.WORKER if self.worker is not None else ChildKind.AGENT
 
     @property
     def template(self) -> AgentTemplate | None:
@@ -331,8 +343,17 @@ class ChildStatus(ApiModel):
     name: StrictStr = Field(
         max_length=MEMBER_NAME_MAX, description="The child's name in the spec, or <pool>-<index>."
     )
-    kind: ChildKind = Field(description="Agent or AgentSupervisor.")
-    phase: Phase | None = Field(default=None, description="The child resource's phase.")
+    kind: ChildKind = Field(description="Agent, AgentSupervisor or Worker.")
+    phase: Phase | None = Field(
+        default=None, description="The child's phase (its resource's, if it has one)."
+    )
+    attempt: StrictInt | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Incarnation the child runs (or last ran); an agent's or worker's pod is <child>-<attempt>."
+        ),
+    )
     ready: StrictBool = Field(default=False, description="Whether the child is Ready.")
     restarts: StrictInt = Field(
         default=0, ge=0, description="How many times this supervisor restarted the child."
@@ -368,6 +389,14 @@ class SupervisorStatus(ResourceStatus):
         max_length=1024,
         description="Ready members out of replicas of each pool, e.g. workers 18/20 (the Pools column).",
     )
+    workers_ready: StrictStr | None = Field(
+        default=None,
+        max_length=1024,
+        description=(
+            "Each worker child and its phase, e.g. tools Running (the Workers column: workers have no "
+            "resource, so no row of their own in kubectl get otp)."
+        ),
+    )
     ready_children: StrictStr | None = Field(
         default=None, max_length=16, description="Ready children out of all children, e.g. 3/3."
     )
@@ -384,7 +413,8 @@ class SupervisorStatus(ResourceStatus):
 
 
 class AgentSupervisor(ApiModel):
-    """An Erlang/OTP-style supervisor whose children are Agents and nested AgentSupervisors.
+    """An Erlang/OTP-style supervisor whose children are Agents, workers (plain containers) and nested
+    AgentSupervisors.
 
     It starts its children in order, restarts them by its strategy when they exit, and gives up and exits
     when they restart more than maxRestarts times in periodSeconds, escalating to its own parent.

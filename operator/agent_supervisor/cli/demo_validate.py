@@ -33,6 +33,8 @@ def _child_line(child: ChildSpec) -> str:
     if child.supervisor is not None:
         sup = child.supervisor
         what = f"supervisor {sup.strategy.value}, {sup.max_restarts} restarts / {sup.period_seconds}s"
+    elif child.worker is not None:
+        what = f"worker {child.worker.image}"
     else:
         assert child.template is not None
         what = "task agent" if child.template.task else "service agent"

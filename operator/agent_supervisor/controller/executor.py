@@ -34,6 +34,7 @@ from agent_supervisor.controller.kube import (
     Resource,
 )
 from agent_supervisor.controller.vanished import Graveyard, uid_of
+from agent_supervisor.controller.worker_services import WorkerServices, alive_as_worker
 from agent_supervisor.supervision import (
     Action,
     ChildKind,
@@ -44,7 +45,15 @@ from agent_supervisor.supervision import (
     SupervisorState,
 )
 from agent_supervisor.supervision.state import ALIVE
-from agent_supervisor.translate import agent_pod, in_place, incarnations, labels, manifests, members
+from agent_supervisor.translate import (
+    agent_pod,
+    in_place,
+    incarnations,
+    labels,
+    manifests,
+    members,
+    worker_pod,
+)
 from agent_supervisor.translate.observe import ObservedChild, ObservedPod, leftover_pods
 from agent_supervisor.translate.projection import parse_agent
 from agent_supervisor.translate.settings import OperatorSettings
@@ -64,6 +73,8 @@ class Target:
     observed: Mapping[str, ObservedChild]
     children: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """The child resources (Agents and AgentSupervisors) that exist, by resource name."""
+    services: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """The Services of worker children that exist, by name."""
     triggered_at: float = 0.0
     """Monotonic time of the watch event that led to this reconcile, for the reaction latency metric."""
     restarted: frozenset[str] = frozenset()
@@ -101,7 +112,7 @@ def _children_inputs(target: Target) -> Hashable:
     exist, and the incarnation of each child (a nested supervisor's resource carries it)."""
     existing = sorted(
         (str(body.get("kind")), name, str((body.get("metadata") or {}).get("uid")))
-        for name, body in target.children.items()
+        for name, body in [*target.children.items(), *target.services.items()]
     )
     children = tuple(
         (child.name, child.kind, child.attempt, child.lifecycle in ALIVE) for child in target.state.children
@@ -129,6 +140,7 @@ class Executor:
         self._settings = settings
         self._configs = configs
         self._graveyard = graveyard
+        self._services = WorkerServices(kube)
         self._applied: dict[tuple[str, str, str], tuple[str, str]] = {}
         """(kind, namespace, name) -> (digest of the child manifest last applied, uid of the result)."""
         self._annotating: set[asyncio.Task[None]] = set()
@@ -176,7 +188,10 @@ class Executor:
             return
         if action.attempt in target.observed.get(action.name, ObservedChild()).pods:
             return
-        host = in_place.start_host(target.observed, action)
+        if kind is ChildKind.WORKER:
+            await self._start_worker(target, action)
+            return
+        host = in_place.start_host(target.observed, action, kind)
         if isinstance(host, in_place.Awaiting):
             return
         if host is not None and await self._start_in_place(target, host, action):
@@ -188,6 +203,20 @@ class Executor:
         await self._configs.ensure(agent)
         shutdown = None if child is None or isinstance(target.resource, api.Agent) else child.shutdown
         pod = agent_pod.pod(agent, action.attempt, action.template_hash, self._settings, shutdown)
+        try:
+            await self._kube.create(PODS, target.namespace, pod)
+        except AlreadyExistsError:
+            return
+        self._reacted(target, action.name)
+
+    async def _start_worker(self, target: Target, action: StartChild) -> None:
+        """A worker's incarnation is always a new pod: it has no pod supervisor to start it in place. Its
+        Service exists already (ensure_children) and selects the pod once it is Ready."""
+        child = target.state.find(action.name)
+        shutdown = ShutdownPolicy.timeout(DEFAULT_GRACE_SECONDS) if child is None else child.shutdown
+        pod = worker_pod.pod(
+            _supervisor(target), action.name, action.attempt, action.template_hash, shutdown, self._settings
+        )
         try:
             await self._kube.create(PODS, target.namespace, pod)
         except AlreadyExistsError:
@@ -309,11 +338,17 @@ class Executor:
             # Nothing changed since the last time; or this is an older version of the supervisor than one
             # already served (read before its latest change was seen), whose templates must not be applied.
             return
+        # First: a worker Service in the way of an agent's own (a change of kind) goes before the Agent comes.
+        await self._services.ensure(sup, target.state, target.services)
         wanted: set[tuple[str, str]] = set()
         for child in members.members(sup.spec):  # a pool's members one by one
             state = target.state.find(child.name)
             if child.template is not None:
                 wanted.add(("Agent", child.name))
+                if alive_as_worker(target.state, child.name):
+                    # Its Service would take the worker's name while the worker still runs: the Agent is
+                    # created when its first incarnation starts (_start).
+                    continue
                 await self._apply_child(target, AGENTS, manifests.child_agent(sup, child.name))
             elif state is not None and state.attempt > 0 and state.kind is ChildKind.SUPERVISOR:
                 wanted.add(("AgentSupervisor", child.name))
@@ -326,7 +361,7 @@ class Executor:
             alive_as_kind = (
                 state is not None
                 and state.lifecycle in ALIVE
-                and (state.kind is ChildKind.AGENT) == (kind == "Agent")
+                and state.kind is (ChildKind.AGENT if kind == "Agent" else ChildKind.SUPERVISOR)
             )
             if (kind, child_name) not in wanted and not alive_as_kind:
                 await self._delete_child(target, kind, resource["metadata"]["name"])

@@ -21,6 +21,7 @@ from agent_supervisor.translate import labels as label_keys
 from agent_supervisor.translate.pods import pod_is_ready
 
 POD_SELECTOR: Final = ("", "v1", "pods")
+SERVICE_SELECTOR: Final = ("", "v1", "services")
 
 _KEPT_METADATA: Final = (
     "name",
@@ -67,6 +68,7 @@ def build_registry(controller: Controller) -> kopf.OperatorRegistry:
                 pods=kwargs["pods"],
                 child_agents=kwargs["child_agents"],
                 child_supervisors=kwargs["child_supervisors"],
+                worker_services=kwargs["worker_services"],
             )
         )
 
@@ -88,6 +90,19 @@ def build_registry(controller: Controller) -> kopf.OperatorRegistry:
         body: kopf.Body, namespace: str | None, labels: kopf.Labels, **_: Any
     ) -> dict[Any, Any]:
         return {_parent(namespace, labels): trim(body, keep_spec=False)}
+
+    # Only a worker child's Service carries the supervisor label; an agent's Service belongs to its Agent.
+    @kopf.index(*SERVICE_SELECTOR, id="worker_services", labels={**managed, **child}, registry=registry)
+    async def worker_services(
+        body: kopf.Body, namespace: str | None, labels: kopf.Labels, **_: Any
+    ) -> dict[Any, Any]:
+        return {_parent(namespace, labels): trim(body, keep_spec=False)}
+
+    @kopf.on.event(*SERVICE_SELECTOR, labels={**managed, **child}, registry=registry)
+    async def worker_service_event(type: str, namespace: str | None, labels: kopf.Labels, **_: Any) -> None:
+        if type == "DELETED":
+            # A worker's Service deleted by someone else is recreated by its supervisor.
+            controller.trigger(_parent(namespace, labels))
 
     @kopf.on.event(GROUP, VERSION, AGENT_SUPERVISORS.plural, registry=registry)
     async def supervisor_event(

@@ -30,15 +30,19 @@ def supervising_key(namespace: str | None, pod_labels: Mapping[str, str]) -> Obj
 
 @dataclass(frozen=True)
 class Indexes:
-    """kopf's indexes of trimmed objects: pods by supervising resource, child resources by parent.
+    """kopf's indexes of trimmed objects: pods by supervising resource, child resources and worker Services by
+    parent.
 
     Objects buried in the graveyard (known to be gone before kopf has noticed, vanished.py) are left out.
+    Worker Services are not in `everything()`: the resync judges pods and child resources only, and a stale
+    Service entry at worst delays its re-creation until its own watch event.
     """
 
     pods: kopf.Index[ObjectKey, Mapping[str, Any]]
     child_agents: kopf.Index[ObjectKey, Mapping[str, Any]]
     child_supervisors: kopf.Index[ObjectKey, Mapping[str, Any]]
     graveyard: Graveyard = field(default_factory=Graveyard)
+    worker_services: kopf.Index[ObjectKey, Mapping[str, Any]] | None = None
 
     def _values(
         self, index: kopf.Index[ObjectKey, Mapping[str, Any]], key: ObjectKey
@@ -63,3 +67,7 @@ class Indexes:
 
     def supervisors_of(self, key: ObjectKey) -> list[Mapping[str, Any]]:
         return self._values(self.child_supervisors, key)
+
+    def services_of(self, key: ObjectKey) -> list[Mapping[str, Any]]:
+        """The Services of the supervisor's worker children."""
+        return [] if self.worker_services is None else self._values(self.worker_services, key)

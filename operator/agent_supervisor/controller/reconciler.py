@@ -277,7 +277,8 @@ class Controller:
             return
         obj = await self.writer.write_status(key, AGENT_SUPERVISORS, obj, outcome.status)
         self.readings.written(key, obj, outcome.supervision)
-        target = Target(sup, outcome.state, observed, children, triggered, outcome.restarted)
+        services = {service["metadata"]["name"]: service for service in self.indexes.services_of(key)}
+        target = Target(sup, outcome.state, observed, children, services, triggered, outcome.restarted)
         if not deleting:
             await self.executor.ensure_children(target)
         await self.executor.execute(target, outcome.actions)
@@ -328,7 +329,7 @@ class Controller:
             await self._invalid(key, AGENTS, obj, [api.FieldIssue("status.supervision", str(corrupt))], False)
             return
         obj = await self.writer.write_status(key, AGENTS, obj, outcome.status)
-        target = Target(agent, outcome.state, observed, {}, triggered, outcome.restarted)
+        target = Target(agent, outcome.state, observed, {}, {}, triggered, outcome.restarted)
         await self.executor.execute(target, outcome.actions)
         self._after(key, obj, spec, outcome)
 

@@ -88,7 +88,8 @@ def next_spec_change(turn: Turn) -> Plan | None:
 def _outdated(child: ChildState, child_spec: ChildSpec) -> bool:
     if child.kind is not child_spec.kind:
         return True
-    return child_spec.kind is ChildKind.AGENT and child.template_hash != child_spec.template_hash
+    # A child supervisor applies edits of its own spec in place; a pod-running child needs a new pod.
+    return child_spec.kind is not ChildKind.SUPERVISOR and child.template_hash != child_spec.template_hash
 
 
 def forget_departed(turn: Turn) -> None:

@@ -32,8 +32,12 @@ class AutoShutdown(StrEnum):
 
 
 class ChildKind(StrEnum):
+    """OTP has workers and supervisors; a worker here is an agent or a plain container (WORKER). The core
+    treats both alike and only keeps them apart so that a change of kind replaces the child."""
+
     AGENT = "agent"
     SUPERVISOR = "supervisor"
+    WORKER = "worker"
 
 
 class _Frozen(BaseModel):

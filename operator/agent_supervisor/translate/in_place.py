@@ -21,8 +21,13 @@ class Awaiting:
 AWAITING = Awaiting()
 
 
-def start_host(observed: Mapping[str, ObservedChild], action: StartChild) -> ObservedPod | Awaiting | None:
+def start_host(
+    observed: Mapping[str, ObservedChild], action: StartChild, kind: ChildKind = ChildKind.AGENT
+) -> ObservedPod | Awaiting | None:
     """The pod to start `action`'s incarnation in as a new process; None: create its pod.
+
+    Only an agent can restart in place: a worker's pod runs its own program and no pod supervisor, so a
+    worker (`kind` WORKER) always gets a new pod, whatever its older pods claim.
 
     Only a pod made from the same template qualifies: a cold spec change (image, resources, env, ...) needs a
     new pod, as does a pod that is gone, being deleted, or whose container ended. A pod that may already run
@@ -30,7 +35,7 @@ def start_host(observed: Mapping[str, ObservedChild], action: StartChild) -> Obs
     run twice.
     """
     seen = observed.get(action.name, ObservedChild())
-    if action.attempt in seen.pods:
+    if kind is not ChildKind.AGENT or action.attempt in seen.pods:
         return None
     if awaiting(seen, action.attempt):
         return AWAITING
@@ -42,7 +47,11 @@ def stop_host(
     state: SupervisorState, observed: Mapping[str, ObservedChild], action: StopChild
 ) -> ObservedPod | None:
     """The pod whose incarnation `action` stops in place, keeping the pod for the start the plan makes next
-    (a group restart); None: stop it by deleting its pod, as when nothing will start in it again."""
+    (a group restart); None: stop it by deleting its pod, as when nothing will start in it again - always for
+    a worker, which is never restarted in place."""
+    child = state.find(action.name)
+    if child is not None and child.kind is not ChildKind.AGENT:
+        return None
     pod = observed.get(action.name, ObservedChild()).pods.get(action.attempt)
     if pod is None or pod.hosted is None or not pod.alive:
         return None

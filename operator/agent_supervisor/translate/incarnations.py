@@ -38,8 +38,13 @@ class Hosted:
 
 
 def control_port(pod: Mapping[str, Any]) -> int | None:
-    """The pod supervisor's control port, when the pod was created with one."""
-    value = ((pod.get("metadata") or {}).get("annotations") or {}).get(CONTROL_PORT)
+    """The pod supervisor's control port, when the pod was created with one. Never for a worker's pod: it runs
+    the worker's own program and no pod supervisor, whatever its annotations say, so neither the incarnation
+    watch nor the observation ever takes it for a pod that restarts in place."""
+    meta = pod.get("metadata") or {}
+    if labels.WORKER in (meta.get("labels") or {}):
+        return None
+    value = (meta.get("annotations") or {}).get(CONTROL_PORT)
     return int(value) if isinstance(value, str) and value.isdigit() else None
 
 

@@ -18,6 +18,9 @@ SUPERVISOR: Final = f"{PREFIX}/supervisor"
 """On pods and child resources: the AgentSupervisor that supervises them; empty for a standalone Agent."""
 CHILD: Final = f"{PREFIX}/child"
 """On pods and child resources: the child's name in its supervisor's spec (the core's child name)."""
+WORKER: Final = f"{PREFIX}/worker"
+"""On a worker child's pods and Service: the worker's name `<supervisor>-<child>` (the Service's selector).
+Its pods carry no agent label: no Agent resource stands behind them."""
 POOL: Final = f"{PREFIX}/pool"
 """On a pool member's Agent and pods: the pool it is a member of (its child label is `<pool>-<index>`)."""
 ROOT: Final = f"{PREFIX}/root"
@@ -72,7 +75,8 @@ def pod_label(pod: str) -> str:
 
 
 def child_name(supervisor: str, child: str) -> str:
-    """The Agent or AgentSupervisor resource created for child `child` of supervisor `supervisor`."""
+    """The Agent or AgentSupervisor resource created for child `child` of supervisor `supervisor`; for a
+    worker child, the name of its Service and the stem of its pods' names."""
     return f"{supervisor}-{child}"
 
 

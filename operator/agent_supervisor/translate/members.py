@@ -32,6 +32,11 @@ class Member:
         """The agent template, for an agent child or a pool member; None for a nested supervisor."""
         return self.entry.template
 
+    @property
+    def worker(self) -> api.WorkerSpec | None:
+        """The container of a worker child; None for every other kind."""
+        return self.entry.worker
+
 
 def members(spec: api.SupervisorSpec) -> Iterator[Member]:
     """Every child of the supervisor in start order, pool members in index order at their pool's place."""

@@ -34,7 +34,8 @@ DELETED = "Deleted"
 
 @dataclass(frozen=True, slots=True)
 class ObservedPod:
-    """One pod of an agent child: the incarnation `attempt` (the one it hosts now, see incarnations.py)."""
+    """One pod of an agent or worker child: the incarnation `attempt` (the one it hosts now, see
+    incarnations.py; a worker's pod only ever hosts the attempt it was created for)."""
 
     attempt: int
     pod: Mapping[str, Any]
@@ -68,7 +69,8 @@ class ObservedSupervisor:
 
 @dataclass(frozen=True, slots=True)
 class ObservedChild:
-    """Everything that exists of one child: its pods by attempt (agent) and its resource (nested supervisor).
+    """Everything that exists of one child: its pods by attempt (agent, worker) and its resource (nested
+    supervisor).
 
     Both can exist for a while when a child's kind changed.
     """
@@ -189,8 +191,8 @@ def events_from_observation(
         if child.attempt not in seen.pods and awaiting(seen, child.attempt):
             continue  # the pod that may run this attempt has not reported yet
         event = (
-            _agent_event(child, seen.pods.get(child.attempt), now, start_deadline_seconds)
-            if child.kind is ChildKind.AGENT
+            _pod_event(child, seen.pods.get(child.attempt), now, start_deadline_seconds)
+            if child.kind is not ChildKind.SUPERVISOR
             else _supervisor_event(child, seen.supervisor)
         )
         if event is not None:
@@ -202,24 +204,26 @@ def _exited(child: ChildState, outcome: pod_exits.PodOutcome) -> ChildExited:
     return ChildExited(child.name, child.attempt, outcome.reason, outcome.code, outcome.detail)
 
 
-def _ended(pod: ObservedPod | None, stopping: bool) -> pod_exits.PodOutcome | None:
+def _ended(pod: ObservedPod | None, stopping: bool, runtime: bool) -> pod_exits.PodOutcome | None:
     """How the incarnation ended: the pod's own end first (it takes every incarnation with it), else the exit
-    its pod supervisor reports while the pod lives on."""
-    outcome = pod_exits.classify(None if pod is None else pod.pod, stopping=stopping)
+    its pod supervisor reports while the pod lives on. `runtime`: an agent's pod, not a worker's."""
+    outcome = pod_exits.classify(None if pod is None else pod.pod, stopping=stopping, runtime=runtime)
     if outcome is None and pod is not None and pod.hosted is not None and pod.hosted.exit is not None:
         return incarnations.exit_outcome(pod.hosted.exit, stopping)
     return outcome
 
 
-def _agent_event(child: ChildState, pod: ObservedPod | None, now: int, deadline: int) -> Event | None:
+def _pod_event(child: ChildState, pod: ObservedPod | None, now: int, deadline: int) -> Event | None:
+    """What the pod of an agent or worker incarnation says happened to it."""
+    runtime = child.kind is ChildKind.AGENT
     if child.lifecycle is ChildLifecycle.STOPPING:
-        outcome = _ended(pod, stopping=True)
+        outcome = _ended(pod, stopping=True, runtime=runtime)
         return None if outcome is None else _exited(child, outcome)
     if pod is None:
         if child.lifecycle is ChildLifecycle.STARTING:
             return None  # not created yet (or gone before it started): the pending StartChild creates it
         return _exited(child, pod_exits.pod_gone(stopping=False))
-    outcome = _ended(pod, stopping=False)
+    outcome = _ended(pod, stopping=False, runtime=runtime)
     if outcome is not None:
         if outcome.kind is pod_exits.OutcomeKind.START_FAILED and child.lifecycle is ChildLifecycle.STARTING:
             return ChildStartFailed(child.name, child.attempt, outcome.detail)
@@ -286,10 +290,11 @@ def _shutdown_detail(sup: ObservedSupervisor) -> str:
 def next_start_deadline(
     state: SupervisorState, observed: Mapping[str, ObservedChild], *, start_deadline_seconds: int
 ) -> int | None:
-    """The earliest second at which a starting agent child misses its start deadline (for a requeue)."""
+    """The earliest second at which a starting agent or worker child misses its start deadline (for a
+    requeue)."""
     deadlines = []
     for child in state.children:
-        if child.lifecycle is not ChildLifecycle.STARTING or child.kind is not ChildKind.AGENT:
+        if child.lifecycle is not ChildLifecycle.STARTING or child.kind is ChildKind.SUPERVISOR:
             continue
         pod = observed.get(child.name, ObservedChild()).pods.get(child.attempt)
         if pod is not None and pod.created_at is not None and not pod.ready:
@@ -330,7 +335,7 @@ def leftover_pods(state: SupervisorState, observed: Mapping[str, ObservedChild])
     process behind; a pod that ended before Ready stays as the record. Nor is the pod where the current
     attempt is about to start in place, or one that may run it already.
     """
-    current = {child.name: child for child in state.children if child.kind is ChildKind.AGENT}
+    current = {child.name: child for child in state.children if child.kind is not ChildKind.SUPERVISOR}
     leftovers = []
     for name, seen in sorted(observed.items()):
         child = current.get(name)

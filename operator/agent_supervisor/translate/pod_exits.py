@@ -79,11 +79,13 @@ def split_detail(text: str) -> tuple[str | None, str]:
     return found.group(1), found.group(2) or ""
 
 
-def classify(pod: Mapping[str, Any] | None, stopping: bool) -> PodOutcome | None:
+def classify(pod: Mapping[str, Any] | None, stopping: bool, *, runtime: bool = True) -> PodOutcome | None:
     """Whether and how the incarnation whose pod this is has ended.
 
     `stopping`: the operator asked this incarnation to stop, so however it ends it is a shutdown; it has ended
-    once its container terminated or the pod is gone. `pod` None: the pod no longer exists.
+    once its container terminated or the pod is gone. `pod` None: the pod no longer exists. `runtime`: the
+    container is the agent runtime, whose exit codes and JSON termination message have meanings of their
+    own; a worker's container is any program, its code only a number.
     """
     if pod is None:
         return pod_gone(stopping)
@@ -104,7 +106,7 @@ def classify(pod: Mapping[str, Any] | None, stopping: bool) -> PodOutcome | None
     if _failed(pod) and _status(pod).get("reason"):
         return _from_failed_pod(pod, terminated)  # evicted or node lost: even an exit 0 was forced
     if terminated is not None:
-        return _from_terminated(pod, terminated)
+        return _from_terminated(pod, terminated, runtime)
     if _failed(pod):
         return _from_failed_pod(pod, terminated)
     return _from_waiting(pod)
@@ -165,15 +167,16 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def _from_terminated(pod: Mapping[str, Any], terminated: Mapping[str, Any]) -> PodOutcome:
+def _from_terminated(pod: Mapping[str, Any], terminated: Mapping[str, Any], runtime: bool) -> PodOutcome:
     code = _int(terminated.get("exitCode"))
-    runtime_reason, message = _termination_message(str(terminated.get("message") or ""))
+    text = str(terminated.get("message") or "")
+    runtime_reason, message = _termination_message(text) if runtime else (None, cut(text.strip()))
     k8s_reason = str(terminated.get("reason") or "")
     if code == 0:
         return PodOutcome(OutcomeKind.EXITED, ExitReason.NORMAL, "Completed", message, code)
     if k8s_reason == "OOMKilled":
         cause = "OOMKilled"
-    elif code is not None and code in exitcodes.REASONS:
+    elif runtime and code is not None and code in exitcodes.REASONS:
         cause = exitcodes.REASONS[code]
     else:
         cause = runtime_reason or camel(k8s_reason) or "Error"

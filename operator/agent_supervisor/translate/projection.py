@@ -44,6 +44,8 @@ RESERVED_ENV: Final = frozenset(
     }
 )
 """Environment variables the operator sets on every agent container; users may not override them."""
+WORKER_RESERVED_ENV: Final = frozenset({"POD_NAME", "POD_NAMESPACE", "POD_IP"})
+"""Environment variables the operator sets on every worker container (worker_pod.DOWNWARD_ENV)."""
 
 _DNS_LABEL = re.compile(DNS_LABEL_PATTERN)
 _PARSED_KEYS: Final = ("apiVersion", "kind", "metadata", "spec")
@@ -82,7 +84,15 @@ def _without_status(body: Mapping[str, Any]) -> dict[str, Any]:
 
 def cold_template_hash(template: api.AgentTemplate) -> str:
     """A short hash of the cold fields only: it changes exactly when the agent needs a new pod."""
-    cold = template.model_dump(mode="json", by_alias=True, include=set(COLD_FIELDS), exclude_none=True)
+    return _hash(template.model_dump(mode="json", by_alias=True, include=set(COLD_FIELDS), exclude_none=True))
+
+
+def worker_hash(worker: api.WorkerSpec) -> str:
+    """A short hash of a worker's whole spec: every field of it is a pod field (all cold)."""
+    return _hash(worker.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+
+def _hash(cold: dict[str, Any]) -> str:
     canonical = json.dumps(cold, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()[:TEMPLATE_HASH_LENGTH]
 
@@ -107,7 +117,7 @@ def backoff(restart_backoff: api.RestartBackoff | None) -> supervision.Backoff |
 
 def supervisor_spec(sup: api.AgentSupervisor) -> supervision.SupervisorSpec:
     """The core's view of an AgentSupervisor: its flags and its children in start order, each pool member an
-    agent child of its own (members.py)."""
+    agent child of its own (members.py), each worker a WORKER child."""
     spec = sup.spec
     return supervision.SupervisorSpec(
         strategy=supervision.Strategy(spec.strategy.value),
@@ -128,6 +138,9 @@ def _child_specs(children: list[api.ChildSpec]) -> Iterable[supervision.ChildSpe
             template_hash = hashes.get(child.entry.name) or cold_template_hash(template)
             hashes[child.entry.name] = template_hash
             yield _child_spec(child.name, child.entry, supervision.ChildKind.AGENT, template_hash)
+        elif child.worker is not None:
+            worker = worker_hash(child.worker)
+            yield _child_spec(child.name, child.entry, supervision.ChildKind.WORKER, worker)
         else:
             # A nested supervisor applies its own template edits in place; only a change of kind replaces it.
             yield _child_spec(child.name, child.entry, supervision.ChildKind.SUPERVISOR, "")
@@ -223,9 +236,39 @@ def _supervisor_problems(
             problems += _template_problems(f"{here}.agent", child.agent, secrets)
         elif child.pool is not None:
             problems += _template_problems(f"{here}.pool.template", child.pool.template, secrets)
+        elif child.worker is not None:
+            problems += _worker_problems(f"{here}.worker", child.worker, secrets)
         elif child.supervisor is not None:
             problems += _supervisor_problems(f"{here}.supervisor", resource, child.supervisor, secrets)
     return problems
+
+
+def _worker_problems(prefix: str, worker: api.WorkerSpec, secrets: SecretKeys | None) -> list[api.FieldIssue]:
+    problems = [
+        api.FieldIssue(
+            f"{prefix}.env[{index}].name",
+            f"{var.name} is set by the operator on every worker container (from the downward API): use "
+            "another name",
+        )
+        for index, var in enumerate(worker.env or [])
+        if var.name in WORKER_RESERVED_ENV
+    ]
+    if secrets is not None:
+        problems += _missing_secrets(_worker_references(prefix, worker), secrets)
+    return problems
+
+
+def _worker_references(prefix: str, worker: api.WorkerSpec) -> list[tuple[str, str, str | None]]:
+    """(field, Secret, key or None for the whole Secret) of every Secret the worker reads."""
+    references: list[tuple[str, str, str | None]] = []
+    for index, var in enumerate(worker.env or []):
+        if var.value_from is not None and var.value_from.secret_key_ref is not None:
+            ref = var.value_from.secret_key_ref
+            references.append((f"{prefix}.env[{index}].valueFrom.secretKeyRef", ref.name, ref.key))
+    for index, source in enumerate(worker.env_from or []):
+        if source.secret_ref is not None:
+            references.append((f"{prefix}.envFrom[{index}].secretRef", source.secret_ref.name, None))
+    return references
 
 
 def _template_problems(
@@ -270,7 +313,7 @@ def _env_problems(prefix: str, template: api.AgentTemplate) -> list[api.FieldIss
 
 
 def _secret_problems(prefix: str, template: api.AgentTemplate, secrets: SecretKeys) -> list[api.FieldIssue]:
-    references: list[tuple[str, str, str]] = []
+    references: list[tuple[str, str, str | None]] = []
     if template.model.api_key_secret_ref is not None:
         ref = template.model.api_key_secret_ref
         references.append((f"{prefix}.model.apiKeySecretRef", ref.name, ref.key))
@@ -278,6 +321,12 @@ def _secret_problems(prefix: str, template: api.AgentTemplate, secrets: SecretKe
         if var.value_from is not None and var.value_from.secret_key_ref is not None:
             ref_ = var.value_from.secret_key_ref
             references.append((f"{prefix}.env[{index}].valueFrom.secretKeyRef", ref_.name, ref_.key))
+    return _missing_secrets(references, secrets)
+
+
+def _missing_secrets(
+    references: Iterable[tuple[str, str, str | None]], secrets: SecretKeys
+) -> list[api.FieldIssue]:
     problems = []
     for field, secret, key in references:
         if secret not in secrets:
@@ -286,7 +335,7 @@ def _secret_problems(prefix: str, template: api.AgentTemplate, secrets: SecretKe
                     f"{field}.name", f"Secret {secret!r} does not exist: create it or fix the name"
                 )
             )
-        elif key not in secrets[secret]:
+        elif key is not None and key not in secrets[secret]:
             problems.append(
                 api.FieldIssue(f"{field}.key", f"Secret {secret!r} has no key {key!r}: add it or fix the key")
             )
@@ -294,19 +343,35 @@ def _secret_problems(prefix: str, template: api.AgentTemplate, secrets: SecretKe
 
 
 def referenced_secrets(resource: api.Agent | api.AgentSupervisor) -> set[str]:
-    """Names of the Secrets the resource's agents read (model API keys and env)."""
-    return {secret for template in _templates(resource) for secret in _template_secrets(template)}
+    """Names of the Secrets the resource's agents and workers read (model API keys, env and envFrom)."""
+    found = {secret for template in _templates(resource) for secret in _template_secrets(template)}
+    for worker in _workers(resource):
+        found |= {secret for _, secret, _ in _worker_references("", worker)}
+    return found
 
 
 def _templates(resource: api.Agent | api.AgentSupervisor) -> Iterable[api.AgentTemplate]:
     if isinstance(resource, api.Agent):
         yield resource.spec
         return
-    pending = list(resource.spec.children)
-    while pending:
-        child = pending.pop()
+    for child in _entries(resource.spec):
         if child.template is not None:
             yield child.template
+
+
+def _workers(resource: api.Agent | api.AgentSupervisor) -> Iterable[api.WorkerSpec]:
+    if isinstance(resource, api.AgentSupervisor):
+        for child in _entries(resource.spec):
+            if child.worker is not None:
+                yield child.worker
+
+
+def _entries(spec: api.SupervisorSpec) -> Iterable[api.ChildSpec]:
+    """Every child entry of the tree, nested supervisors' included."""
+    pending = list(spec.children)
+    while pending:
+        child = pending.pop()
+        yield child
         if child.supervisor is not None:
             pending.extend(child.supervisor.children)
 

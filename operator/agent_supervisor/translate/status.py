@@ -37,6 +37,7 @@ Status = dict[str, Any]
 _CHILD_KINDS: Final = {
     ChildKind.AGENT: api.ChildKind.AGENT,
     ChildKind.SUPERVISOR: api.ChildKind.AGENT_SUPERVISOR,
+    ChildKind.WORKER: api.ChildKind.WORKER,
 }
 _FALLBACK_CAUSES: Final = {
     ExitReason.NORMAL: "Completed",
@@ -135,6 +136,7 @@ def supervisor_status(
         "children": [_child_status(state, child, observed.get(child.name)) for child in _listed(state)],
         "readyChildren": f"{ready}/{len(spec.children)}",
         **_pool_fields(sup, state),
+        "workersReady": _workers_summary(state),
         "restartsInWindow": f"{used}/{spec.max_restarts}",
         **_window_fields(spec, state, now),
         "lastExit": _self_exit(state, previous, now),
@@ -167,6 +169,15 @@ def _pool_fields(sup: api.AgentSupervisor, state: SupervisorState) -> dict[str, 
     return {"pools": [_dump_dict(pool) for pool in pools], "poolsReady": summary}
 
 
+def _workers_summary(state: SupervisorState) -> str | None:
+    """`<worker> <phase>` of each worker child (the Workers column); None when there is none."""
+    workers = [child for child in state.children if child.kind is ChildKind.WORKER]
+    if not workers:
+        return None
+    summary = ", ".join(f"{child.name} {_child_phase(state, child).value}" for child in workers)
+    return summary if len(summary) <= POOLS_READY_MAX else summary[: POOLS_READY_MAX - 1] + "…"
+
+
 def _listed(state: SupervisorState) -> list[ChildState]:
     """Children in start order, departing ones last, within the status schema's bound on the list."""
     return state.children[:MAX_CHILDREN]
@@ -183,6 +194,7 @@ def _child_status(state: SupervisorState, child: ChildState, seen: ObservedChild
             name=child.name,
             kind=_CHILD_KINDS[child.kind],
             phase=phase,
+            attempt=child.attempt or None,
             ready=child.lifecycle is ChildLifecycle.RUNNING,
             restarts=child.restarts,
             last_exit=None if child.last_exit is None else exit_info(child.last_exit),
