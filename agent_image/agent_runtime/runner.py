@@ -77,7 +77,7 @@ def _peer_kube_access(config: RuntimeConfig) -> KubeAccess | None:
         raise ConfigError(f"peers.addressTemplate: {err}") from err
 
 
-def _exit_for(error: BaseException) -> Exit:
+def exit_for(error: BaseException) -> Exit:
     match error:
         case CrashRequestedError():
             return Exit(exitcodes.EXIT_CRASH_REQUESTED, f"crash requested: {error}")
@@ -157,7 +157,7 @@ async def _after_abandon(agent: Agent) -> Exit:
     try:
         await agent.persist()  # the last completed step, in case the cancel interrupted its save
     except (CheckpointError, CheckpointTooLargeError) as err:
-        return _exit_for(err)
+        return exit_for(err)
     return Exit(exitcodes.EXIT_OK, "stopped on SIGTERM; the unfinished step was abandoned and will be redone")
 
 
@@ -189,7 +189,7 @@ async def _supervise_loop(agent: Agent, reloader: ConfigReloader, config: Runtim
             raise
         return await _after_abandon(agent)
     except Exception as err:
-        return _exit_for(err)
+        return exit_for(err)
     finally:
         watcher.cancel()
         for signum in (signal.SIGTERM, signal.SIGINT):

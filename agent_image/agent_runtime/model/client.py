@@ -39,10 +39,12 @@ class ModelClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        event_hooks: dict[str, list[Callable[..., Any]]] | None = None,
     ) -> None:
         self.config = config
         self._api_key = api_key
         self._transport = transport
+        self._event_hooks = event_hooks
         self._client: httpx.AsyncClient | None = None
         self._on_retry = on_retry
         self._sleep = sleep
@@ -60,7 +62,11 @@ class ModelClient:
             headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
             timeout = httpx.Timeout(config.timeout_seconds, connect=config.connect_timeout_seconds)
             self._client = httpx.AsyncClient(
-                base_url=config.endpoint, headers=headers, timeout=timeout, transport=self._transport
+                base_url=config.endpoint,
+                headers=headers,
+                timeout=timeout,
+                transport=self._transport,
+                event_hooks=self._event_hooks,
             )
         return self._client
 
