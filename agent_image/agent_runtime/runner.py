@@ -85,7 +85,9 @@ def exit_for(error: BaseException) -> Exit:
             return Exit(exitcodes.EXIT_MODEL_UNAVAILABLE, str(error))
         case ConfigError():
             return Exit(exitcodes.EXIT_CONFIG_INVALID, str(error))
-        case ModelRejectedError() | CheckpointError() | CheckpointTooLargeError():
+        case ModelRejectedError():
+            return Exit(exitcodes.EXIT_MODEL_REJECTED, str(error))
+        case CheckpointError() | CheckpointTooLargeError():
             return Exit(exitcodes.EXIT_CRASH, str(error))
     log.error("unexpected error", exc_info=error)
     return Exit(exitcodes.EXIT_CRASH, f"unexpected error: {type(error).__name__}: {error}")
@@ -109,6 +111,8 @@ async def _serve(app: Starlette, sock: socket.socket) -> tuple[_Server, "asyncio
         uvicorn.Config(
             app,
             log_level="warning",
+            # uvicorn's own log format is not JSON: its loggers go through the runtime's JSON handler.
+            log_config=None,
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=1,
@@ -146,6 +150,8 @@ async def run_agent() -> int:
     outcome = await _supervise_loop(agent, reloader, config)
     if outcome.code == exitcodes.EXIT_OK:
         await agent.drain_outbox(OUTBOX_GRACE_SECONDS)
+    # Open /v1/events streams end now: the server would otherwise wait for them, then cancel them.
+    events.close(reason=outcome.reason)
     server.should_exit = True
     await asyncio.wait({serving}, timeout=3)
     await agent.aclose()

@@ -134,6 +134,7 @@ def test_exit_code_reasons_are_distinct() -> None:
         exitcodes.EXIT_OK,
         exitcodes.EXIT_CRASH,
         exitcodes.EXIT_BUDGET_EXHAUSTED,
+        exitcodes.EXIT_MODEL_REJECTED,
         exitcodes.EXIT_CRASH_REQUESTED,
         exitcodes.EXIT_MODEL_UNAVAILABLE,
         exitcodes.EXIT_CONFIG_INVALID,

@@ -152,9 +152,7 @@ async def test_an_overflowing_tool_result_is_cut_to_the_per_result_cap(tmp_path)
 async def test_context_overflow_elides_the_oldest_tool_results_and_goes_on() -> None:
     program = {"name": "run_program", "settings": {"command": ["sh", "-c", "yes word | head -n 300"]}}
     call = Step(tool_calls=[ScriptedToolCall(name="run_program")])
-    scenarios = {
-        "overflow": Scenario(steps=[call, call, call, Step(reply="fits again")], context_words=700)
-    }
+    scenarios = {"overflow": Scenario(steps=[call, call, call, Step(reply="fits again")], context_words=700)}
 
     run = await run_task(scenarios, config("overflow", tools=[program]))
 

@@ -9,7 +9,15 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from agent_runtime.config import ModelConfig
-from agent_runtime.model.backoff import backoff_delay, retry_after_seconds
+from agent_runtime.model.backoff import backoff_delay, retry_after_from_headers
+from agent_runtime.model.errors import (
+    ContextOverflowError,
+    ModelRejectedError,
+    ModelUnavailableError,
+    QuotaExceededError,
+    is_context_overflow,
+    is_quota_exhausted,
+)
 from agent_runtime.model.types import Completion, MalformedResponseError, parse_completion
 
 if TYPE_CHECKING:
@@ -17,17 +25,23 @@ if TYPE_CHECKING:
     import httpx
 
 _RETRYABLE_STATUS: Final = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600))
+SAME_ERROR_LIMIT: Final = 3
+"""A request answered with the same 500 (same error body) this many times running is rejected, not an
+outage: a server that fails deterministically (a parse error at temperature 0) fails it every time."""
+_ERROR_TEXT: Final = 300
 
 RetryHook = Callable[[str, float], None]
 """Called before each retry with the failure reason and the pause about to be taken."""
 
 
-class ModelUnavailableError(Exception):
-    """Every attempt failed with a retryable error (429, 5xx, timeout, connection error, garbage body)."""
+class _Retry:
+    """A retryable failure of one attempt."""
 
-
-class ModelRejectedError(Exception):
-    """The provider refused the request itself (e.g. 400, 401, 404): retrying the same request cannot help."""
+    def __init__(self, reason: str, retry_after: float | None = None, fingerprint: str | None = None) -> None:
+        self.reason = reason
+        self.retry_after = retry_after
+        self.fingerprint = fingerprint
+        """Status and body of an internal server error, to notice the same error coming back."""
 
 
 class ModelClient:
@@ -60,7 +74,7 @@ class ModelClient:
 
             config = self.config
             headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-            timeout = httpx.Timeout(config.timeout_seconds, connect=config.connect_timeout_seconds)
+            timeout = httpx.Timeout(config.read_timeout_seconds, connect=config.connect_timeout_seconds)
             self._client = httpx.AsyncClient(
                 base_url=config.endpoint,
                 headers=headers,
@@ -70,50 +84,80 @@ class ModelClient:
             )
         return self._client
 
-    async def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Completion:
-        body: dict[str, Any] = {**self.config.parameters, "model": self.config.name, "messages": messages}
+    def request_body(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "max_tokens": self.config.max_output_tokens,
+            **self.config.parameters,
+            "model": self.config.name,
+            "messages": messages,
+        }
         if tools:
             body["tools"] = tools
+            # OpenAI's default, said out loud: llama-cpp-python ignores `tools` without it.
+            body.setdefault("tool_choice", "auto")
+        else:
+            body.pop("tool_choice", None)
+        return body
+
+    async def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Completion:
+        body = self.request_body(messages, tools)
         policy = self.config.retry
+        same_error = 0
+        last_fingerprint: str | None = None
         for attempt in range(1, policy.max_attempts + 1):
-            result, retry_after = await self._attempt(body)
+            result = await self._attempt(body)
             if isinstance(result, Completion):
                 return result
-            failure = result
+            same_error = (
+                same_error + 1 if result.fingerprint and result.fingerprint == last_fingerprint else 1
+            )
+            last_fingerprint = result.fingerprint
+            if result.fingerprint and same_error >= SAME_ERROR_LIMIT:
+                raise ModelRejectedError(
+                    f"model provider {self.config.endpoint} rejected the request the same way "
+                    f"{same_error} times: {result.fingerprint}"
+                )
             if attempt == policy.max_attempts:
                 raise ModelUnavailableError(
-                    f"model provider {self.config.endpoint} unavailable after {attempt} attempts: {failure}"
+                    f"model provider {self.config.endpoint} unavailable after {attempt} attempts: "
+                    f"{result.reason}"
                 )
-            delay = backoff_delay(policy, attempt, retry_after, self._rng)
+            delay = backoff_delay(policy, attempt, result.retry_after, self._rng)
             if self._on_retry:
-                self._on_retry(failure, delay)
+                self._on_retry(result.reason, delay)
             await self._sleep(delay)
         raise AssertionError("unreachable: max_attempts >= 1")
 
-    async def _attempt(self, body: dict[str, Any]) -> tuple[Completion | str, float | None]:
-        """One HTTP call: the completion, or a retryable failure reason plus any Retry-After."""
+    async def _attempt(self, body: dict[str, Any]) -> Completion | _Retry:
+        """One HTTP call: the completion, or a retryable failure; raises for a rejection."""
         import httpx
 
         started = time.perf_counter()
         try:
             response = await self._http.post("/chat/completions", json=body)
         except httpx.TimeoutException:
-            return "timeout", None
+            return _Retry("timeout")
         except httpx.TransportError as err:
-            return f"connection error ({type(err).__name__})", None
+            return _Retry(f"connection error ({type(err).__name__})")
         finally:
             self.last_call_seconds = time.perf_counter() - started
-        if response.status_code in _RETRYABLE_STATUS:
-            return f"HTTP {response.status_code}", retry_after_seconds(response.headers.get("retry-after"))
-        if response.status_code != 200:
-            raise ModelRejectedError(
-                f"model provider {self.config.endpoint} rejected the request: HTTP {response.status_code}: "
-                f"{response.text[:300]}"
-            )
-        try:
-            return parse_completion(response.json()), None
-        except (ValueError, MalformedResponseError) as err:
-            return f"malformed response ({err})", None
+        status = response.status_code
+        if status == 200:
+            try:
+                return parse_completion(response.json())
+            except (ValueError, MalformedResponseError) as err:
+                return _Retry(f"malformed response ({err})")
+        text = response.text[:_ERROR_TEXT]
+        rejected = f"model provider {self.config.endpoint} rejected the request: HTTP {status}: {text}"
+        if is_quota_exhausted(status, response.text):
+            raise QuotaExceededError(f"{rejected} (quota used up: waiting does not help)")
+        if is_context_overflow(status, response.text):
+            raise ContextOverflowError(rejected)
+        if status in _RETRYABLE_STATUS:
+            # Only a 500 that explains itself can be told apart from a flaky one by its body.
+            fingerprint = f"HTTP {status}: {text}" if status == 500 and text.strip() else None
+            return _Retry(f"HTTP {status}", retry_after_from_headers(response.headers), fingerprint)
+        raise ModelRejectedError(rejected)
 
     async def aclose(self) -> None:
         if self._client is not None:

@@ -81,9 +81,9 @@ def create_model_app(scenarios: dict[str, Scenario], api_key: str | None = None)
         }
         log.append(entry)
         problem = request_problem(messages)
-        if problem is None and (limit := scenarios[name].context_words) is not None:
-            if (words := prompt_words(messages)) > limit:
-                problem = context_problem(words, limit)
+        limit = scenarios[name].context_words
+        if problem is None and limit is not None and (words := prompt_words(messages)) > limit:
+            problem = context_problem(words, limit)
         if problem is not None:
             entry["status"] = problem[0]
             return JSONResponse(problem[1], status_code=problem[0])

@@ -63,7 +63,7 @@ class Scenario(_Model):
     context_words: int | None = Field(
         default=None,
         gt=0,
-        description="A context window in words: longer prompts get llama.cpp's 400 exceed_context_size_error.",
+        description="A context in words: longer prompts get llama.cpp's 400 exceed_context_size_error.",
     )
 
 
@@ -194,9 +194,7 @@ def completion(model: str, messages: list[dict[str, Any]], step: Step, index: in
         "object": "chat.completion",
         "created": 0,
         "model": model,
-        "choices": [
-            {"index": 0, "message": message, "finish_reason": finish}
-        ],
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
         "usage": {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
