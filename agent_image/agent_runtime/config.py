@@ -77,6 +77,12 @@ class RetryConfig(_Model):
     max_retry_after_seconds: float = Field(
         default=120.0, ge=0, description="A provider's Retry-After is honoured up to this many seconds."
     )
+    reject_after_same_errors: int = Field(
+        default=3,
+        ge=0,
+        description="The same HTTP 500 error body this many times running is a rejection of the request "
+        "(a server failing deterministically), not an outage; 0 treats every 500 as an outage.",
+    )
 
 
 class ModelConfig(_Model):

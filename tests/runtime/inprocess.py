@@ -1,6 +1,8 @@
 """One agent in this process against the scripted model app (no sockets): fast tests of the loop's rules."""
 
+import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,9 +51,13 @@ def config(scenario: str, task: str = "go", **extra: Any) -> RuntimeConfig:
 
 
 async def run_task(
-    scenarios: dict[str, Scenario], runtime: RuntimeConfig, store: CheckpointStore | None = None
+    scenarios: dict[str, Scenario],
+    runtime: RuntimeConfig,
+    store: CheckpointStore | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Run:
-    """Run a task agent to its exit; the exit is what the process would report."""
+    """Run a task agent to its exit; the exit is what the process would report. `sleep` takes the model
+    client's pauses between retries."""
     requests: list[dict[str, Any]] = []
     statuses: list[int] = []
 
@@ -65,7 +71,7 @@ async def run_task(
     hooks = {"request": [record_request], "response": [record_response]}
 
     def factory(current: RuntimeConfig) -> ModelClient:
-        return ModelClient(current.model, None, transport=transport, event_hooks=hooks)
+        return ModelClient(current.model, None, sleep=sleep, transport=transport, event_hooks=hooks)
 
     events = EventBus()
     peers = PeerClient("a", "default", runtime.peers, "token", None)

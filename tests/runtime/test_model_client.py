@@ -157,7 +157,7 @@ def test_the_output_limit_sets_the_default_timeout_and_parameters_may_choose_too
 
 
 def test_max_tokens_in_parameters_names_the_field_to_use() -> None:
-    with pytest.raises(ValueError, match="max_tokens: set model.maxOutputTokens instead"):
+    with pytest.raises(ValueError, match=r"max_tokens: set model\.maxOutputTokens instead"):
         ModelConfig.model_validate({"endpoint": "http://p/v1", "name": "m", "parameters": {"max_tokens": 10}})
 
 

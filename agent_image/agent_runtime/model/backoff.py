@@ -13,6 +13,7 @@ from agent_runtime.config import RetryConfig
 _DURATION: Final = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNIT_SECONDS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 RATE_LIMIT_RESET_HEADERS: Final = ("x-ratelimit-reset-requests", "x-ratelimit-reset-tokens")
+LITELLM_PREFIX: Final = "llm_provider-"
 
 
 def retry_after_seconds(header: str | None, now: float | None = None) -> float | None:
@@ -54,16 +55,20 @@ def _milliseconds(text: str | None) -> float | None:
 def retry_after_from_headers(headers: Mapping[str, str]) -> float | None:
     """The pause a provider asks for, from the first header that says it, most precise first.
 
-    `retry-after-ms` (OpenAI, Azure), `llm_provider-retry-after` (LiteLLM passing on the upstream's
-    Retry-After), `Retry-After`, then the longest of OpenAI's `x-ratelimit-reset-*` (all limits must reset).
+    `retry-after-ms` (OpenAI, Azure), `Retry-After`, then the longest of OpenAI's `x-ratelimit-reset-*` (every
+    limit must have reset). Each is also read with LiteLLM's `llm_provider-` prefix: the proxy passes the
+    upstream's headers on under it (recorded from LiteLLM 1.108.7).
     """
     lowered = {key.lower(): value for key, value in headers.items()}
-    if (ms := _milliseconds(lowered.get("retry-after-ms"))) is not None:
+
+    def header(name: str) -> str | None:
+        return lowered.get(name) or lowered.get(f"{LITELLM_PREFIX}{name}")
+
+    if (ms := _milliseconds(header("retry-after-ms"))) is not None:
         return ms
-    for name in ("llm_provider-retry-after", "retry-after"):
-        if (seconds := retry_after_seconds(lowered.get(name))) is not None:
-            return seconds
-    resets = [duration_seconds(lowered[name]) for name in RATE_LIMIT_RESET_HEADERS if name in lowered]
+    if (seconds := retry_after_seconds(header("retry-after"))) is not None:
+        return seconds
+    resets = [duration_seconds(text) for name in RATE_LIMIT_RESET_HEADERS if (text := header(name))]
     known = [reset for reset in resets if reset is not None]
     return max(known) if known else None
 

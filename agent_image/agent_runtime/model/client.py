@@ -25,9 +25,6 @@ if TYPE_CHECKING:
     import httpx
 
 _RETRYABLE_STATUS: Final = frozenset({408, 409, 425, 429}) | frozenset(range(500, 600))
-SAME_ERROR_LIMIT: Final = 3
-"""A request answered with the same 500 (same error body) this many times running is rejected, not an
-outage: a server that fails deterministically (a parse error at temperature 0) fails it every time."""
 _ERROR_TEXT: Final = 300
 
 RetryHook = Callable[[str, float], None]
@@ -112,7 +109,10 @@ class ModelClient:
                 same_error + 1 if result.fingerprint and result.fingerprint == last_fingerprint else 1
             )
             last_fingerprint = result.fingerprint
-            if result.fingerprint and same_error >= SAME_ERROR_LIMIT:
+            # The same explained 500 again and again: a server failing deterministically on this request
+            # (a parse error at temperature 0) fails it every time, so it is a rejection, not an outage.
+            limit = policy.reject_after_same_errors
+            if result.fingerprint and limit and same_error >= limit:
                 raise ModelRejectedError(
                     f"model provider {self.config.endpoint} rejected the request the same way "
                     f"{same_error} times: {result.fingerprint}"
