@@ -15,7 +15,7 @@ from typing import Any, Final, Literal
 from agent_runtime import context_budget, exitcodes
 from agent_runtime.checkpoint import CheckpointStore
 from agent_runtime.config import ConfigError, RuntimeConfig
-from agent_runtime.conversation import json_object_text, sanitise
+from agent_runtime.conversation import sanitise
 from agent_runtime.events import EventBus
 from agent_runtime.messages import AgentMessage
 from agent_runtime.metrics import Metrics
@@ -268,13 +268,24 @@ class Agent:
         self._persister.changed()
 
     async def _complete(self, task: TaskState) -> Completion:
+        """The step's model call. A tool call cut short by the output limit is asked for again, once, with
+        twice the limit: the cut reply never enters the conversation when the second one is whole."""
+        completion = await self._call_model(task)
+        if not completion.cut_calls:
+            return completion
+        log.info("a tool call was cut off at the output limit: asking again with twice the limit")
+        self.record_truncation(task)
+        retried = await self._call_model(task, 2 * self.config.model.max_output_tokens)
+        return retried.plus_usage(completion.usage)
+
+    async def _call_model(self, task: TaskState, max_output_tokens: int | None = None) -> Completion:
         """One model call within the context: the oldest tool results are elided while the model reports an
         overflow; ContextOverflowError when nothing is left to elide."""
         if context_budget.fit(task.messages, self.config.context):
             self._persister.changed()
         while True:
             try:
-                return await self._model.complete(task.messages, self._tools.schemas())
+                return await self._model.complete(task.messages, self._tools.schemas(), max_output_tokens)
             except ContextOverflowError as err:
                 if not context_budget.elide_oldest_result(task.messages):
                     raise ContextOverflowError(
@@ -285,9 +296,13 @@ class Agent:
                 log.info("the model's context overflowed: elided the oldest tool result")
 
     async def _run_call(self, call: ToolCall, context: ToolContext, completion: Completion) -> ToolResult:
-        if completion.truncated and json_object_text(call.arguments) != call.arguments:
+        if call in completion.cut_calls:
             return ToolResult(CUT_CALL.format(name=call.name), is_error=True)
         return await self._tools.call(call, context)
+
+    def record_truncation(self, task: TaskState) -> None:
+        self._metrics.truncated_replies.inc()
+        self._events.publish("truncated", task=task.id, step=task.step)
 
     async def _step(self, task: TaskState) -> None:
         started = time.perf_counter()
@@ -306,6 +321,7 @@ class Agent:
                 new_messages.append({"role": "user", "content": EMPTY_REPLY_NUDGE})
         if completion.truncated:
             log.info("the model's reply was cut off at the output limit (finish_reason length)")
+            self.record_truncation(task)
         self.phase = "running_tools"
         cap = self.config.context.max_tool_result_chars
         for index, call in enumerate(completion.tool_calls):

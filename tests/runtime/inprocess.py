@@ -51,13 +51,16 @@ def config(scenario: str, task: str = "go", **extra: Any) -> RuntimeConfig:
 
 
 async def run_task(
-    scenarios: dict[str, Scenario],
+    scenarios: dict[str, Scenario] | None,
     runtime: RuntimeConfig,
     store: CheckpointStore | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Run:
-    """Run a task agent to its exit; the exit is what the process would report. `sleep` takes the model
-    client's pauses between retries."""
+    """Run a task agent to its exit; the exit is what the process would report.
+
+    With `scenarios` the model is the scripted app, in this process; without, the real server at the
+    config's endpoint. `sleep` takes the model client's pauses between retries.
+    """
     requests: list[dict[str, Any]] = []
     statuses: list[int] = []
 
@@ -67,7 +70,7 @@ async def run_task(
     async def record_response(response: httpx.Response) -> None:
         statuses.append(response.status_code)
 
-    transport = httpx.ASGITransport(app=create_model_app(scenarios))
+    transport = None if scenarios is None else httpx.ASGITransport(app=create_model_app(scenarios))
     hooks = {"request": [record_request], "response": [record_response]}
 
     def factory(current: RuntimeConfig) -> ModelClient:

@@ -48,9 +48,11 @@ async def test_tool_call_arguments_cut_short_are_never_sent_back() -> None:
 
     assert (run.exit.code, run.exit.result) == (exitcodes.EXIT_OK, "recovered")
     assert set(run.statuses) == {200}
-    call = assistant_turns(run.requests[1])[0]["tool_calls"][0]
+    # Asked again once with twice the output limit; cut again, so the model is told and the loop goes on.
+    assert [request["max_tokens"] for request in run.requests] == [1024, 2048, 1024]
+    call = assistant_turns(run.requests[2])[0]["tool_calls"][0]
     assert json.loads(call["function"]["arguments"]) == {}
-    feedback = next(m["content"] for m in run.requests[1]["messages"] if m["role"] == "tool")
+    feedback = next(m["content"] for m in run.requests[2]["messages"] if m["role"] == "tool")
     assert "cut off" in feedback and "output limit" in feedback
 
 

@@ -81,9 +81,14 @@ class ModelClient:
             )
         return self._client
 
-    def request_body(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> dict[str, Any]:
+    def request_body(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        max_output_tokens: int | None = None,
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "max_tokens": self.config.max_output_tokens,
+            "max_tokens": max_output_tokens or self.config.max_output_tokens,
             **self.config.parameters,
             "model": self.config.name,
             "messages": messages,
@@ -96,13 +101,25 @@ class ModelClient:
             body.pop("tool_choice", None)
         return body
 
-    async def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Completion:
-        body = self.request_body(messages, tools)
+    async def complete(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        max_output_tokens: int | None = None,
+    ) -> Completion:
+        """One chat completion; `max_output_tokens` overrides the configured output limit (and the timeout
+        that follows from it) for this call."""
+        body = self.request_body(messages, tools, max_output_tokens)
+        timeout = None
+        if max_output_tokens is not None and self.config.timeout_seconds is None:
+            timeout = self.config.model_copy(
+                update={"max_output_tokens": max_output_tokens}
+            ).read_timeout_seconds
         policy = self.config.retry
         same_error = 0
         last_fingerprint: str | None = None
         for attempt in range(1, policy.max_attempts + 1):
-            result = await self._attempt(body)
+            result = await self._attempt(body, timeout)
             if isinstance(result, Completion):
                 return result
             same_error = (
@@ -128,13 +145,17 @@ class ModelClient:
             await self._sleep(delay)
         raise AssertionError("unreachable: max_attempts >= 1")
 
-    async def _attempt(self, body: dict[str, Any]) -> Completion | _Retry:
+    async def _attempt(self, body: dict[str, Any], read_timeout: float | None) -> Completion | _Retry:
         """One HTTP call: the completion, or a retryable failure; raises for a rejection."""
         import httpx
 
         started = time.perf_counter()
         try:
-            response = await self._http.post("/chat/completions", json=body)
+            if read_timeout is None:
+                response = await self._http.post("/chat/completions", json=body)
+            else:
+                timeout = httpx.Timeout(read_timeout, connect=self.config.connect_timeout_seconds)
+                response = await self._http.post("/chat/completions", json=body, timeout=timeout)
         except httpx.TimeoutException:
             return _Retry("timeout")
         except httpx.TransportError as err:

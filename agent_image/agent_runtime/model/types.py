@@ -37,6 +37,21 @@ class Completion:
         """The reply was cut off at the output limit (`max_tokens`)."""
         return self.finish_reason == "length"
 
+    def plus_usage(self, earlier: Usage) -> "Completion":
+        """This completion, with the tokens of an earlier call of the same step added to its usage."""
+        usage = Usage(
+            self.usage.prompt_tokens + earlier.prompt_tokens,
+            self.usage.completion_tokens + earlier.completion_tokens,
+        )
+        return Completion(self.content, self.tool_calls, usage, self.finish_reason)
+
+    @property
+    def cut_calls(self) -> list[ToolCall]:
+        """Tool calls whose arguments the output limit cut short (not a JSON object)."""
+        if not self.truncated:
+            return []
+        return [call for call in self.tool_calls if json_object_text(call.arguments) != call.arguments]
+
     def assistant_message(self) -> dict[str, Any]:
         """The assistant turn to append to the conversation, in the request format every server accepts.
 
