@@ -81,6 +81,7 @@ class StepEvents:
         self._thread.join(10)
 
 
+@pytest.mark.timeout(900)
 def test_step_overhead_against_llama_cpp(page: str, tmp_path: Path) -> None:
     if (missing := available()) is not None:
         pytest.skip(missing)
