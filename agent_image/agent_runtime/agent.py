@@ -19,7 +19,8 @@ from agent_runtime.conversation import sanitise
 from agent_runtime.events import EventBus
 from agent_runtime.messages import AgentMessage
 from agent_runtime.metrics import Metrics
-from agent_runtime.model import Completion, ContextOverflowError, ModelClient, ModelRejectedError, ToolCall
+from agent_runtime.model import Completion, ModelClient, ModelRejectedError, ToolCall
+from agent_runtime.model_turn import call_model
 from agent_runtime.peers import DeliveryError, PeerClient
 from agent_runtime.persistence import Persister
 from agent_runtime.state import AgentState, ChatMessage, Outgoing, TaskState
@@ -267,48 +268,30 @@ class Agent:
         task.result = result
         self._persister.changed()
 
-    async def _complete(self, task: TaskState) -> Completion:
-        """The step's model call. A tool call cut short by the output limit is asked for again, once, with
-        twice the limit: the cut reply never enters the conversation when the second one is whole."""
-        completion = await self._call_model(task)
-        if not completion.cut_calls:
-            return completion
-        log.info("a tool call was cut off at the output limit: asking again with twice the limit")
-        self.record_truncation(task)
-        retried = await self._call_model(task, 2 * self.config.model.max_output_tokens)
-        return retried.plus_usage(completion.usage)
-
-    async def _call_model(self, task: TaskState, max_output_tokens: int | None = None) -> Completion:
-        """One model call within the context: the oldest tool results are elided while the model reports an
-        overflow; ContextOverflowError when nothing is left to elide."""
-        if context_budget.fit(task.messages, self.config.context):
-            self._persister.changed()
-        while True:
-            try:
-                return await self._model.complete(task.messages, self._tools.schemas(), max_output_tokens)
-            except ContextOverflowError as err:
-                if not context_budget.elide_oldest_result(task.messages):
-                    raise ContextOverflowError(
-                        f"the conversation does not fit the model's context even with every tool result "
-                        f"elided: {err}"
-                    ) from err
-                self._persister.changed()
-                log.info("the model's context overflowed: elided the oldest tool result")
-
     async def _run_call(self, call: ToolCall, context: ToolContext, completion: Completion) -> ToolResult:
         if call in completion.cut_calls:
             return ToolResult(CUT_CALL.format(name=call.name), is_error=True)
         return await self._tools.call(call, context)
 
-    def record_truncation(self, task: TaskState) -> None:
+    def _record_truncation(self, task: TaskState) -> None:
+        """A reply cut off at the output limit: counted, and told to /v1/events subscribers."""
         self._metrics.truncated_replies.inc()
         self._events.publish("truncated", task=task.id, step=task.step)
 
     async def _step(self, task: TaskState) -> None:
         started = time.perf_counter()
         self.phase = "calling_model"
-        completion = await self._complete(task)
-        model_seconds = self._model.last_call_seconds
+        turn = await call_model(
+            self._model,
+            task.messages,
+            self._tools.schemas(),
+            self.config,
+            lambda: self._record_truncation(task),
+        )
+        if turn.elided:
+            self._persister.changed()
+            log.info("old tool results were elided to fit the model's context")
+        completion, model_seconds = turn.completion, turn.model_seconds
         self._metrics.model_seconds.observe(model_seconds)
         new_messages: list[ChatMessage] = [completion.assistant_message()]
         finish: str | None = None
@@ -321,7 +304,7 @@ class Agent:
                 new_messages.append({"role": "user", "content": EMPTY_REPLY_NUDGE})
         if completion.truncated:
             log.info("the model's reply was cut off at the output limit (finish_reason length)")
-            self.record_truncation(task)
+            self._record_truncation(task)
         self.phase = "running_tools"
         cap = self.config.context.max_tool_result_chars
         for index, call in enumerate(completion.tool_calls):
@@ -333,7 +316,8 @@ class Agent:
             new_messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
             if result.finish_result is not None:
                 finish = result.finish_result
-        # Commit the whole step at once: nothing above changed durable state.
+        # Commit the whole step at once: nothing above changed durable state (but for old tool results elided
+        # to fit the context, which leaves every step whole).
         elapsed = time.perf_counter() - started
         task.messages.extend(new_messages)
         task.step += 1

@@ -164,6 +164,23 @@ async def test_context_overflow_elides_the_oldest_tool_results_and_goes_on() -> 
     assert 400 in run.statuses
 
 
+async def test_a_context_budget_elides_before_the_model_has_to_refuse() -> None:
+    program = {"name": "run_program", "settings": {"command": ["sh", "-c", "yes word | head -n 300"]}}
+    call = Step(tool_calls=[ScriptedToolCall(name="run_program")])
+    scenarios = {"budget": Scenario(steps=[call, call, Step(reply="within budget")], context_words=700)}
+
+    run = await run_task(scenarios, config("budget", tools=[program], context={"maxTokens": 500}))
+
+    assert (run.exit.code, run.exit.result) == (exitcodes.EXIT_OK, "within budget")
+    assert set(run.statuses) == {200}  # elided by estimate (1500 characters = 375 tokens) before sending
+    assert "elided" in tool_results_of(run.requests[-1])[0]
+    assert "elided" not in tool_results_of(run.requests[-1])[-1]
+
+
+def tool_results_of(body: dict) -> list[str]:
+    return [m["content"] for m in body["messages"] if m["role"] == "tool"]
+
+
 async def test_a_conversation_that_cannot_fit_fails_the_task_cleanly() -> None:
     scenarios = {"tiny": Scenario(steps=[Step(reply="never")], context_words=3)}
 
