@@ -299,7 +299,8 @@ def _problems(err: ValidationError, prefix: str = "") -> list[str]:
         for part in detail["loc"]:
             path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
         message = detail["msg"].removeprefix("Value error, ")
-        problems.append(f"{path or '<root>'}: {message}")
+        # A check across fields (a model validator) names its own fields in its message.
+        problems.append(f"{path}: {message}" if path else message)
     return problems
 
 

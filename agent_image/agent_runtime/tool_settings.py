@@ -79,7 +79,10 @@ class RunProgramSettings(ToolSettings):
             if not _ENV_NAME.match(name):
                 raise ValueError(f"{name!r} is not an environment variable name")
             if name in RUNTIME_SECRET_ENV:
-                raise ValueError(f"{name} is the runtime's own secret; a program must never get it")
+                raise ValueError(
+                    f"{name} is the runtime's own secret and a program must never get it: "
+                    "remove it from inheritEnv"
+                )
         return value
 
 
