@@ -8,7 +8,7 @@ checkpoint. Issue 15's goal: p50 <= 5 ms (it was about 25 ms, 20 of them a new H
 http_get). Prints a table; asserts correctness only, never timing.
 """
 
-import http.server
+import asyncio
 import json
 import statistics
 import threading
@@ -19,9 +19,11 @@ from typing import Any, Final
 import httpx
 import pytest
 
+from agent_runtime.config import parse_config
 from benchmarks.reporting import ResultTable, p50_p99, print_when_done
 from tests.runtime.conftest import Runtime, agent_config, eventually
-from tests.runtime.realmodels.conftest import LlamaServer
+from tests.runtime.inprocess import run_task
+from tests.runtime.realmodels.conftest import LlamaServer, pages_the_model_copies
 from tests.runtime.realmodels.llamacpp import available
 
 pytestmark = pytest.mark.models
@@ -36,25 +38,6 @@ def table() -> Iterator[None]:
     yield from print_when_done(
         RESULTS, "agent runtime against llama.cpp (SmolLM2-135M)", f"{TASKS} tasks of two steps each"
     )
-
-
-@pytest.fixture(scope="module")
-def page() -> Iterator[str]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = b"one two three four five"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/page"
-    server.shutdown()
 
 
 class StepEvents:
@@ -82,7 +65,7 @@ class StepEvents:
 
 
 @pytest.mark.timeout(900)
-def test_step_overhead_against_llama_cpp(page: str, tmp_path: Path) -> None:
+def test_step_overhead_against_llama_cpp(tmp_path: Path) -> None:
     if (missing := available()) is not None:
         pytest.skip(missing)
     llama = LlamaServer(tmp_path / "llama.log")
@@ -90,6 +73,16 @@ def test_step_overhead_against_llama_cpp(page: str, tmp_path: Path) -> None:
     config = agent_config("bench", llama.url, SYSTEM, tools=tools, checkpoint=tmp_path / "bench.ckpt")
     config["model"] |= {"name": "smollm2-135m", "parameters": {"temperature": 0}, "maxOutputTokens": 100}
     config["model"].pop("timeoutSeconds")
+
+    async def fetched(
+        url: str,
+    ) -> bool:  # asked as the service agent will be asked (see pages_the_model_copies)
+        task = {**config, "task": f"[message from tester]\nWhat does {url} say?", "maxSteps": 1}
+        run = await run_task(None, parse_config({**task, "checkpoint": {"store": "none"}}))
+        return bool(run.messages[2].get("tool_calls"))
+
+    site = asyncio.run(pages_the_model_copies({"/page": b"one two three four five"}, fetched))
+    page = site.url + "/page"
     agent = Runtime(tmp_path, config).start().wait_ready()
     try:
         events = StepEvents(agent)
@@ -108,6 +101,7 @@ def test_step_overhead_against_llama_cpp(page: str, tmp_path: Path) -> None:
         agent.wait_exit()
         events.join()
         llama.stop()
+        site.close()
     assert len(steps) >= 2 * TASKS and any("http_get" in step["tools"] for step in steps)
     overhead = [step["seconds"] - step["modelSeconds"] for step in steps]
     tool_steps = [o for o, step in zip(overhead, steps, strict=True) if step["tools"]]

@@ -4,8 +4,8 @@ A 135M model at temperature 0 is deterministic but not clever: the tests assert 
 the server answers (tool calls parsed, cut replies, context errors), not the quality of the answers.
 """
 
-import http.server
-import threading
+import asyncio
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +14,7 @@ import pytest
 from agent_runtime import exitcodes
 from agent_runtime.config import RuntimeConfig, parse_config
 from tests.runtime.inprocess import run_task
-from tests.runtime.realmodels.conftest import LlamaServer
+from tests.runtime.realmodels.conftest import LlamaServer, pages_the_model_copies
 
 pytestmark = pytest.mark.models
 
@@ -23,22 +23,15 @@ PAGES = {"/page": b"one two three four five", "/huge": b"lorem ipsum dolor sit a
 
 
 @pytest.fixture(scope="module")
-def pages() -> Iterator[str]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = PAGES.get(self.path, PAGES["/page"])
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+def pages(llama: LlamaServer) -> Iterator[str]:
+    async def fetched(url: str) -> bool:
+        run = await run_task(None, agent(llama, f"What does {url} say?", maxSteps=1))
+        calls = run.messages[2].get("tool_calls") or []
+        return [call["function"]["arguments"] for call in calls] == [json.dumps({"url": url})]
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    site = asyncio.run(pages_the_model_copies(PAGES, fetched))
+    yield site.url
+    site.close()
 
 
 def agent(llama: LlamaServer, task: str, tools: bool = True, **extra: Any) -> RuntimeConfig:
