@@ -107,6 +107,19 @@ async def test_the_same_500_every_time_is_a_task_failure_not_an_outage() -> None
     assert run.agent.state.task is not None and run.agent.state.task.outcome == "failed"
 
 
+async def test_a_restart_after_a_rejection_reports_it_without_resending(tmp_path) -> None:
+    deterministic = Failure(status=500, times=10**9, body={"error": {"message": "boom", "code": 500}})
+    scenarios = {"broken": Scenario(steps=[Step(fail=deterministic)])}
+    store = FileCheckpointStore(tmp_path / "c")
+    first = await run_task(scenarios, config("broken"), store)
+
+    again = await run_task(scenarios, config("broken"), store)
+
+    assert first.exit.code == again.exit.code == exitcodes.EXIT_MODEL_REJECTED
+    assert again.exit.message == first.exit.message
+    assert again.requests == []  # the failure was checkpointed: no crash loop against the server
+
+
 async def test_an_outage_still_exits_model_unavailable() -> None:
     outage = Failure(status=503, times=10**9)
     run = await run_task({"down": Scenario(steps=[Step(fail=outage)])}, config("down"))
