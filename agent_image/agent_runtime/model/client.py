@@ -41,6 +41,19 @@ class _Retry:
         """Status and body of an internal server error, to notice the same error coming back."""
 
 
+class _SameErrors:
+    """How many times running the same error came back."""
+
+    def __init__(self) -> None:
+        self._last: str | None = None
+        self._times = 0
+
+    def count(self, fingerprint: str | None) -> int:
+        self._times = self._times + 1 if fingerprint is not None and fingerprint == self._last else 1
+        self._last = fingerprint
+        return self._times
+
+
 class ModelClient:
     def __init__(
         self,
@@ -116,23 +129,22 @@ class ModelClient:
                 update={"max_output_tokens": max_output_tokens}
             ).read_timeout_seconds
         policy = self.config.retry
-        same_error = 0
-        last_fingerprint: str | None = None
+        same = _SameErrors()
         for attempt in range(1, policy.max_attempts + 1):
             result = await self._attempt(body, timeout)
             if isinstance(result, Completion):
                 return result
-            same_error = (
-                same_error + 1 if result.fingerprint and result.fingerprint == last_fingerprint else 1
-            )
-            last_fingerprint = result.fingerprint
             # The same explained 500 again and again: a server failing deterministically on this request
             # (a parse error at temperature 0) fails it every time, so it is a rejection, not an outage.
-            limit = policy.reject_after_same_errors
-            if result.fingerprint and limit and same_error >= limit:
+            times = same.count(result.fingerprint)
+            if (
+                result.fingerprint
+                and policy.reject_after_same_errors
+                and times >= policy.reject_after_same_errors
+            ):
                 raise ModelRejectedError(
                     f"model provider {self.config.endpoint} rejected the request the same way "
-                    f"{same_error} times: {result.fingerprint}"
+                    f"{times} times: {result.fingerprint}"
                 )
             if attempt == policy.max_attempts:
                 raise ModelUnavailableError(
