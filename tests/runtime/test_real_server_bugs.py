@@ -94,6 +94,24 @@ async def test_a_poisoned_checkpoint_is_sanitised_on_load(tmp_path) -> None:
     assert saved.task is not None and saved.task.messages[2]["content"] == ""
 
 
+def test_sanitising_gives_every_call_a_result_and_leaves_a_good_conversation_alone() -> None:
+    from agent_runtime.conversation import MISSING_RESULT, sanitise
+
+    call = {"id": "c1", "type": "function", "function": {"name": "finish", "arguments": "{}"}}
+    good = [
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": "ok"},
+    ]
+    assert sanitise(good) == good
+    unanswered = [*good[:2], {"role": "user", "content": "more"}]
+    assert sanitise(unanswered) == [
+        *good[:2],
+        {"role": "tool", "tool_call_id": "c1", "content": MISSING_RESULT},
+        {"role": "user", "content": "more"},
+    ]
+
+
 async def test_the_same_500_every_time_is_a_task_failure_not_an_outage() -> None:
     deterministic = Failure(status=500, times=10**9, body={"error": {"message": "boom", "code": 500}})
     scenarios = {"broken": Scenario(steps=[Step(fail=deterministic)])}
