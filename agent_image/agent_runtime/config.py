@@ -36,6 +36,11 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TEMPLATE_FIELDS: Final = frozenset({"name", "namespace", "api"})
 _RESERVED_MODEL_PARAMETERS: Final = frozenset({"model", "messages", "tools", "stream"})
+_OUTPUT_LIMIT_PARAMETERS: Final = frozenset({"max_tokens", "max_completion_tokens"})
+BASE_TIMEOUT_SECONDS: Final = 60.0
+SECONDS_PER_OUTPUT_TOKEN: Final = 0.25
+"""Without `timeoutSeconds`, a call may take 60 s plus 0.25 s per token of its output limit (a CPU server
+writing 4 tokens a second): the default 1024-token limit gives 316 s."""
 
 
 class ConfigError(Exception):
@@ -72,6 +77,12 @@ class RetryConfig(_Model):
     max_retry_after_seconds: float = Field(
         default=120.0, ge=0, description="A provider's Retry-After is honoured up to this many seconds."
     )
+    reject_after_same_errors: int = Field(
+        default=3,
+        ge=0,
+        description="The same HTTP 500 error body this many times running is a rejection of the request "
+        "(a server failing deterministically), not an outage; 0 treats every 500 as an outage.",
+    )
 
 
 class ModelConfig(_Model):
@@ -85,9 +96,22 @@ class ModelConfig(_Model):
     api_key_env: str | None = Field(
         default=None, description="Name of the env var holding the API key (set from a Secret)."
     )
-    timeout_seconds: float = Field(default=120.0, gt=0, description="Read timeout of one model call.")
+    max_output_tokens: int = Field(
+        default=1024, ge=1, description="Most tokens one reply may have; sent as `max_tokens`."
+    )
+    timeout_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="Read timeout of one model call; unset: 60 s plus 0.25 s per token of maxOutputTokens.",
+    )
     connect_timeout_seconds: float = Field(default=10.0, gt=0)
     retry: RetryConfig = Field(default_factory=RetryConfig)
+
+    @property
+    def read_timeout_seconds(self) -> float:
+        if self.timeout_seconds is not None:
+            return self.timeout_seconds
+        return BASE_TIMEOUT_SECONDS + self.max_output_tokens * SECONDS_PER_OUTPUT_TOKEN
 
     @field_validator("endpoint")
     @classmethod
@@ -102,6 +126,11 @@ class ModelConfig(_Model):
         reserved = sorted(_RESERVED_MODEL_PARAMETERS & value.keys())
         if reserved:
             raise ValueError(f"reserved keys {reserved} are set by the runtime; remove them from parameters")
+        limits = sorted(_OUTPUT_LIMIT_PARAMETERS & value.keys())
+        if limits:
+            raise ValueError(
+                f"{limits[0]}: set model.maxOutputTokens instead (the runtime sends it as max_tokens)"
+            )
         return value
 
     @field_validator("api_key_env")
@@ -131,6 +160,22 @@ class ToolSpec(_Model):
 class Budgets(_Model):
     max_tokens: int | None = Field(default=None, gt=0, description="Prompt + completion tokens per task.")
     max_seconds: float | None = Field(default=None, gt=0, description="Wall-clock seconds per task.")
+
+
+class ContextConfig(_Model):
+    """How the conversation is kept within the model's context."""
+
+    max_tool_result_chars: int = Field(
+        default=16000,
+        ge=256,
+        description="A tool result longer than this is cut to it before the model sees it.",
+    )
+    max_tokens: int | None = Field(
+        default=None,
+        gt=0,
+        description="The model's context in tokens: beyond it (estimated at 4 characters a token) the oldest "
+        "tool results are elided before a request. Unset: elided only when the model reports an overflow.",
+    )
 
 
 class PeersConfig(_Model):
@@ -195,6 +240,7 @@ class RuntimeConfig(_Model):
     tools: list[ToolSpec] = Field(default_factory=list)
     max_steps: int = Field(default=50, ge=1, description="Model calls per task.")
     budgets: Budgets = Field(default_factory=Budgets)
+    context: ContextConfig = Field(default_factory=ContextConfig)
     resume: bool = Field(
         default=True, description="False: discard any checkpoint at start (a clean restart)."
     )
@@ -222,6 +268,17 @@ class RuntimeConfig(_Model):
             raise ValueError(f"tool names must be unique; repeated: {', '.join(duplicates)}")
         return value
 
+    @model_validator(mode="after")
+    def _programs_do_not_get_the_api_key(self) -> "RuntimeConfig":
+        key = self.model.api_key_env
+        for index, tool in enumerate(self.tools):
+            if key and tool.name == "run_program" and key in tool.settings.get("inheritEnv", []):
+                raise ValueError(
+                    f"tools[{index}].settings.inheritEnv: {key} holds the model API key (model.apiKeyEnv); "
+                    "a program must never get it: remove it from inheritEnv"
+                )
+        return self
+
     @property
     def mode(self) -> Literal["task", "service"]:
         return "service" if self.task is None else "task"
@@ -242,7 +299,8 @@ def _problems(err: ValidationError, prefix: str = "") -> list[str]:
         for part in detail["loc"]:
             path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
         message = detail["msg"].removeprefix("Value error, ")
-        problems.append(f"{path or '<root>'}: {message}")
+        # A check across fields (a model validator) names its own fields in its message.
+        problems.append(f"{path}: {message}" if path else message)
     return problems
 
 

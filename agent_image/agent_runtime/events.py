@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 _QUEUE_SIZE: Final = 256
+CLOSING: Final = "closing"
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,15 @@ class EventBus:
             except asyncio.QueueFull:
                 self.dropped += 1
 
+    def close(self, **data: Any) -> None:
+        """End every stream with a last `closing` event (making room for it in a full queue)."""
+        event = Event(next(self._ids), CLOSING, {"time": round(time.time(), 3), **data})
+        for queue in self._subscribers:
+            if queue.full():
+                queue.get_nowait()
+                self.dropped += 1
+            queue.put_nowait(event)
+
     @contextmanager
     def subscription(self) -> Iterator["asyncio.Queue[Event]"]:
         queue: asyncio.Queue[Event] = asyncio.Queue(_QUEUE_SIZE)
@@ -58,3 +68,5 @@ class EventBus:
                     yield ": heartbeat\n\n"
                     continue
                 yield event.sse()
+                if event.type == CLOSING:
+                    return

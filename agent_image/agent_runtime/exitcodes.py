@@ -15,6 +15,11 @@ EXIT_CRASH: Final = 1
 EXIT_BUDGET_EXHAUSTED: Final = 3
 """A task agent used up `maxSteps`, its token budget or its time budget before finishing its task."""
 
+EXIT_MODEL_REJECTED: Final = 4
+"""The model provider rejected a request of the task the same way every time (a request it cannot serve,
+a conversation that cannot fit its context even with old tool results elided, an exhausted quota). The task
+is recorded as failed in the checkpoint, so a restart reports it again instead of resending the request."""
+
 EXIT_CRASH_REQUESTED: Final = 42
 """The agent crashed on purpose (the test-only `crash` tool), so tests and demos can trigger restarts."""
 
@@ -28,6 +33,7 @@ REASONS: Final[dict[int, str]] = {
     EXIT_OK: "Completed",
     EXIT_CRASH: "Crashed",
     EXIT_BUDGET_EXHAUSTED: "BudgetExhausted",
+    EXIT_MODEL_REJECTED: "ModelRejected",
     EXIT_CRASH_REQUESTED: "CrashRequested",
     EXIT_MODEL_UNAVAILABLE: "ModelUnavailable",
     EXIT_CONFIG_INVALID: "ConfigInvalid",

@@ -21,6 +21,11 @@ class Metrics:
         self.model_retries = Counter(
             "agent_model_retries", "Model call retries by reason.", ["reason"], registry=r
         )
+        self.truncated_replies = Counter(
+            "agent_model_truncated_replies",
+            "Model replies cut off at the output limit (finish_reason length).",
+            registry=r,
+        )
         self.tool_calls = Counter(
             "agent_tool_calls", "Tool calls by tool and outcome.", ["tool", "outcome"], registry=r
         )

@@ -77,7 +77,7 @@ def _peer_kube_access(config: RuntimeConfig) -> KubeAccess | None:
         raise ConfigError(f"peers.addressTemplate: {err}") from err
 
 
-def _exit_for(error: BaseException) -> Exit:
+def exit_for(error: BaseException) -> Exit:
     match error:
         case CrashRequestedError():
             return Exit(exitcodes.EXIT_CRASH_REQUESTED, f"crash requested: {error}")
@@ -85,7 +85,9 @@ def _exit_for(error: BaseException) -> Exit:
             return Exit(exitcodes.EXIT_MODEL_UNAVAILABLE, str(error))
         case ConfigError():
             return Exit(exitcodes.EXIT_CONFIG_INVALID, str(error))
-        case ModelRejectedError() | CheckpointError() | CheckpointTooLargeError():
+        case ModelRejectedError():
+            return Exit(exitcodes.EXIT_MODEL_REJECTED, str(error))
+        case CheckpointError() | CheckpointTooLargeError():
             return Exit(exitcodes.EXIT_CRASH, str(error))
     log.error("unexpected error", exc_info=error)
     return Exit(exitcodes.EXIT_CRASH, f"unexpected error: {type(error).__name__}: {error}")
@@ -109,6 +111,8 @@ async def _serve(app: Starlette, sock: socket.socket) -> tuple[_Server, "asyncio
         uvicorn.Config(
             app,
             log_level="warning",
+            # uvicorn's own log format is not JSON: its loggers go through the runtime's JSON handler.
+            log_config=None,
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=1,
@@ -146,6 +150,8 @@ async def run_agent() -> int:
     outcome = await _supervise_loop(agent, reloader, config)
     if outcome.code == exitcodes.EXIT_OK:
         await agent.drain_outbox(OUTBOX_GRACE_SECONDS)
+    # Open /v1/events streams end now: the server would otherwise wait for them, then cancel them.
+    events.close(reason=outcome.reason)
     server.should_exit = True
     await asyncio.wait({serving}, timeout=3)
     await agent.aclose()
@@ -157,7 +163,7 @@ async def _after_abandon(agent: Agent) -> Exit:
     try:
         await agent.persist()  # the last completed step, in case the cancel interrupted its save
     except (CheckpointError, CheckpointTooLargeError) as err:
-        return _exit_for(err)
+        return exit_for(err)
     return Exit(exitcodes.EXIT_OK, "stopped on SIGTERM; the unfinished step was abandoned and will be redone")
 
 
@@ -189,7 +195,7 @@ async def _supervise_loop(agent: Agent, reloader: ConfigReloader, config: Runtim
             raise
         return await _after_abandon(agent)
     except Exception as err:
-        return _exit_for(err)
+        return exit_for(err)
     finally:
         watcher.cancel()
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -3,10 +3,16 @@
 Pure pydantic (no I/O imports): the operator imports this through `agent_runtime.config`.
 """
 
+import re
 from typing import Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
+
+RUNTIME_SECRET_ENV: Final = frozenset({"AGENT_MESSAGE_TOKEN"})
+"""Environment the runtime holds for itself and never hands to a program (the model API key's variable is
+named by the config, so the config checks that one)."""
+_ENV_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class ToolSettings(BaseModel):
@@ -58,7 +64,26 @@ class RunProgramSettings(ToolSettings):
         default=65536, gt=0, description="stdout and stderr are each cut at this size."
     )
     working_dir: str | None = None
-    env: dict[str, str] = Field(default_factory=dict, description="Extra environment for the program.")
+    env: dict[str, str] = Field(
+        default_factory=dict, description="Environment variables set for the program."
+    )
+    inherit_env: list[str] = Field(
+        default_factory=lambda: ["PATH"],
+        description="Variables of the runtime's own environment passed on to the program; nothing else is.",
+    )
+
+    @field_validator("inherit_env")
+    @classmethod
+    def _no_secrets(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not _ENV_NAME.match(name):
+                raise ValueError(f"{name!r} is not an environment variable name")
+            if name in RUNTIME_SECRET_ENV:
+                raise ValueError(
+                    f"{name} is the runtime's own secret and a program must never get it: "
+                    "remove it from inheritEnv"
+                )
+        return value
 
 
 TOOL_SETTINGS: Final[dict[str, type[ToolSettings]]] = {

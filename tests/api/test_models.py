@@ -21,6 +21,7 @@ from agent_supervisor.api import (
     ChildStatus,
     Condition,
     ConditionStatus,
+    ContextSpec,
     ExitClass,
     ExitInfo,
     ModelParameters,
@@ -73,6 +74,7 @@ def _full_template() -> dict[str, Any]:
             endpoint="https://api.example.com/v1",
             name="gpt-4o-mini",
             parameters=ModelParameters(temperature=0.5, top_p=0.9, max_tokens=512, seed=7),
+            timeout_seconds=600,
             api_key_secret_ref=SecretKeyRef(name="model-api-key", key="api-key"),
         ),
         system_prompt="You help.",
@@ -82,6 +84,7 @@ def _full_template() -> dict[str, Any]:
                 name="http_get", allowed_hosts=["*.example.com"], max_response_bytes=1000, timeout_seconds=9
             )
         ],
+        context=ContextSpec(max_tokens=8192, max_tool_result_chars=4000),
         max_steps=12,
         resume=False,
         image="registry.example.com/agent:1",

@@ -134,6 +134,7 @@ def test_exit_code_reasons_are_distinct() -> None:
         exitcodes.EXIT_OK,
         exitcodes.EXIT_CRASH,
         exitcodes.EXIT_BUDGET_EXHAUSTED,
+        exitcodes.EXIT_MODEL_REJECTED,
         exitcodes.EXIT_CRASH_REQUESTED,
         exitcodes.EXIT_MODEL_UNAVAILABLE,
         exitcodes.EXIT_CONFIG_INVALID,
@@ -141,3 +142,19 @@ def test_exit_code_reasons_are_distinct() -> None:
     assert len(set(codes)) == len(codes) == len(exitcodes.REASONS)
     assert all(code < 126 for code in codes)  # never confusable with 128+signal
     assert exitcodes.reason_for(137) == "ExitCode137"
+
+
+def test_a_program_may_not_inherit_the_api_key_and_the_error_says_what_to_remove() -> None:
+    document = {
+        "apiVersion": "runtime.otp.agents.dev/v1",
+        "agent": {"name": "a"},
+        "model": {"endpoint": "http://m/v1", "name": "x", "apiKeyEnv": "KEY"},
+        "systemPrompt": "s",
+        "tools": [{"name": "run_program", "settings": {"command": ["env"], "inheritEnv": ["PATH", "KEY"]}}],
+    }
+    with pytest.raises(ConfigError) as caught:
+        parse_config(document)
+    assert str(caught.value) == (
+        "invalid runtime config: tools[0].settings.inheritEnv: KEY holds the model API key "
+        "(model.apiKeyEnv); a program must never get it: remove it from inheritEnv"
+    )

@@ -42,10 +42,12 @@ async def test_request_carries_model_messages_tools_parameters_and_key() -> None
     assert sent.headers["authorization"] == "Bearer sk-test"
     body = httpx.Response(200, content=sent.content).json()
     assert body == {
+        "max_tokens": 1024,
         "temperature": 0,
         "model": "m",
         "messages": [{"role": "user", "content": "x"}],
         "tools": [{"type": "function"}],
+        "tool_choice": "auto",
     }
     assert completion.content == "hi"
     assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (3, 1)
@@ -141,3 +143,34 @@ def test_backoff_is_capped_and_retry_after_bounded() -> None:
     rng = random.Random(1)
     assert all(0 <= backoff_delay(policy, n, None, rng) <= min(4, 2 ** (n - 1)) for n in range(1, 10))
     assert backoff_delay(policy, 1, 3600, rng) == 30
+
+
+def test_the_output_limit_sets_the_default_timeout_and_parameters_may_choose_tools() -> None:
+    base = {"endpoint": "http://provider.test/v1", "name": "m"}
+    assert ModelConfig.model_validate(base).read_timeout_seconds == 60 + 1024 * 0.25
+    assert ModelConfig.model_validate({**base, "maxOutputTokens": 100}).read_timeout_seconds == 85
+    assert ModelConfig.model_validate({**base, "timeoutSeconds": 5}).read_timeout_seconds == 5
+    forced = ModelConfig.model_validate({**base, "parameters": {"tool_choice": "required"}})
+    body = ModelClient(forced, None).request_body([], [{"type": "function"}])
+    assert body["tool_choice"] == "required"
+    assert "tool_choice" not in ModelClient(forced, None).request_body([], [])
+
+
+def test_max_tokens_in_parameters_names_the_field_to_use() -> None:
+    with pytest.raises(ValueError, match=r"max_tokens: set model\.maxOutputTokens instead"):
+        ModelConfig.model_validate({"endpoint": "http://p/v1", "name": "m", "parameters": {"max_tokens": 10}})
+
+
+@respx.mock
+async def test_a_context_overflow_is_its_own_rejection() -> None:
+    from agent_runtime.model import ContextOverflowError
+
+    body = {
+        "error": {
+            "message": "This model's maximum context length is 8192 tokens",
+            "code": "context_length_exceeded",
+        }
+    }
+    respx.post(URL).respond(400, json=body)
+    with pytest.raises(ContextOverflowError, match="maximum context length"):
+        await client([]).complete([], [])

@@ -124,7 +124,12 @@ def answer(pod: PodSupervisorProcess, question: str) -> str:
 def test_the_first_attempt_starts_at_once_in_its_own_session_and_becomes_ready(
     model_server, pods, make_config, marker, wait_for
 ):
-    tool = {"name": "run_program", "settings": {"command": ["sh", "-c", "echo attempt=$AGENT_ATTEMPT"]}}
+    # A program sees only what its settings name (issue 15): here the attempt, which the runtime has.
+    settings = {
+        "command": ["sh", "-c", "echo attempt=$AGENT_ATTEMPT"],
+        "inheritEnv": ["PATH", "AGENT_ATTEMPT"],
+    }
+    tool = {"name": "run_program", "settings": settings}
     config = make_config("first", model_server.url, f"[[scenario:attempt]] {marker}", tools=[tool])
     pod = pods(config, env={"AGENT_FIRST_ATTEMPT": "3"}).start()
     watch = pod.watch()

@@ -167,3 +167,46 @@ async def test_registry_turns_model_mistakes_into_error_results() -> None:
     for call, expected in cases.items():
         result = await registry.call(call, CONTEXT)
         assert result.is_error and result.content.startswith(expected), result.content
+
+
+async def test_program_environment_holds_only_what_its_settings_name(monkeypatch) -> None:
+    monkeypatch.setenv("AGENT_MESSAGE_TOKEN", "secret-token")
+    monkeypatch.setenv("AGENT_MODEL_API_KEY", "sk-secret")
+    monkeypatch.setenv("UNRELATED", "x")
+    tool = program("env", env={"GREETING": "hi"}, inheritEnv=["PATH"])
+
+    result = await tool.run(RunProgramArguments(), CONTEXT)
+
+    names = {line.split("=", 1)[0] for line in result.content.splitlines()}
+    assert names == {"GREETING", "PATH"}
+    assert "secret" not in result.content
+
+
+def test_program_schema_offers_args_only_when_arguments_are_allowed() -> None:
+    with_args = program("cat").schema()["function"]["parameters"]["properties"]
+    without = program("cat", allowArguments=False).schema()["function"]["parameters"]["properties"]
+    assert set(with_args) == {"input", "args"}
+    assert set(without) == {"input"}
+
+
+def test_program_settings_refuse_to_pass_the_runtime_secrets_on() -> None:
+    with pytest.raises(ValueError, match="AGENT_MESSAGE_TOKEN"):
+        RunProgramSettings.model_validate({"command": ["env"], "inheritEnv": ["AGENT_MESSAGE_TOKEN"]})
+
+
+async def test_http_get_reuses_one_client_across_calls(site: str, monkeypatch) -> None:
+    import httpx
+
+    made = []
+    original = httpx.AsyncClient.__init__
+
+    def counting(self, *args, **kwargs):
+        made.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(httpx.AsyncClient, "__init__", counting)
+    tool = http_get()
+    for _ in range(3):
+        assert not (await fetch(tool, f"{site}/page")).is_error
+    await tool.aclose()
+    assert len(made) == 1

@@ -21,8 +21,10 @@ def test_render_fills_the_contract_and_validates_with_the_runtime(make_agent):
             "endpoint": "http://m:8000/v1",
             "name": "big",
             "parameters": {"temperature": 0.5, "topP": 0.9, "maxTokens": 100},
+            "timeoutSeconds": 600,
             "apiKeySecretRef": {"name": "k", "key": "v"},
         },
+        context={"maxTokens": 8192, "maxToolResultChars": 4000},
         tools=[
             {"name": "http_get", "allowedHosts": ["a.example"], "maxResponseBytes": 10},
             {"name": "finish"},
@@ -38,7 +40,10 @@ def test_render_fills_the_contract_and_validates_with_the_runtime(make_agent):
     )
     assert config.task == "write a poem" and config.max_steps == 7 and config.resume is False
     # Sampling parameters are request fields: the provider's snake_case names, not the API's camelCase.
-    assert config.model.parameters == {"temperature": 0.5, "top_p": 0.9, "max_tokens": 100}
+    assert config.model.parameters == {"temperature": 0.5, "top_p": 0.9}
+    # The output limit and the timeout are the runtime's own fields (the limit sets the default timeout).
+    assert (config.model.max_output_tokens, config.model.read_timeout_seconds) == (100, 600)
+    assert (config.context.max_tokens, config.context.max_tool_result_chars) == (8192, 4000)
     assert config.model.api_key_env == MODEL_API_KEY_ENV
     assert [(tool.name, tool.settings) for tool in config.tools] == [
         ("http_get", {"allowedHosts": ["a.example"], "maxBytes": 10}),

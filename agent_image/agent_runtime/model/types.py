@@ -4,6 +4,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent_runtime.conversation import json_object_text
+
 
 class MalformedResponseError(Exception):
     """The provider answered 200 with a body that is not a chat completion."""
@@ -28,16 +30,42 @@ class Completion:
     content: str | None
     tool_calls: list[ToolCall] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
+    finish_reason: str | None = None
+
+    @property
+    def truncated(self) -> bool:
+        """The reply was cut off at the output limit (`max_tokens`)."""
+        return self.finish_reason == "length"
+
+    def plus_usage(self, earlier: Usage) -> "Completion":
+        """This completion, with the tokens of an earlier call of the same step added to its usage."""
+        usage = Usage(
+            self.usage.prompt_tokens + earlier.prompt_tokens,
+            self.usage.completion_tokens + earlier.completion_tokens,
+        )
+        return Completion(self.content, self.tool_calls, usage, self.finish_reason)
+
+    @property
+    def cut_calls(self) -> list[ToolCall]:
+        """Tool calls whose arguments the output limit cut short (not a JSON object)."""
+        if not self.truncated:
+            return []
+        return [call for call in self.tool_calls if json_object_text(call.arguments) != call.arguments]
 
     def assistant_message(self) -> dict[str, Any]:
-        """The assistant turn to append to the conversation, in the request format."""
-        message: dict[str, Any] = {"role": "assistant", "content": self.content}
+        """The assistant turn to append to the conversation, in the request format every server accepts.
+
+        Content is always a string (llama-cpp-python answers 500 to null or missing content) and tool-call
+        arguments are always a JSON object's text (llama.cpp answers 500 to anything else, for every later
+        request of the conversation): what the model actually sent goes to the model in the tool result.
+        """
+        message: dict[str, Any] = {"role": "assistant", "content": self.content or ""}
         if self.tool_calls:
             message["tool_calls"] = [
                 {
                     "id": call.id,
                     "type": "function",
-                    "function": {"name": call.name, "arguments": call.arguments},
+                    "function": {"name": call.name, "arguments": json_object_text(call.arguments)},
                 }
                 for call in self.tool_calls
             ]
@@ -71,8 +99,10 @@ def parse_completion(body: Any) -> Completion:
             )
         )
     usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+    finish = body["choices"][0].get("finish_reason")
     return Completion(
         content=content if isinstance(content, str) else None,
         tool_calls=calls,
         usage=Usage(_int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens"))),
+        finish_reason=finish if isinstance(finish, str) else None,
     )

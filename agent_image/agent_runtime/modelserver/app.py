@@ -15,8 +15,10 @@ from agent_runtime.modelserver.scenarios import (
     choose,
     completion,
     conversation_key,
+    prompt_words,
     step_index,
 )
+from agent_runtime.modelserver.strict import context_problem, request_problem
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -74,16 +76,27 @@ def create_model_app(scenarios: dict[str, Scenario], api_key: str | None = None)
             "system": next((m.get("content") for m in messages if m.get("role") == "system"), None),
             "messages": len(messages),
             "tools": [t.get("function", {}).get("name") for t in body.get("tools") or []],
+            "toolChoice": body.get("tool_choice"),
+            "maxTokens": body.get("max_tokens"),
         }
         log.append(entry)
+        problem = request_problem(messages)
+        limit = scenarios[name].context_words
+        if problem is None and limit is not None and (words := prompt_words(messages)) > limit:
+            problem = context_problem(words, limit)
+        if problem is not None:
+            entry["status"] = problem[0]
+            return JSONResponse(problem[1], status_code=problem[0])
         if step.fail is not None:
             key = (name, index, conversation_key(messages))
             failures[key] += 1
             if failures[key] <= step.fail.times:
                 entry["status"] = step.fail.status
-                headers = {}
+                headers = dict(step.fail.headers)
                 if step.fail.retry_after_seconds is not None:
                     headers["Retry-After"] = f"{step.fail.retry_after_seconds:g}"
+                if step.fail.body is not None:
+                    return JSONResponse(step.fail.body, status_code=step.fail.status, headers=headers)
                 return _error(
                     step.fail.status, f"scripted failure {failures[key]}/{step.fail.times}", headers
                 )

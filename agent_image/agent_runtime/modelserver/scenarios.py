@@ -35,6 +35,12 @@ class Failure(_Model):
         default=1, ge=1, description="The first N requests for this step of a conversation fail."
     )
     retry_after_seconds: float | None = Field(default=None, ge=0)
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Extra response headers (e.g. a gateway's own retry headers)."
+    )
+    body: dict[str, Any] | None = Field(
+        default=None, description="The error body as a real server sends it; a generic one when unset."
+    )
 
 
 class Step(_Model):
@@ -47,10 +53,18 @@ class Step(_Model):
     malformed: Literal["not_json", "no_choices"] | None = Field(
         default=None, description="Answer 200 with a body that is not a chat completion."
     )
+    finish_reason: Literal["stop", "length", "tool_calls"] | None = Field(
+        default=None, description="Overrides the finish reason, e.g. `length` for a reply cut by max_tokens."
+    )
 
 
 class Scenario(_Model):
     steps: list[Step] = Field(min_length=1)
+    context_words: int | None = Field(
+        default=None,
+        gt=0,
+        description="A context in words: longer prompts get llama.cpp's 400 exceed_context_size_error.",
+    )
 
 
 class ScenarioFile(_Model):
@@ -135,6 +149,11 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
+def prompt_words(messages: list[dict[str, Any]]) -> int:
+    """The prompt's size as the scripted server counts tokens: words of every message's text."""
+    return sum(_words(_text(m)) for m in messages)
+
+
 def completion(model: str, messages: list[dict[str, Any]], step: Step, index: int) -> dict[str, Any]:
     """The chat.completion body for a step, with deterministic ids and word-count token usage."""
     last_user = _last_index(messages, "user")
@@ -167,16 +186,15 @@ def completion(model: str, messages: list[dict[str, Any]], step: Step, index: in
     if step.reply is not None:
         message["content"] = _fill(step.reply, values)
         produced += " " + message["content"]
-    prompt_tokens = sum(_words(_text(m)) for m in messages)
+    prompt_tokens = prompt_words(messages)
     completion_tokens = _words(produced)
+    finish = step.finish_reason or ("tool_calls" if step.tool_calls else "stop")
     return {
         "id": f"chatcmpl-{index}",
         "object": "chat.completion",
         "created": 0,
         "model": model,
-        "choices": [
-            {"index": 0, "message": message, "finish_reason": "tool_calls" if step.tool_calls else "stop"}
-        ],
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
         "usage": {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,

@@ -52,6 +52,10 @@ class Tool(ABC, Generic[ArgsT]):
     @abstractmethod
     async def run(self, args: ArgsT, context: ToolContext) -> ToolResult: ...
 
+    async def aclose(self) -> None:
+        """Release what the tool keeps between calls (connections); nothing by default."""
+        return None
+
     def schema(self) -> dict[str, Any]:
         """The OpenAI `tools[]` entry."""
         parameters = self.arguments.model_json_schema()

@@ -8,9 +8,9 @@ import asyncio
 import contextlib
 import os
 import signal
-from typing import Final
+from typing import Any, Final
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from agent_runtime.tool_settings import RunProgramSettings
 from agent_runtime.tools.base import Tool, ToolArguments, ToolContext, ToolError, ToolResult
@@ -18,9 +18,31 @@ from agent_runtime.tools.base import Tool, ToolArguments, ToolContext, ToolError
 _CHUNK: Final = 65536
 
 
+class ProgramInput(ToolArguments):
+    """The arguments of a program that takes none: the model is never offered `args`."""
+
+    input: str = Field(default="", description="Text passed to the program on stdin.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_args(cls, value: Any) -> Any:
+        if isinstance(value, dict) and value.get("args"):
+            raise ValueError("this program takes no arguments; pass data through `input`")
+        return value
+
+
 class RunProgramArguments(ToolArguments):
     input: str = Field(default="", description="Text passed to the program on stdin.")
     args: list[str] = Field(default_factory=list, description="Extra command-line arguments.")
+
+
+def program_environment(settings: RunProgramSettings) -> dict[str, str]:
+    """Only what the settings name: `env`, and the `inheritEnv` variables of the runtime's environment.
+
+    Never the whole environment: it holds the model API key and the message token (issue 15).
+    """
+    inherited = {name: os.environ[name] for name in settings.inherit_env if name in os.environ}
+    return {**inherited, **settings.env}
 
 
 async def _read_capped(stream: asyncio.StreamReader, cap: int) -> tuple[bytes, bool]:
@@ -49,27 +71,27 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-class RunProgramTool(Tool[RunProgramArguments]):
+class RunProgramTool(Tool[RunProgramArguments | ProgramInput]):
     name = "run_program"
-    arguments = RunProgramArguments
 
     def __init__(self, settings: RunProgramSettings) -> None:
         self._settings = settings
         self.description = settings.description
+        self.arguments = RunProgramArguments if settings.allow_arguments else ProgramInput
+        self._env = program_environment(settings)
 
-    async def run(self, args: RunProgramArguments, context: ToolContext) -> ToolResult:
+    async def run(self, args: RunProgramArguments | ProgramInput, context: ToolContext) -> ToolResult:
         settings = self._settings
-        if args.args and not settings.allow_arguments:
-            raise ToolError("this program takes no arguments; pass data through `input`")
+        extra = args.args if isinstance(args, RunProgramArguments) else []
         try:
             process = await asyncio.create_subprocess_exec(
                 *settings.command,
-                *args.args,
+                *extra,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 cwd=settings.working_dir,
-                env={**os.environ, **settings.env},
+                env=self._env,
                 start_new_session=True,
             )
         except OSError as err:

@@ -71,13 +71,20 @@ def _argument_problems(err: ValidationError) -> str:
 class ToolRegistry:
     def __init__(self, tools: dict[str, Tool[Any]]) -> None:
         self._tools = tools
+        self._schemas: list[dict[str, Any]] | None = None  # the same every step: built once
 
     @property
     def names(self) -> list[str]:
         return list(self._tools)
 
     def schemas(self) -> list[dict[str, Any]]:
-        return [tool.schema() for tool in self._tools.values()]
+        if self._schemas is None:
+            self._schemas = [tool.schema() for tool in self._tools.values()]
+        return self._schemas
+
+    async def aclose(self) -> None:
+        for tool in self._tools.values():
+            await tool.aclose()
 
     async def call(self, call: ToolCall, context: ToolContext) -> ToolResult:
         tool = self._tools.get(call.name)

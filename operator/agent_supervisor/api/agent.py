@@ -51,7 +51,10 @@ class ModelParameters(ApiModel):
         default=None, ge=0, le=1, description="Nucleus sampling probability mass."
     )
     max_tokens: StrictInt | None = Field(
-        default=None, ge=1, le=1_000_000, description="Most tokens the model may generate in one response."
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description="Most tokens the model may generate in one response (default 1024).",
     )
     seed: StrictInt | None = Field(
         default=None, description="Seed for providers that support reproducible sampling."
@@ -74,6 +77,15 @@ class ModelSpec(ApiModel):
         min_length=1, max_length=256, description="Model name sent in each request, e.g. gpt-4o-mini."
     )
     parameters: ModelParameters | None = Field(default=None, description="Sampling parameters.")
+    timeout_seconds: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        le=3600,
+        description=(
+            "How long one model call may take. When omitted: 60 seconds plus a quarter second per token of "
+            "parameters.maxTokens, so a slow CPU server has time to write a full reply (316 s by default)."
+        ),
+    )
     api_key_secret_ref: SecretKeyRef | None = Field(
         default=None,
         description=(
@@ -130,6 +142,27 @@ class ToolSpec(ApiModel):
         return self
 
 
+class ContextSpec(ApiModel):
+    """How the agent keeps its conversation within the model's context."""
+
+    max_tokens: StrictInt | None = Field(
+        default=None,
+        ge=256,
+        le=10_000_000,
+        description=(
+            "The model's context size in tokens. Beyond it (estimated at 4 characters a token) the oldest "
+            "tool results are elided before a request; when omitted they are elided only when the model "
+            "reports an overflow."
+        ),
+    )
+    max_tool_result_chars: StrictInt | None = Field(
+        default=None,
+        ge=256,
+        le=10_000_000,
+        description="Tool results longer than this are cut to it before the model sees them (default 16000).",
+    )
+
+
 class AgentTemplate(ApiModel):
     """What an agent is and runs: its model, prompt, task, tools, and pod settings.
 
@@ -157,6 +190,9 @@ class AgentTemplate(ApiModel):
         max_length=MAX_TOOLS,
         json_schema_extra=list_map("name"),
         description="Tools the agent may call, each at most once in the list.",
+    )
+    context: ContextSpec | None = Field(
+        default=None, description="How the conversation is kept within the model's context."
     )
     max_steps: StrictInt = Field(
         default=50,

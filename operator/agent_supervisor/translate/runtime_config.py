@@ -98,6 +98,9 @@ def render(agent: api.Agent, ctx: RenderContext) -> RenderedConfig:
         "task": spec.task,
         "tools": tools,
         "maxSteps": spec.max_steps,
+        "context": None
+        if spec.context is None
+        else spec.context.model_dump(by_alias=True, exclude_none=True),
         "resume": spec.resume,
         "peers": {"addressTemplate": ctx.peer_template, "viaApiServer": ctx.peers_via_api_server},
         "checkpoint": _checkpoint(name, ctx),
@@ -108,11 +111,17 @@ def render(agent: api.Agent, ctx: RenderContext) -> RenderedConfig:
 
 
 def _model(model: api.ModelSpec) -> dict[str, Any]:
-    # Sampling parameters are sent as request fields, so they keep the provider's snake_case names.
+    # Sampling parameters are sent as request fields, so they keep the provider's snake_case names; the
+    # output limit is the runtime's own field (it also sets the default timeout).
     parameters = (
         {} if model.parameters is None else model.parameters.model_dump(by_alias=False, exclude_none=True)
     )
+    max_tokens = parameters.pop("max_tokens", None)
     rendered: dict[str, Any] = {"endpoint": model.endpoint, "name": model.name, "parameters": parameters}
+    if max_tokens is not None:
+        rendered["maxOutputTokens"] = max_tokens
+    if model.timeout_seconds is not None:
+        rendered["timeoutSeconds"] = model.timeout_seconds
     if model.api_key_secret_ref is not None:
         rendered["apiKeyEnv"] = MODEL_API_KEY_ENV
     return rendered
