@@ -29,6 +29,10 @@ EXIT_MODEL_UNAVAILABLE: Final = 75
 EXIT_CONFIG_INVALID: Final = 78
 """The runtime config file is missing or invalid; the message names the field (EX_CONFIG)."""
 
+TASK_FAILED: Final = frozenset({EXIT_BUDGET_EXHAUSTED, EXIT_MODEL_REJECTED})
+"""The task ended and cannot succeed by running it again: OTP's `{shutdown, Reason}`. A transient child that
+exits so is not restarted (a restart would only report the same failure), a permanent one is."""
+
 REASONS: Final[dict[int, str]] = {
     EXIT_OK: "Completed",
     EXIT_CRASH: "Crashed",

@@ -176,6 +176,8 @@ def test_a_signal_kill_and_a_normal_exit():
     assert (done.reason, done.message) == (ExitReason.NORMAL, "the answer")
     stopped = incarnations.exit_outcome(ended(4, 143, "Killed", stopped=True, signal=15), stopping=True)
     assert stopped.reason is ExitReason.SHUTDOWN
+    rejected = incarnations.exit_outcome(ended(4, 4, "ModelRejected", "400 x3"), stopping=False)
+    assert (rejected.reason, rejected.cause) == (ExitReason.SHUTDOWN, "ModelRejected"), "{shutdown, Reason}"
 
 
 @pytest.mark.parametrize("strategy", [Strategy.ONE_FOR_ALL, Strategy.REST_FOR_ONE])

@@ -53,6 +53,19 @@ def terminated(
             id="model-unavailable-is-its-own-reason",
         ),
         pytest.param(
+            {"phase": "Failed", "terminated": terminated(4, "Error", summary(4, "ModelRejected", "400 x3"))},
+            (EXITED, SHUTDOWN, "ModelRejected", "400 x3", 4),
+            id="a-task-rejected-for-good-is-shutdown-not-a-crash",
+        ),
+        pytest.param(
+            {
+                "phase": "Failed",
+                "terminated": terminated(3, "Error", summary(3, "BudgetExhausted", "maxSteps")),
+            },
+            (EXITED, SHUTDOWN, "BudgetExhausted", "maxSteps", 3),
+            id="a-task-out-of-budget-is-shutdown-not-a-crash",
+        ),
+        pytest.param(
             {"phase": "Failed", "terminated": terminated(42, "Error", "")},
             (EXITED, ABNORMAL, "CrashRequested", "exit code 42", 42),
             id="crash-requested-without-message",

@@ -83,7 +83,8 @@ def exit_outcome(done: IncarnationExit, stopping: bool) -> PodOutcome:
         message = (
             f"killed by signal {done.signal}" if done.signal is not None else f"exit code {done.exit_code}"
         )
-    return PodOutcome(OutcomeKind.EXITED, ExitReason.ABNORMAL, cause, message, done.exit_code)
+    reason = pod_exits.runtime_exit_reason(done.exit_code)
+    return PodOutcome(OutcomeKind.EXITED, reason, cause, message, done.exit_code)
 
 
 def restart_planned(state: SupervisorState, child: str) -> bool:

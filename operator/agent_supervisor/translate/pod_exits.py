@@ -182,7 +182,15 @@ def _from_terminated(pod: Mapping[str, Any], terminated: Mapping[str, Any], runt
         cause = runtime_reason or camel(k8s_reason) or "Error"
     if not message:
         message = _describe_code(code) or str(_status(pod).get("message") or "")
-    return PodOutcome(OutcomeKind.EXITED, ExitReason.ABNORMAL, cause, message, code)
+    reason = runtime_exit_reason(code) if runtime else ExitReason.ABNORMAL
+    return PodOutcome(OutcomeKind.EXITED, reason, cause, message, code)
+
+
+def runtime_exit_reason(code: int | None) -> ExitReason:
+    """The OTP exit reason of an agent runtime's non-zero exit code: a task that failed for good
+    (exitcodes.TASK_FAILED) is `{shutdown, Reason}`, so restart types treat it as OTP does; anything else
+    is abnormal."""
+    return ExitReason.SHUTDOWN if code in exitcodes.TASK_FAILED else ExitReason.ABNORMAL
 
 
 def _from_failed_pod(pod: Mapping[str, Any], terminated: Mapping[str, Any] | None) -> PodOutcome:
