@@ -6,7 +6,7 @@ tool) and everything an in-process tool can fail with becomes an error result fo
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -27,14 +27,12 @@ from agent_runtime.tools.base import (
     ToolContext,
     ToolError,
     ToolResult,
+    Toolset,
 )
 from agent_runtime.tools.control import CrashTool, FinishTool
 from agent_runtime.tools.http_get import HttpGetTool
 from agent_runtime.tools.messaging import AskAgentTool, Messenger, SendMessageTool
 from agent_runtime.tools.program import RunProgramTool
-
-if TYPE_CHECKING:
-    from agent_runtime.mcp import McpToolset
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +54,7 @@ def _make(name: str, settings: ToolSettings, messenger: Messenger) -> Tool[Any]:
     return FinishTool()
 
 
-def build_registry(
-    specs: list[ToolSpec], messenger: Messenger, mcp: "McpToolset | None" = None
-) -> "ToolRegistry":
+def build_registry(specs: list[ToolSpec], messenger: Messenger, mcp: Toolset | None = None) -> "ToolRegistry":
     tools = {
         spec.name: _make(spec.name, TOOL_SETTINGS[spec.name].model_validate(spec.settings), messenger)
         for spec in specs
@@ -74,7 +70,7 @@ def _argument_problems(err: ValidationError) -> str:
 
 
 class ToolRegistry:
-    def __init__(self, tools: dict[str, Tool[Any]], mcp: "McpToolset | None" = None) -> None:
+    def __init__(self, tools: dict[str, Tool[Any]], mcp: Toolset | None = None) -> None:
         self._tools = tools
         self._mcp = mcp
         """Shared with the agent, which owns its sessions: closing the registry leaves them open."""
