@@ -25,7 +25,7 @@ from benchmarks.reporting import ResultTable, p50_p99, print_when_done
 from benchmarks.test_bench_runtime import Runtime, base_config, model_url, ok, poll  # noqa: F401
 from tests.runtime.conftest import free_address
 
-SERVER = Path(__file__).parents[1] / "examples" / "mcp" / "tool_server.py"
+SERVER = "agent_runtime.mcp_tool_server"
 CALLS = 500
 RESULTS = ResultTable(third_column="goal", value_width=16)
 
@@ -39,7 +39,7 @@ def tool_server(log: Path) -> tuple[subprocess.Popen[bytes], str]:
     host, port = free_address()
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, str(SERVER), "--host", host, "--port", str(port)], stdout=out, stderr=out
+            [sys.executable, "-m", SERVER, "--host", host, "--port", str(port)], stdout=out, stderr=out
         )
     poll(lambda: _listening(host, port))
     return process, f"http://{host}:{port}/mcp"

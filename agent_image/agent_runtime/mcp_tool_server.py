@@ -1,7 +1,7 @@
 """A small MCP tool server (the SDK's MCPServer over streamable HTTP at /mcp), for the mcp-tools example,
 the end-to-end test and the benchmark.
 
-    python tool_server.py --host 0.0.0.0 --port 8000
+    python -m agent_runtime.mcp_tool_server --host 0.0.0.0 --port 8000
 """
 
 import argparse
