@@ -17,6 +17,7 @@ from agent_runtime.checkpoint import CheckpointStore
 from agent_runtime.config import ConfigError, RuntimeConfig
 from agent_runtime.conversation import sanitise
 from agent_runtime.events import EventBus
+from agent_runtime.mcp import McpToolset
 from agent_runtime.messages import AgentMessage
 from agent_runtime.metrics import Metrics
 from agent_runtime.model import Completion, ModelClient, ModelRejectedError, ToolCall
@@ -81,7 +82,9 @@ class Agent:
         self._model_factory = model_factory
         self._model = model_factory(config)
         self._peers = peers
-        self._tools: ToolRegistry = build_registry(config.tools, peers)
+        self._mcp = McpToolset()
+        self._mcp_started = False
+        self._tools: ToolRegistry = build_registry(config.tools, peers, self._mcp)
         self._metrics = metrics
         self._events = events
         self._wake = asyncio.Event()
@@ -106,6 +109,9 @@ class Agent:
             self._refresh_system_prompt()  # the config may have changed while the agent was down
             self._metrics.inbox_depth.set(len(saved.inbox))
             log.info("resumed from checkpoint at step %d", saved.task.step if saved.task else 0)
+        # MCP sessions open in the background: Ready does not wait for them (messages are durable in the
+        # inbox meanwhile); the first step does, within each server's startWaitSeconds.
+        self._mcp.update(self.config.mcp_servers)
         self._events.publish("started", mode=self.config.mode, revision=self.config.revision)
         self.ready = True
         self._kick_outbox()
@@ -279,6 +285,10 @@ class Agent:
         self._events.publish("truncated", task=task.id, step=task.step)
 
     async def _step(self, task: TaskState) -> None:
+        if not self._mcp_started:
+            self.phase = "starting"
+            await self._mcp.wait_started()
+            self._mcp_started = True
         started = time.perf_counter()
         self.phase = "calling_model"
         turn = await call_model(
@@ -435,8 +445,10 @@ class Agent:
             asyncio.get_running_loop().create_task(stale.aclose())
         if new.tools != old.tools or new.peers != old.peers:
             stale_tools = self._tools
-            self._tools = build_registry(new.tools, self._peers)
+            self._tools = build_registry(new.tools, self._peers, self._mcp)
             asyncio.get_running_loop().create_task(stale_tools.aclose())
+        if new.mcp_servers != old.mcp_servers:
+            self._mcp.update(new.mcp_servers)  # unchanged servers keep their sessions
         self._refresh_system_prompt()
         self._metrics.set_revision(new.revision)
         self._events.publish("config_applied", revision=new.revision)
@@ -486,6 +498,7 @@ class Agent:
             if task is None
             else {"id": task.id, "prompt": task.prompt[:500], "outcome": task.outcome, "result": task.result},
             "lastError": self.last_error,
+            "mcpServers": self._mcp.status(),
         }
 
     async def aclose(self) -> None:
@@ -493,3 +506,4 @@ class Agent:
             self._outbox_task.cancel()
         await self._model.aclose()
         await self._tools.aclose()
+        await self._mcp.aclose()

@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from agent_runtime.mcp_config import McpServerConfig, unique_servers
 from agent_runtime.paths import builtin_path
 from agent_runtime.tool_settings import TOOL_SETTINGS
 
@@ -238,6 +239,9 @@ class RuntimeConfig(_Model):
     system_prompt: str
     task: str | None = Field(default=None, description="Set: a task agent. Unset: a service agent.")
     tools: list[ToolSpec] = Field(default_factory=list)
+    mcp_servers: list[McpServerConfig] = Field(
+        default_factory=list, description="MCP tool servers; their tools are offered as `<server>__<tool>`."
+    )
     max_steps: int = Field(default=50, ge=1, description="Model calls per task.")
     budgets: Budgets = Field(default_factory=Budgets)
     context: ContextConfig = Field(default_factory=ContextConfig)
@@ -267,6 +271,11 @@ class RuntimeConfig(_Model):
         if duplicates:
             raise ValueError(f"tool names must be unique; repeated: {', '.join(duplicates)}")
         return value
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _unique_mcp_servers(cls, value: list[McpServerConfig]) -> list[McpServerConfig]:
+        return unique_servers(value)
 
     @model_validator(mode="after")
     def _programs_do_not_get_the_api_key(self) -> "RuntimeConfig":

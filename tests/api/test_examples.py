@@ -29,6 +29,7 @@ EXPECTED = {
     "two-level-tree.yaml",
     "worker-pool.yaml",
     "worker-tool-server.yaml",
+    "mcp-tools.yaml",
 }
 LOCAL_MODEL_ENDPOINT = "http://model-server.agent-supervisor-system.svc:8000/v1"
 RESOURCE_FILES = sorted(name for name in EXPECTED if name != "model-secret.yaml")

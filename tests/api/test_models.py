@@ -24,6 +24,8 @@ from agent_supervisor.api import (
     ContextSpec,
     ExitClass,
     ExitInfo,
+    McpHeaderFrom,
+    McpServerSpec,
     ModelParameters,
     ModelSpec,
     PoolSpec,
@@ -83,6 +85,20 @@ def _full_template() -> dict[str, Any]:
             ToolSpec(
                 name="http_get", allowed_hosts=["*.example.com"], max_response_bytes=1000, timeout_seconds=9
             )
+        ],
+        mcp_servers=[
+            McpServerSpec(
+                name="remote",
+                url="https://mcp.example.com/mcp",
+                transport="sse",
+                headers_from=[
+                    McpHeaderFrom(name="Authorization", secret_key_ref=SecretKeyRef(name="m", key="k"))
+                ],
+                allowed_tools=["search"],
+                timeout_seconds=20,
+                max_result_bytes=4096,
+            ),
+            McpServerSpec(name="local", child="tools", port="mcp", path="/mcp"),
         ],
         context=ContextSpec(max_tokens=8192, max_tool_result_chars=4000),
         max_steps=12,

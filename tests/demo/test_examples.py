@@ -36,6 +36,7 @@ def test_every_workload_example_is_tested() -> None:
         "two-level-tree.yaml",
         "worker-pool.yaml",
         "worker-tool-server.yaml",
+        "mcp-tools.yaml",
     }
 
 

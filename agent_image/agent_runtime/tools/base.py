@@ -2,7 +2,7 @@
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -64,3 +64,18 @@ class Tool(ABC, Generic[ArgsT]):
             "type": "function",
             "function": {"name": self.name, "description": self.description, "parameters": parameters},
         }
+
+
+class Toolset(Protocol):
+    """Tools that come and go at run time (an MCP server's), offered next to the configured ones."""
+
+    @property
+    def names(self) -> list[str]: ...
+
+    def schemas(self) -> list[dict[str, Any]]: ...
+
+    def owns(self, name: str) -> bool: ...
+
+    async def call(self, name: str, arguments: dict[str, Any]) -> ToolResult:
+        """The call's result; every failure is an error result, never an exception."""
+        ...

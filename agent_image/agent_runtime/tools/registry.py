@@ -27,6 +27,7 @@ from agent_runtime.tools.base import (
     ToolContext,
     ToolError,
     ToolResult,
+    Toolset,
 )
 from agent_runtime.tools.control import CrashTool, FinishTool
 from agent_runtime.tools.http_get import HttpGetTool
@@ -53,12 +54,12 @@ def _make(name: str, settings: ToolSettings, messenger: Messenger) -> Tool[Any]:
     return FinishTool()
 
 
-def build_registry(specs: list[ToolSpec], messenger: Messenger) -> "ToolRegistry":
+def build_registry(specs: list[ToolSpec], messenger: Messenger, mcp: Toolset | None = None) -> "ToolRegistry":
     tools = {
         spec.name: _make(spec.name, TOOL_SETTINGS[spec.name].model_validate(spec.settings), messenger)
         for spec in specs
     }
-    return ToolRegistry(tools)
+    return ToolRegistry(tools, mcp)
 
 
 def _argument_problems(err: ValidationError) -> str:
@@ -69,18 +70,22 @@ def _argument_problems(err: ValidationError) -> str:
 
 
 class ToolRegistry:
-    def __init__(self, tools: dict[str, Tool[Any]]) -> None:
+    def __init__(self, tools: dict[str, Tool[Any]], mcp: Toolset | None = None) -> None:
         self._tools = tools
+        self._mcp = mcp
+        """Shared with the agent, which owns its sessions: closing the registry leaves them open."""
         self._schemas: list[dict[str, Any]] | None = None  # the same every step: built once
 
     @property
     def names(self) -> list[str]:
-        return list(self._tools)
+        return list(self._tools) + (self._mcp.names if self._mcp is not None else [])
 
     def schemas(self) -> list[dict[str, Any]]:
         if self._schemas is None:
             self._schemas = [tool.schema() for tool in self._tools.values()]
-        return self._schemas
+        if self._mcp is None:
+            return self._schemas
+        return self._schemas + self._mcp.schemas()
 
     async def aclose(self) -> None:
         for tool in self._tools.values():
@@ -88,8 +93,9 @@ class ToolRegistry:
 
     async def call(self, call: ToolCall, context: ToolContext) -> ToolResult:
         tool = self._tools.get(call.name)
-        if tool is None:
-            available = ", ".join(self._tools) or "none"
+        mcp = self._mcp if tool is None and self._mcp is not None and self._mcp.owns(call.name) else None
+        if tool is None and mcp is None:
+            available = ", ".join(self.names) or "none"
             return ToolResult(
                 f"error: unknown tool {call.name!r}; available tools: {available}", is_error=True
             )
@@ -99,6 +105,9 @@ class ToolRegistry:
             return ToolResult(f"error: arguments of {call.name} are not valid JSON: {err}", is_error=True)
         if not isinstance(raw, dict):
             return ToolResult(f"error: arguments of {call.name} must be a JSON object", is_error=True)
+        if mcp is not None:
+            return await mcp.call(call.name, raw)
+        assert tool is not None
         try:
             args: ToolArguments = tool.arguments.model_validate(raw)
         except ValidationError as err:

@@ -59,6 +59,7 @@ from agent_supervisor.api.common import (
 )
 from agent_supervisor.api.crd import crd_manifests
 from agent_supervisor.api.errors import FieldIssue, field_issues
+from agent_supervisor.api.mcp import McpHeaderFrom, McpServerSpec
 from agent_supervisor.api.phase import find_condition, phase_from_conditions, set_condition
 from agent_supervisor.api.supervisor import (
     MAX_CHILDREN,
@@ -96,6 +97,8 @@ __all__ = [
     "ExitClass",
     "ExitInfo",
     "FieldIssue",
+    "McpHeaderFrom",
+    "McpServerSpec",
     "ModelParameters",
     "ModelSpec",
     "ObjectMeta",

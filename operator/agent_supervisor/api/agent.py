@@ -33,6 +33,7 @@ from agent_supervisor.api.common import (
     SecretKeyRef,
     ShutdownPolicy,
 )
+from agent_supervisor.api.mcp import MAX_MCP_SERVERS, McpServerSpec
 from agent_supervisor.api.pod import EnvVar, ResourceRequirements, Toleration
 from agent_supervisor.api.status import ResourceStatus
 
@@ -191,6 +192,15 @@ class AgentTemplate(ApiModel):
         json_schema_extra=list_map("name"),
         description="Tools the agent may call, each at most once in the list.",
     )
+    mcp_servers: list[McpServerSpec] | None = Field(
+        default=None,
+        max_length=MAX_MCP_SERVERS,
+        json_schema_extra=list_map("name"),
+        description=(
+            "MCP tool servers the agent uses; the model sees their tools as SERVER__TOOL (the server's name, "
+            "two underscores, the tool's name)."
+        ),
+    )
     context: ContextSpec | None = Field(
         default=None, description="How the conversation is kept within the model's context."
     )
@@ -244,6 +254,7 @@ class AgentTemplate(ApiModel):
     def _unique_names(self) -> AgentTemplate:
         require_unique([tool.name for tool in self.tools or []], "tools", "name", "tool name")
         require_unique([var.name for var in self.env or []], "env", "name", "environment variable name")
+        require_unique([mcp.name for mcp in self.mcp_servers or []], "mcpServers", "name", "MCP server name")
         return self
 
     @property

@@ -12,7 +12,7 @@ from agent_runtime.incarnation_protocol import (
     FIRST_ATTEMPT_ENV,
 )
 from agent_supervisor import api, supervision
-from agent_supervisor.translate import incarnations, labels
+from agent_supervisor.translate import incarnations, labels, mcp_servers
 from agent_supervisor.translate.object_meta import Manifest, Owner, dump, metadata, name_and_namespace
 from agent_supervisor.translate.projection import shutdown_policy
 from agent_supervisor.translate.runtime_config import MODEL_API_KEY_ENV
@@ -169,6 +169,7 @@ def _env(agent: api.Agent, attempt: int, settings: OperatorSettings) -> list[dic
     key_ref = agent.spec.model.api_key_secret_ref
     if key_ref is not None:
         env.append(_secret_env(MODEL_API_KEY_ENV, key_ref.name, key_ref.key))
+    env += mcp_servers.header_env_vars(agent.spec)
     env += [dump(var) for var in agent.spec.env or []]
     return env
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent_supervisor import api
-from agent_supervisor.translate import labels, members
+from agent_supervisor.translate import labels, mcp_servers, members
 from agent_supervisor.translate.agent_pod import PORT_NAME
 from agent_supervisor.translate.object_meta import Manifest, Owner, dump, metadata, name_and_namespace
 from agent_supervisor.translate.runtime_config import RenderedConfig
@@ -162,7 +162,7 @@ def child_agent(sup: api.AgentSupervisor, child_name: str) -> Manifest:
     child, template = member.entry, member.template
     if template is None:
         raise ValueError(f"child {child_name!r} of {sup.metadata.name!r} is a supervisor, not an agent")
-    spec = dump(template)
+    spec = mcp_servers.resolve_children(sup, dump(template))
     spec["restart"] = child.effective_restart.value
     shutdown = child.effective_shutdown
     if shutdown is not None:

@@ -19,7 +19,7 @@ from agent_runtime.config import ToolSpec as RuntimeToolSpec
 from agent_runtime.tool_settings import TOOL_SETTINGS
 from agent_supervisor import api, supervision
 from agent_supervisor.api.base import DNS_LABEL_PATTERN
-from agent_supervisor.translate import labels, members
+from agent_supervisor.translate import labels, mcp_servers, members
 from agent_supervisor.translate.runtime_config import MODEL_API_KEY_ENV, RenderError, tool_settings
 
 """A problem with a resource: the field it is in (e.g. `spec.children[1].name`) and what to do about it."""
@@ -84,7 +84,11 @@ def _without_status(body: Mapping[str, Any]) -> dict[str, Any]:
 
 def cold_template_hash(template: api.AgentTemplate) -> str:
     """A short hash of the cold fields only: it changes exactly when the agent needs a new pod."""
-    return _hash(template.model_dump(mode="json", by_alias=True, include=set(COLD_FIELDS), exclude_none=True))
+    cold = template.model_dump(mode="json", by_alias=True, include=set(COLD_FIELDS), exclude_none=True)
+    headers = mcp_servers.header_env_vars(template)
+    if headers:  # MCP header Secrets are pod env; the rest of mcpServers is hot (left out: old hashes hold)
+        cold["mcpHeaders"] = headers
+    return _hash(cold)
 
 
 def worker_hash(worker: api.WorkerSpec) -> str:
@@ -232,10 +236,11 @@ def _supervisor_problems(
                 )
             )
             continue  # names below it are longer still; one message per branch is enough
+        siblings = {sibling.name: sibling for sibling in spec.children}
         if child.agent is not None:
-            problems += _template_problems(f"{here}.agent", child.agent, secrets)
+            problems += _template_problems(f"{here}.agent", child.agent, secrets, siblings)
         elif child.pool is not None:
-            problems += _template_problems(f"{here}.pool.template", child.pool.template, secrets)
+            problems += _template_problems(f"{here}.pool.template", child.pool.template, secrets, siblings)
         elif child.worker is not None:
             problems += _worker_problems(f"{here}.worker", child.worker, secrets)
         elif child.supervisor is not None:
@@ -272,9 +277,16 @@ def _worker_references(prefix: str, worker: api.WorkerSpec) -> list[tuple[str, s
 
 
 def _template_problems(
-    prefix: str, template: api.AgentTemplate, secrets: SecretKeys | None
+    prefix: str,
+    template: api.AgentTemplate,
+    secrets: SecretKeys | None,
+    siblings: dict[str, api.ChildSpec] | None = None,
 ) -> list[api.FieldIssue]:
-    problems = [*_tool_problems(prefix, template), *_env_problems(prefix, template)]
+    problems = [
+        *_tool_problems(prefix, template),
+        *_env_problems(prefix, template),
+        *mcp_servers.child_problems(prefix, template, siblings),
+    ]
     if secrets is not None:
         problems += _secret_problems(prefix, template, secrets)
     return problems
@@ -309,6 +321,13 @@ def _env_problems(prefix: str, template: api.AgentTemplate) -> list[api.FieldIss
         )
         for index, var in enumerate(template.env or [])
         if var.name in RESERVED_ENV
+    ] + [
+        api.FieldIssue(
+            f"{prefix}.env[{index}].name",
+            f"names starting {mcp_servers.HEADER_ENV_PREFIX} carry MCP server headers: use another name",
+        )
+        for index, var in enumerate(template.env or [])
+        if var.name.startswith(mcp_servers.HEADER_ENV_PREFIX)
     ]
 
 
@@ -321,6 +340,7 @@ def _secret_problems(prefix: str, template: api.AgentTemplate, secrets: SecretKe
         if var.value_from is not None and var.value_from.secret_key_ref is not None:
             ref_ = var.value_from.secret_key_ref
             references.append((f"{prefix}.env[{index}].valueFrom.secretKeyRef", ref_.name, ref_.key))
+    references += mcp_servers.secret_references(prefix, template)
     return _missing_secrets(references, secrets)
 
 
@@ -382,3 +402,5 @@ def _template_secrets(template: api.AgentTemplate) -> Iterable[str]:
     for var in template.env or []:
         if var.value_from is not None and var.value_from.secret_key_ref is not None:
             yield var.value_from.secret_key_ref.name
+    for _, secret, _ in mcp_servers.secret_references("", template):
+        yield secret

@@ -14,7 +14,7 @@ from typing import Any, Final, Literal, NamedTuple
 
 from agent_runtime.config import ConfigError, dump_config, parse_config
 from agent_supervisor import api
-from agent_supervisor.translate import labels
+from agent_supervisor.translate import labels, mcp_servers
 
 MODEL_API_KEY_ENV: Final = "AGENT_MODEL_API_KEY"
 """The env var the pod maps the model API key Secret into; the config names it, never the key itself."""
@@ -89,6 +89,10 @@ def render(agent: api.Agent, ctx: RenderContext) -> RenderedConfig:
             tools.append({"name": tool.name, "settings": tool_settings(tool)})
         except RenderError as err:
             raise RenderError(f"spec.tools[{index}].{err}") from None
+    try:
+        servers = mcp_servers.runtime_servers(spec)
+    except ValueError as err:
+        raise RenderError(f"spec.{err}") from None
     body: dict[str, Any] = {
         "apiVersion": "runtime.otp.agents.dev/v1",
         "kind": "RuntimeConfig",
@@ -97,6 +101,7 @@ def render(agent: api.Agent, ctx: RenderContext) -> RenderedConfig:
         "systemPrompt": spec.system_prompt,
         "task": spec.task,
         "tools": tools,
+        "mcpServers": servers,
         "maxSteps": spec.max_steps,
         "context": None
         if spec.context is None

@@ -1,0 +1,45 @@
+"""A small MCP tool server (the SDK's MCPServer over streamable HTTP at /mcp), for the mcp-tools example,
+the end-to-end test and the benchmark.
+
+    python -m agent_runtime.mcp_tool_server --host 0.0.0.0 --port 8000
+"""
+
+import argparse
+import os
+
+import uvicorn
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+
+server = MCPServer("tools")
+
+
+@server.tool(description="Add two integers.")
+def add(a: int, b: int) -> str:
+    return str(a + b)
+
+
+@server.tool(description="Echo the text back.")
+def echo(text: str) -> str:
+    return text
+
+
+@server.tool(description="Which process answered: its pid (it changes when the server is restarted).")
+def whoami() -> str:
+    return f"pid {os.getpid()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=os.environ.get("POD_IP", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args()
+    # Reached through a Service name or a pod IP, not localhost: the SDK's DNS-rebinding guard (a defence for
+    # servers on a desktop, reached by browsers) would refuse those Host headers.
+    security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    app = server.streamable_http_app(transport_security=security)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="none")
+
+
+if __name__ == "__main__":
+    main()
