@@ -32,6 +32,14 @@ SCENARIOS = {
             {"delaySeconds": 2.0, "toolCalls": [{"name": "crash", "arguments": {"reason": "scripted crash"}}]}
         ]
     },
+    # A task through an MCP tool (test_mcp_tools.py): a pause first, so the test can kill the tool server
+    # while the agent is mid-task; then add(2, 3) on the MCP server; then finish with the tool's result.
+    "mcp-add": {
+        "steps": [
+            {"delaySeconds": 3.0, "toolCalls": [{"name": "tools__add", "arguments": {"a": 2, "b": 3}}]},
+            {"toolCalls": [{"name": "finish", "arguments": {"result": "sum: {last_tool}"}}]},
+        ]
+    },
 }
 
 

@@ -1,0 +1,90 @@
+"""An agent using the MCP tools of a tool server it is supervised with, on the local cluster with the real
+operator: rest_for_one [tool server worker, agent]. The tool server is the runtime image's MCP server
+(agent_runtime.mcp_tool_server); the agent reaches it by `child: tools` (its Service)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.operator_e2e.harness import Env, agent_template, supervisor, wait_for, wait_running
+
+
+def tool_server() -> dict[str, Any]:
+    return {
+        "name": "tools",
+        "shutdown": {"brutalKill": True},
+        "worker": {
+            "image": "ghcr.io/agent-supervisor/agent-supervisor-agent:latest",
+            "command": [
+                "python",
+                "-m",
+                "agent_runtime.mcp_tool_server",
+                "--host",
+                "$(POD_IP)",
+                "--port",
+                "8000",
+            ],
+            "ports": [{"name": "mcp", "containerPort": 8000}],
+            "readinessProbe": {"tcpSocket": {"port": "mcp"}, "periodSeconds": 1},
+        },
+    }
+
+
+def calculator(env: Env) -> dict[str, Any]:
+    """A task agent whose scripted model (scenario `mcp-add`) calls tools__add, then finishes with it."""
+    template = agent_template(
+        model={"endpoint": env.model_url, "name": "mcp-add"},
+        task="add two and three",
+        tools=[{"name": "finish"}],
+        mcpServers=[{"name": "tools", "child": "tools", "allowedTools": ["add"], "timeoutSeconds": 10}],
+    )
+    return {"name": "calc", "restart": "transient", "shutdown": {"brutalKill": True}, "agent": template}
+
+
+def children_by_name(env: Env) -> dict[str, dict[str, Any]]:
+    return {child["name"]: child for child in env.status("agentsupervisors", "team").get("children") or []}
+
+
+def test_the_agent_gets_a_real_tool_result_and_a_killed_tool_server_restarts_it_and_the_agent(
+    env: Env,
+) -> None:
+    env.operator("op-1")
+    env.apply(
+        supervisor("team", [tool_server(), calculator(env)], strategy="rest_for_one", periodSeconds=600)
+    )
+    wait_running(env, "team", 2)
+    first = children_by_name(env)
+    assert first["calc"]["attempt"] > first["tools"]["attempt"], "the agent starts after its tool server"
+
+    # The scripted model waits before its tool call: the tool server dies while the agent is mid-task.
+    env.kill_pod(f"team-tools-{first['tools']['attempt']}")
+
+    wait_for(
+        lambda: env.status("agents", "team-calc").get("phase") == "Succeeded",
+        timeout=90,
+        what="the restarted agent to finish its task with the restarted tool server",
+    )
+    after = children_by_name(env)
+    # rest_for_one: the tool server and the agent after it restarted once, the agent after the server.
+    assert after["tools"]["attempt"] > first["calc"]["attempt"]
+    assert after["calc"]["attempt"] > after["tools"]["attempt"]
+    assert (after["tools"]["restarts"], after["calc"]["restarts"]) == (1, 0)
+    assert env.status("agentsupervisors", "team")["restartsInWindow"] == "1/3"
+    assert env.status("agents", "team-calc")["lastExit"]["classification"] == "normal"
+    # The task's result (the runtime's termination message on the agent's pod) is the MCP server's real
+    # answer to add(2, 3).
+    assert wait_for(lambda: task_result(env, "calc"), what="the agent pod's termination message") == "sum: 5"
+
+
+def task_result(env: Env, child: str) -> str | None:
+    for pod in env.pods().values():
+        if (pod["metadata"].get("labels") or {}).get("otp.agents.dev/child") != child:
+            continue
+        for container in pod["status"].get("containerStatuses") or []:
+            terminated = (container.get("state") or {}).get("terminated") or {}
+            if terminated.get("message"):
+                result = json.loads(terminated["message"]).get("result")
+                if isinstance(result, str):
+                    return result
+    return None
