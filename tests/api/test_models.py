@@ -28,6 +28,7 @@ from agent_supervisor.api import (
     ModelSpec,
     PoolSpec,
     PoolStatus,
+    ProgramEnvVar,
     RestartBackoff,
     RestartType,
     SecretKeyRef,
@@ -82,11 +83,24 @@ def _full_template() -> dict[str, Any]:
         tools=[
             ToolSpec(
                 name="http_get", allowed_hosts=["*.example.com"], max_response_bytes=1000, timeout_seconds=9
-            )
+            ),
+            ToolSpec(
+                name="run_program",
+                command=["wc", "-w"],
+                allow_arguments=False,
+                max_output_bytes=100,
+                working_dir="/tmp",
+                env=[
+                    ProgramEnvVar(name="MODE", value="fast"),
+                    ProgramEnvVar(name="TOKEN", secret_key_ref=SecretKeyRef(name="s", key="k")),
+                ],
+                inherit_env=["PATH"],
+            ),
         ],
         context=ContextSpec(max_tokens=8192, max_tool_result_chars=4000),
         max_steps=12,
         resume=False,
+        on_dependency_outage="exit",
         image="registry.example.com/agent:1",
         resources=ResourceRequirements(
             requests={"cpu": "100m", "memory": 134217728}, limits={"memory": "1Gi"}

@@ -36,6 +36,7 @@ from agent_supervisor.api.agent import (
     ContextSpec,
     ModelParameters,
     ModelSpec,
+    ProgramEnvVar,
     ToolSpec,
 )
 from agent_supervisor.api.base import API_VERSION, GROUP, VERSION, SpecError
@@ -102,6 +103,7 @@ __all__ = [
     "Phase",
     "PoolSpec",
     "PoolStatus",
+    "ProgramEnvVar",
     "ProgressingReason",
     "RestartBackoff",
     "RestartType",

@@ -105,6 +105,25 @@ HostPattern = Annotated[
 ]
 
 
+ProgramArg = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=4096)]
+EnvName = Annotated[str, StringConstraints(strict=True, max_length=128, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class ProgramEnvVar(ApiModel):
+    """An environment variable of run_program's program: a plain value, or a Secret key (never copied into
+    the runtime config: the pod maps it into the agent's container and the program inherits it by name)."""
+
+    name: EnvName = Field(description="Name of the variable.")
+    value: StrictStr | None = Field(default=None, max_length=32_768, description="Literal value.")
+    secret_key_ref: SecretKeyRef | None = Field(default=None, description="Take the value from a Secret key.")
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> ProgramEnvVar:
+        if (self.value is None) == (self.secret_key_ref is None):
+            raise ValueError("set exactly one of value or secretKeyRef")
+        return self
+
+
 class ToolSpec(ApiModel):
     """A tool the agent may call, with its settings. Unknown tool names make the resource Invalid."""
 
@@ -114,7 +133,7 @@ class ToolSpec(ApiModel):
         description=(
             "Tool name. Built in: send_message (send a message to another agent, no reply), ask_agent (send "
             "one and wait for the reply), http_get (fetch a URL from allowedHosts), finish (end the task "
-            "with a result)."
+            "with a result), run_program (run the configured command)."
         ),
     )
     allowed_hosts: list[HostPattern] | None = Field(
@@ -133,12 +152,50 @@ class ToolSpec(ApiModel):
         default=None,
         ge=1,
         le=3600,
-        description="ask_agent and http_get: how long to wait for the reply before the call fails.",
+        description=(
+            "ask_agent and http_get: how long to wait for the reply before the call fails; run_program: "
+            "the program's process group is killed after this."
+        ),
+    )
+    command: list[ProgramArg] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        json_schema_extra={"x-kubernetes-list-type": "atomic"},
+        description="run_program: argv of the program (no shell), e.g. [wc, -w].",
+    )
+    allow_arguments: StrictBool | None = Field(
+        default=None, description="run_program: whether the model may append arguments (default true)."
+    )
+    max_output_bytes: StrictInt | None = Field(
+        default=None, ge=1, le=10_485_760, description="run_program: stdout and stderr are each cut to this."
+    )
+    working_dir: StrictStr | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4096,
+        description="run_program: the program's working directory.",
+    )
+    env: list[ProgramEnvVar] | None = Field(
+        default=None,
+        max_length=MAX_ENV,
+        json_schema_extra=list_map("name"),
+        description="run_program: environment variables of the program, plain or from Secret keys.",
+    )
+    inherit_env: list[EnvName] | None = Field(
+        default=None,
+        max_length=MAX_ENV,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+        description=(
+            "run_program: variables of the agent container's environment passed on to the program (default "
+            "[PATH]); nothing else is, and never the agent's own secrets."
+        ),
     )
 
     @model_validator(mode="after")
     def _unique_hosts(self) -> ToolSpec:
         require_unique(self.allowed_hosts or [], "allowedHosts", None, "host")
+        require_unique([var.name for var in self.env or []], "env", "name", "environment variable name")
         return self
 
 
@@ -199,6 +256,15 @@ class AgentTemplate(ApiModel):
         ge=1,
         le=10_000,
         description="Most model calls the agent makes for one task; the task stops when it is reached.",
+    )
+    on_dependency_outage: Literal["wait", "exit"] = Field(
+        default="wait",
+        description=(
+            "The model endpoint still unavailable after the retries (connection errors, 429, 5xx, "
+            "timeouts): wait keeps the task's place, reports condition DependencyAvailable=False and tries "
+            "again with capped backoff (no restart, no restart intensity spent); exit ends the agent with "
+            "ModelUnavailable (75) so its supervisor restarts it, as OTP would."
+        ),
     )
     resume: StrictBool = Field(
         default=True,

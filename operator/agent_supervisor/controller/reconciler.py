@@ -104,7 +104,7 @@ class Controller:
         self.readings = SupervisorReadings()
         self.agent_statuses = SupervisedAgentStatuses(self.writer, self.queue.add)
         self._phases: dict[ObjectKey, str] = {}
-        self.secret_checks = SecretChecks(kube)
+        self.secret_checks = SecretChecks(kube, settings.allow_test_tools)
 
     # --- wiring -------------------------------------------------------------------------------------------
 
