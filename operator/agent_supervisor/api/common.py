@@ -71,6 +71,8 @@ class ConditionType(StrEnum):
     RESTART_BUDGET_EXHAUSTED = "RestartBudgetExhausted"
     INVALID = "Invalid"
     TERMINATED = "Terminated"
+    DEPENDENCY_AVAILABLE = "DependencyAvailable"
+    DEGRADED = "Degraded"
 
 
 class ProgressingReason(StrEnum):
