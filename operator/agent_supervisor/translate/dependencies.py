@@ -8,20 +8,30 @@ touches the supervision core, so no restart happens and no restart intensity is 
   unavailable (the message names the host and the last failure, never the URL); True (Available) otherwise.
 - AgentSupervisor, Degraded: True with reason DependencyUnavailable naming the children whose
   DependencyAvailable is False; False (AllAvailable) otherwise.
+
+The operator reads the runtime status of each serving agent pod when its `/v1/events` stream (re)connects or
+sends a `dependency_*` event (controller/dependency_watch.py); which pods to follow, what to keep of a status,
+and which Event a change posts are decided here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 from agent_supervisor import api
-from agent_supervisor.translate.conditions import Judgement
+from agent_supervisor.translate import labels
+from agent_supervisor.translate.conditions import Judgement, apply, parse_conditions
+from agent_supervisor.translate.pods import pod_is_ready
 
 T, F = api.ConditionStatus.TRUE, api.ConditionStatus.FALSE
 REASONS: Final = {"model": "ModelUnavailable"}
 """The condition reason per dependency the runtime names; others get `<Name>Unavailable`."""
 MAX_NAMED: Final = 5
+STREAM_EVENTS: Final = frozenset({"dependency_unavailable", "dependency_available"})
+"""The runtime's `/v1/events` types after which its `/v1/status` is read again."""
+_KEPT: Final = ("name", "available", "host", "reason", "since", "waits")
 
 
 def _reason(dependency: str) -> str:
@@ -79,3 +89,79 @@ def degraded_judgement(children: Mapping[str, Sequence[api.Condition]]) -> Judge
         "DependencyUnavailable",
         f"waiting for an unavailable dependency (no restart, no restart intensity spent): {named}",
     )
+
+
+# --- Which pods are followed, and what is kept of their status ---------------------------------------------
+
+
+def followed_agent(pod: Mapping[str, Any]) -> str | None:
+    """The Agent whose runtime `pod` serves, while its outages are worth following (Ready, not deleted).
+
+    A pod that is not Ready has no outage to report: it is starting, stopping or gone, which the supervision
+    core sees by itself. Worker pods carry no agent label: they run no agent runtime.
+    """
+    meta = pod.get("metadata") or {}
+    agent = (meta.get("labels") or {}).get(labels.AGENT)
+    ip = (pod.get("status") or {}).get("podIP")
+    if not agent or not ip or meta.get("deletionTimestamp") or not pod_is_ready(pod):
+        return None
+    return str(agent)
+
+
+def kept_report(runtime_status: Mapping[str, Any]) -> dict[str, Any]:
+    """What the operator keeps of a `/v1/status` body: the dependencies only (the rest, a task's prompt among
+    it, is not the operator's business and would only cost memory)."""
+    entries = runtime_status.get("dependencies")
+    kept = [
+        {key: entry[key] for key in _KEPT if key in entry}
+        for entry in (entries if isinstance(entries, list) else [])
+        if isinstance(entry, Mapping)
+    ]
+    return {"dependencies": kept}
+
+
+# --- The Agent's condition, and the Events on its transitions ----------------------------------------------
+
+
+def agent_dependency(report: Mapping[str, Any] | None, serving: bool) -> Judgement | None:
+    """The Agent's DependencyAvailable now: from its serving pod's latest report; None keeps the stored one.
+
+    A serving pod whose status has not been read yet (the operator just started, the stream is connecting)
+    keeps the previous verdict rather than flapping to True and back. With no serving pod nothing waits.
+    """
+    if report is not None:
+        return dependency_judgement(report)
+    return None if serving else dependency_judgement(None)
+
+
+def with_judgement(raw_conditions: Any, judgement: Judgement | None) -> list[api.Condition]:
+    """A child Agent's conditions as the supervisor should see them: the stored ones with a fresher
+    DependencyAvailable in place (the index may not have the Agent's own status write yet)."""
+    stored = parse_conditions(raw_conditions)
+    # Only the statuses are read from the result: no generation or time is needed.
+    return stored if judgement is None else apply(stored, [judgement], None, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A Kubernetes Event to post about the Agent."""
+
+    type: str
+    reason: str
+    message: str
+
+
+def transition_notice(before: Any, after: Any) -> Notice | None:
+    """The Event a change of DependencyAvailable between two raw condition lists is worth, if any.
+
+    Only transitions are news: a first True (an agent that never waited) posts nothing, a first False does.
+    """
+    old = api.find_condition(parse_conditions(before), api.ConditionType.DEPENDENCY_AVAILABLE)
+    new = api.find_condition(parse_conditions(after), api.ConditionType.DEPENDENCY_AVAILABLE)
+    if new is None or (old is not None and old.status == new.status):
+        return None
+    if new.status == F:
+        return Notice("Warning", "DependencyUnavailable", new.message)
+    if old is None:
+        return None
+    return Notice("Normal", "DependencyAvailable", f"available again after {old.reason}; the agent resumed")

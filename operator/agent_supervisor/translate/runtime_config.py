@@ -146,6 +146,8 @@ def _model(model: api.ModelSpec) -> dict[str, Any]:
         rendered["timeoutSeconds"] = model.timeout_seconds
     if model.api_key_secret_ref is not None:
         rendered["apiKeyEnv"] = MODEL_API_KEY_ENV
+    if model.retry is not None:
+        rendered["retry"] = model.retry.model_dump(by_alias=True, exclude_none=True)
     return rendered
 
 
