@@ -61,6 +61,29 @@ class ModelParameters(ApiModel):
     )
 
 
+class ModelRetry(ApiModel):
+    """How a failing model call is retried before the failure counts as an outage (onDependencyOutage)."""
+
+    max_attempts: StrictInt | None = Field(
+        default=None, ge=1, le=100, description="Calls tried per step before an outage begins (default 6)."
+    )
+    initial_backoff_seconds: StrictFloat | None = Field(
+        default=None, gt=0, le=3600, description="The first pause between tries (default 0.5)."
+    )
+    max_backoff_seconds: StrictFloat | None = Field(
+        default=None,
+        gt=0,
+        le=3600,
+        description="The longest pause between tries, during an outage too (default 30).",
+    )
+    max_retry_after_seconds: StrictFloat | None = Field(
+        default=None,
+        ge=0,
+        le=86_400,
+        description="A provider's Retry-After is honoured up to this many seconds (default 120).",
+    )
+
+
 class ModelSpec(ApiModel):
     """The language model the agent calls, through an OpenAI-compatible chat completions API."""
 
@@ -92,6 +115,9 @@ class ModelSpec(ApiModel):
             "Secret key holding the API key, sent as a bearer token. The key never appears in the resource: "
             "only this reference does. Omit it for endpoints that need no key."
         ),
+    )
+    retry: ModelRetry | None = Field(
+        default=None, description="Retries of a failing call; past them the endpoint is unavailable."
     )
 
 
