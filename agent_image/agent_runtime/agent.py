@@ -6,6 +6,7 @@ and stop requests are all looked at only at step boundaries.
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -20,8 +21,9 @@ from agent_runtime.events import EventBus
 from agent_runtime.mcp import McpToolset
 from agent_runtime.messages import AgentMessage
 from agent_runtime.metrics import Metrics
-from agent_runtime.model import Completion, ModelClient, ModelRejectedError, ToolCall
+from agent_runtime.model import Completion, ModelClient, ModelRejectedError, ModelUnavailableError, ToolCall
 from agent_runtime.model_turn import call_model
+from agent_runtime.outage import MODEL, Dependencies, endpoint_host
 from agent_runtime.peers import DeliveryError, PeerClient
 from agent_runtime.persistence import Persister
 from agent_runtime.state import AgentState, ChatMessage, Outgoing, TaskState
@@ -39,7 +41,9 @@ CUT_CALL: Final = (
     "error: your call to {name} was cut off at the output limit before its arguments were complete; "
     "it did not run. Call it again with shorter arguments."
 )
-Phase = Literal["starting", "idle", "calling_model", "running_tools", "draining", "finished"]
+Phase = Literal[
+    "starting", "idle", "calling_model", "running_tools", "waiting_for_dependency", "draining", "finished"
+]
 ModelFactory = Callable[[RuntimeConfig], ModelClient]
 
 
@@ -88,6 +92,9 @@ class Agent:
         self._metrics = metrics
         self._events = events
         self._wake = asyncio.Event()
+        self._interrupt = asyncio.Event()
+        """Ends an outage's wait early: a stop, or a new config (perhaps a new endpoint) to try at once."""
+        self.dependencies = Dependencies(events, metrics)
         self._stopping = False
         self._outbox_task: asyncio.Task[None] | None = None
         metrics.set_revision(config.revision)
@@ -126,12 +133,14 @@ class Agent:
             )
         self.pending_config = config
         self._wake.set()
+        self._interrupt.set()
 
     def request_stop(self) -> None:
         self._stopping = True
         self.ready = False
         self._events.publish("draining")
         self._wake.set()
+        self._interrupt.set()
 
     async def accept(self, message: AgentMessage) -> bool:
         """Take a message into the inbox and return once it is durable; False for a duplicate."""
@@ -202,7 +211,7 @@ class Agent:
             self._inject_inbox(task)
             if self._within_budget(task):
                 try:
-                    await self._step(task)
+                    await self._step_through_outages(task)
                 except ModelRejectedError as err:
                     # Sending the same request again cannot help: the task fails, durably, so a restart
                     # reports the failure instead of resending the request (no crash loop).
@@ -233,7 +242,7 @@ class Agent:
                 task = self.state.task = self._new_task(message.id, message.content, message)
             if self._within_budget(task):
                 try:
-                    await self._step(task)
+                    await self._step_through_outages(task)
                 except ModelRejectedError as err:
                     # One poisonous message must not crash-loop a service agent: answer it with the error.
                     self.record_error(str(err))
@@ -283,6 +292,28 @@ class Agent:
         """A reply cut off at the output limit: counted, and told to /v1/events subscribers."""
         self._metrics.truncated_replies.inc()
         self._events.publish("truncated", task=task.id, step=task.step)
+
+    async def _step_through_outages(self, task: TaskState) -> None:
+        """One step; a model outage past the retries is waited out here under `onDependencyOutage: wait`.
+
+        Nothing of an unfinished step is committed, so retrying it later keeps the task's place exactly. The
+        wait returns early on a stop or a new config; the loop then looks at both at the step boundary.
+        """
+        self._interrupt.clear()
+        try:
+            await self._step(task)
+        except ModelUnavailableError as err:
+            if self.config.on_dependency_outage == "exit":
+                raise
+            model = self.config.model
+            outage = self.dependencies.unavailable(MODEL, endpoint_host(model.endpoint), err.reason)
+            delay = self.dependencies.next_wait(outage, model.retry, err.retry_after)
+            self.phase = "waiting_for_dependency"
+            log.warning("model unavailable (%s); trying again in %.1fs", err.reason, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._interrupt.wait(), delay)
+            return
+        self.dependencies.available(MODEL)
 
     async def _step(self, task: TaskState) -> None:
         if not self._mcp_started:
@@ -499,6 +530,7 @@ class Agent:
             else {"id": task.id, "prompt": task.prompt[:500], "outcome": task.outcome, "result": task.result},
             "lastError": self.last_error,
             "mcpServers": self._mcp.status(),
+            "dependencies": self.dependencies.report(),
         }
 
     async def aclose(self) -> None:

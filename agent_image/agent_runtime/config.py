@@ -250,6 +250,11 @@ class RuntimeConfig(_Model):
     )
     peers: PeersConfig = Field(default_factory=PeersConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+    on_dependency_outage: Literal["wait", "exit"] = Field(
+        default="wait",
+        description="A model still unavailable after its retries: `wait` keeps the task's place and retries "
+        "with capped backoff until it answers; `exit` ends the process with code 75 (crash and restart).",
+    )
     drain_timeout_seconds: float = Field(
         default=20.0,
         gt=0,

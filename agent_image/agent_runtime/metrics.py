@@ -35,6 +35,12 @@ class Metrics:
         self.messages_duplicate = Counter(
             "agent_messages_duplicate", "Messages ignored as duplicates.", registry=r
         )
+        self.dependency_available = Gauge(
+            "agent_dependency_available",
+            "1 while a dependency answers, 0 while it is unavailable past its retries (an outage).",
+            ["dependency"],
+            registry=r,
+        )
         self.inbox_depth = Gauge("agent_inbox_depth", "Messages waiting in the inbox.", registry=r)
         self.step_seconds = Histogram(
             "agent_step_duration_seconds", "Wall time of one step.", buckets=_STEP_BUCKETS, registry=r

@@ -93,6 +93,7 @@ def test_printer_columns() -> None:
         ("Supervisor", ".status.supervisor"),
         ("Model", ".spec.model.name"),
         ("Last Exit", ".status.lastExit.reason"),
+        ("Dependencies", '.status.conditions[?(@.type=="DependencyAvailable")].reason'),
         ("Age", ".metadata.creationTimestamp"),
     ]
     assert columns["AgentSupervisor"] == [
@@ -102,5 +103,6 @@ def test_printer_columns() -> None:
         ("Workers", ".status.workersReady"),
         ("Restarts", ".status.restartsInWindow"),
         ("Phase", ".status.phase"),
+        ("Degraded", '.status.conditions[?(@.type=="Degraded")].status'),
         ("Age", ".metadata.creationTimestamp"),
     ]

@@ -27,9 +27,11 @@ from agent_supervisor.api import (
     McpHeaderFrom,
     McpServerSpec,
     ModelParameters,
+    ModelRetry,
     ModelSpec,
     PoolSpec,
     PoolStatus,
+    ProgramEnvVar,
     RestartBackoff,
     RestartType,
     SecretKeyRef,
@@ -78,13 +80,31 @@ def _full_template() -> dict[str, Any]:
             parameters=ModelParameters(temperature=0.5, top_p=0.9, max_tokens=512, seed=7),
             timeout_seconds=600,
             api_key_secret_ref=SecretKeyRef(name="model-api-key", key="api-key"),
+            retry=ModelRetry(
+                max_attempts=2,
+                initial_backoff_seconds=0.1,
+                max_backoff_seconds=1.0,
+                max_retry_after_seconds=5.0,
+            ),
         ),
         system_prompt="You help.",
         task="Summarise.",
         tools=[
             ToolSpec(
                 name="http_get", allowed_hosts=["*.example.com"], max_response_bytes=1000, timeout_seconds=9
-            )
+            ),
+            ToolSpec(
+                name="run_program",
+                command=["wc", "-w"],
+                allow_arguments=False,
+                max_output_bytes=100,
+                working_dir="/tmp",
+                env=[
+                    ProgramEnvVar(name="MODE", value="fast"),
+                    ProgramEnvVar(name="TOKEN", secret_key_ref=SecretKeyRef(name="s", key="k")),
+                ],
+                inherit_env=["PATH"],
+            ),
         ],
         mcp_servers=[
             McpServerSpec(
@@ -103,6 +123,7 @@ def _full_template() -> dict[str, Any]:
         context=ContextSpec(max_tokens=8192, max_tool_result_chars=4000),
         max_steps=12,
         resume=False,
+        on_dependency_outage="exit",
         image="registry.example.com/agent:1",
         resources=ResourceRequirements(
             requests={"cpu": "100m", "memory": 134217728}, limits={"memory": "1Gi"}

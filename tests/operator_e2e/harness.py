@@ -222,6 +222,8 @@ class Operator:
             "3",
             "--lease-renew",
             "1",
+            # Some tests script crashes with the test-only crash tool.
+            "--allow-test-tools",
             *self.extra_args,
         ]
         log = self.log_path.open("ab")

@@ -7,8 +7,11 @@ import pytest
 import respx
 
 from agent_runtime.config import ModelConfig, RetryConfig
+from agent_runtime.events import EventBus
+from agent_runtime.metrics import Metrics
 from agent_runtime.model import ModelClient, ModelRejectedError, ModelUnavailableError
 from agent_runtime.model.backoff import backoff_delay, retry_after_seconds
+from agent_runtime.outage import Dependencies
 
 URL = "http://provider.test/v1/chat/completions"
 OK = {
@@ -174,3 +177,26 @@ async def test_a_context_overflow_is_its_own_rejection() -> None:
     respx.post(URL).respond(400, json=body)
     with pytest.raises(ContextOverflowError, match="maximum context length"):
         await client([]).complete([], [])
+
+
+@respx.mock
+async def test_a_retry_after_beyond_the_cap_is_clamped() -> None:
+    # An hour asked for; the policy honours at most ten seconds (a hostile or broken header).
+    respx.post(URL).mock(
+        side_effect=[httpx.Response(429, headers={"Retry-After": "3600"}), httpx.Response(200, json=OK)]
+    )
+    pauses: list[float] = []
+
+    await client(pauses, max_retry_after_seconds=10).complete([], [])
+
+    assert pauses == [10]
+
+
+def test_an_outage_wait_is_capped_too() -> None:
+    policy = RetryConfig(max_attempts=2, max_backoff_seconds=2, max_retry_after_seconds=10)
+    dependencies = Dependencies(EventBus(), Metrics("a"), random.Random(7))
+    outage = dependencies.unavailable("model", "provider.test", "HTTP 429")
+
+    assert dependencies.next_wait(outage, policy, retry_after=3600) == 10
+    waits = [dependencies.next_wait(outage, policy, retry_after=None) for _ in range(20)]
+    assert max(waits) <= 2, "past the retries the backoff stays within maxBackoffSeconds"

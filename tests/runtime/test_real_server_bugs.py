@@ -138,9 +138,10 @@ async def test_a_restart_after_a_rejection_reports_it_without_resending(tmp_path
     assert again.requests == []  # the failure was checkpointed: no crash loop against the server
 
 
-async def test_an_outage_still_exits_model_unavailable() -> None:
+async def test_an_outage_still_exits_model_unavailable_when_asked_to() -> None:
     outage = Failure(status=503, times=10**9)
-    run = await run_task({"down": Scenario(steps=[Step(fail=outage)])}, config("down"))
+    down = config("down", onDependencyOutage="exit")
+    run = await run_task({"down": Scenario(steps=[Step(fail=outage)])}, down)
     assert run.exit.code == exitcodes.EXIT_MODEL_UNAVAILABLE
 
 

@@ -65,6 +65,7 @@ def test_provider_down_past_the_retry_bound_exits_model_unavailable(
 ):
     config = make_config("down", model_server.url, f"[[scenario:unavailable]] {marker}", task="go")
     config["model"]["retry"] = {"maxAttempts": 3, "initialBackoffSeconds": 0.01, "maxRetryAfterSeconds": 0.05}
+    config["onDependencyOutage"] = "exit"  # the opt-in crash-and-restart policy
     agent = runtimes(config).start()
 
     assert agent.wait_exit() == exitcodes.EXIT_MODEL_UNAVAILABLE
@@ -77,6 +78,7 @@ def test_provider_down_past_the_retry_bound_exits_model_unavailable(
 def test_a_hanging_provider_times_out_and_counts_as_unavailable(model_server, runtimes, make_config, marker):
     config = make_config("hang", model_server.url, f"[[scenario:hang]] {marker}", task="go")
     config["model"] |= {"timeoutSeconds": 0.3, "retry": {"maxAttempts": 2, "initialBackoffSeconds": 0.01}}
+    config["onDependencyOutage"] = "exit"
     agent = runtimes(config).start()
 
     assert agent.wait_exit() == exitcodes.EXIT_MODEL_UNAVAILABLE

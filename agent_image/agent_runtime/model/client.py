@@ -151,7 +151,9 @@ class ModelClient:
             if attempt == policy.max_attempts:
                 raise ModelUnavailableError(
                     f"model provider {self.config.endpoint} unavailable after {attempt} attempts: "
-                    f"{result.reason}"
+                    f"{result.reason}",
+                    reason=result.reason,
+                    retry_after=result.retry_after,
                 )
             delay = backoff_delay(policy, attempt, result.retry_after, self._rng)
             if self._on_retry:

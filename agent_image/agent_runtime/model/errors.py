@@ -14,6 +14,13 @@ _QUOTA: Final = re.compile(r"insufficient_quota|exceeded your current quota", re
 class ModelUnavailableError(Exception):
     """Every attempt failed with a retryable error (429, 5xx, timeout, connection error, garbage body)."""
 
+    def __init__(self, message: str, reason: str = "", retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        """The last failure, without the endpoint (e.g. `HTTP 503`): safe for status and events."""
+        self.retry_after = retry_after
+        """The pause the provider last asked for, if it said."""
+
 
 class ModelRejectedError(Exception):
     """The provider refused the request itself (e.g. 400, 401, 404, or the same 500 every time): sending the

@@ -35,7 +35,9 @@ from agent_supervisor.api.agent import (
     AgentTemplate,
     ContextSpec,
     ModelParameters,
+    ModelRetry,
     ModelSpec,
+    ProgramEnvVar,
     ToolSpec,
 )
 from agent_supervisor.api.base import API_VERSION, GROUP, VERSION, SpecError
@@ -100,11 +102,13 @@ __all__ = [
     "McpHeaderFrom",
     "McpServerSpec",
     "ModelParameters",
+    "ModelRetry",
     "ModelSpec",
     "ObjectMeta",
     "Phase",
     "PoolSpec",
     "PoolStatus",
+    "ProgramEnvVar",
     "ProgressingReason",
     "RestartBackoff",
     "RestartType",

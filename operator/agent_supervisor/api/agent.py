@@ -62,6 +62,29 @@ class ModelParameters(ApiModel):
     )
 
 
+class ModelRetry(ApiModel):
+    """How a failing model call is retried before the failure counts as an outage (onDependencyOutage)."""
+
+    max_attempts: StrictInt | None = Field(
+        default=None, ge=1, le=100, description="Calls tried per step before an outage begins (default 6)."
+    )
+    initial_backoff_seconds: StrictFloat | None = Field(
+        default=None, gt=0, le=3600, description="The first pause between tries (default 0.5)."
+    )
+    max_backoff_seconds: StrictFloat | None = Field(
+        default=None,
+        gt=0,
+        le=3600,
+        description="The longest pause between tries, during an outage too (default 30).",
+    )
+    max_retry_after_seconds: StrictFloat | None = Field(
+        default=None,
+        ge=0,
+        le=86_400,
+        description="A provider's Retry-After is honoured up to this many seconds (default 120).",
+    )
+
+
 class ModelSpec(ApiModel):
     """The language model the agent calls, through an OpenAI-compatible chat completions API."""
 
@@ -94,6 +117,9 @@ class ModelSpec(ApiModel):
             "only this reference does. Omit it for endpoints that need no key."
         ),
     )
+    retry: ModelRetry | None = Field(
+        default=None, description="Retries of a failing call; past them the endpoint is unavailable."
+    )
 
 
 HostPattern = Annotated[
@@ -106,6 +132,25 @@ HostPattern = Annotated[
 ]
 
 
+ProgramArg = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=4096)]
+EnvName = Annotated[str, StringConstraints(strict=True, max_length=128, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class ProgramEnvVar(ApiModel):
+    """An environment variable of run_program's program: a plain value, or a Secret key (never copied into
+    the runtime config: the pod maps it into the agent's container and the program inherits it by name)."""
+
+    name: EnvName = Field(description="Name of the variable.")
+    value: StrictStr | None = Field(default=None, max_length=32_768, description="Literal value.")
+    secret_key_ref: SecretKeyRef | None = Field(default=None, description="Take the value from a Secret key.")
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> ProgramEnvVar:
+        if (self.value is None) == (self.secret_key_ref is None):
+            raise ValueError("set exactly one of value or secretKeyRef")
+        return self
+
+
 class ToolSpec(ApiModel):
     """A tool the agent may call, with its settings. Unknown tool names make the resource Invalid."""
 
@@ -115,7 +160,7 @@ class ToolSpec(ApiModel):
         description=(
             "Tool name. Built in: send_message (send a message to another agent, no reply), ask_agent (send "
             "one and wait for the reply), http_get (fetch a URL from allowedHosts), finish (end the task "
-            "with a result)."
+            "with a result), run_program (run the configured command)."
         ),
     )
     allowed_hosts: list[HostPattern] | None = Field(
@@ -134,12 +179,50 @@ class ToolSpec(ApiModel):
         default=None,
         ge=1,
         le=3600,
-        description="ask_agent and http_get: how long to wait for the reply before the call fails.",
+        description=(
+            "ask_agent and http_get: how long to wait for the reply before the call fails; run_program: "
+            "the program's process group is killed after this."
+        ),
+    )
+    command: list[ProgramArg] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        json_schema_extra={"x-kubernetes-list-type": "atomic"},
+        description="run_program: argv of the program (no shell), e.g. [wc, -w].",
+    )
+    allow_arguments: StrictBool | None = Field(
+        default=None, description="run_program: whether the model may append arguments (default true)."
+    )
+    max_output_bytes: StrictInt | None = Field(
+        default=None, ge=1, le=10_485_760, description="run_program: stdout and stderr are each cut to this."
+    )
+    working_dir: StrictStr | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4096,
+        description="run_program: the program's working directory.",
+    )
+    env: list[ProgramEnvVar] | None = Field(
+        default=None,
+        max_length=MAX_ENV,
+        json_schema_extra=list_map("name"),
+        description="run_program: environment variables of the program, plain or from Secret keys.",
+    )
+    inherit_env: list[EnvName] | None = Field(
+        default=None,
+        max_length=MAX_ENV,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+        description=(
+            "run_program: variables of the agent container's environment passed on to the program (default "
+            "[PATH]); nothing else is, and never the agent's own secrets."
+        ),
     )
 
     @model_validator(mode="after")
     def _unique_hosts(self) -> ToolSpec:
         require_unique(self.allowed_hosts or [], "allowedHosts", None, "host")
+        require_unique([var.name for var in self.env or []], "env", "name", "environment variable name")
         return self
 
 
@@ -209,6 +292,15 @@ class AgentTemplate(ApiModel):
         ge=1,
         le=10_000,
         description="Most model calls the agent makes for one task; the task stops when it is reached.",
+    )
+    on_dependency_outage: Literal["wait", "exit"] = Field(
+        default="wait",
+        description=(
+            "The model endpoint still unavailable after the retries (connection errors, 429, 5xx, "
+            "timeouts): wait keeps the task's place, reports condition DependencyAvailable=False and tries "
+            "again with capped backoff (no restart, no restart intensity spent); exit ends the agent with "
+            "ModelUnavailable (75) so its supervisor restarts it, as OTP would."
+        ),
     )
     resume: StrictBool = Field(
         default=True,

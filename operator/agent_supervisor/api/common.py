@@ -71,6 +71,8 @@ class ConditionType(StrEnum):
     RESTART_BUDGET_EXHAUSTED = "RestartBudgetExhausted"
     INVALID = "Invalid"
     TERMINATED = "Terminated"
+    DEPENDENCY_AVAILABLE = "DependencyAvailable"
+    DEGRADED = "Degraded"
 
 
 class ProgressingReason(StrEnum):
@@ -209,8 +211,8 @@ class Condition(ApiModel):
         max_length=316,
         pattern=r"^[A-Z][A-Za-z0-9]*$",
         description=(
-            "Condition type: Ready, Progressing, ConfigApplied (agents), RestartBudgetExhausted, Invalid, "
-            "or Terminated."
+            "Condition type: Ready, Progressing, ConfigApplied and DependencyAvailable (agents), Degraded "
+            "(supervisors), RestartBudgetExhausted, Invalid, or Terminated."
         ),
     )
     status: ConditionStatus = Field(description="Whether the condition holds: True, False or Unknown.")

@@ -42,6 +42,12 @@ AGENT_COLUMNS = [
     _column("Supervisor", ".status.supervisor", "string", "The AgentSupervisor the agent is a child of."),
     _column("Model", ".spec.model.name", "string", "The model the agent calls."),
     _column("Last Exit", ".status.lastExit.reason", "string", "Why the agent's previous pod exited."),
+    _column(
+        "Dependencies",
+        '.status.conditions[?(@.type=="DependencyAvailable")].reason',
+        "string",
+        "Available, or which dependency the agent waits for (ModelUnavailable): no restart meanwhile.",
+    ),
     _AGE,
 ]
 SUPERVISOR_COLUMNS = [
@@ -53,6 +59,12 @@ SUPERVISOR_COLUMNS = [
         "Restarts", ".status.restartsInWindow", "string", "Restarts in the current window out of maxRestarts."
     ),
     _column("Phase", ".status.phase", "string", "Summary of the supervisor's conditions."),
+    _column(
+        "Degraded",
+        '.status.conditions[?(@.type=="Degraded")].status',
+        "string",
+        "True while a child waits for an unavailable dependency (condition Degraded names them).",
+    ),
     _AGE,
 ]
 

@@ -119,6 +119,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="new agent pods run a pod supervisor, and a restart whose pod is healthy is a new process in "
         "that pod instead of a new pod (default: on)",
     )
+    parser.add_argument(
+        "--allow-test-tools",
+        action="store_true",
+        help="accept test-only tools (crash) in Agent specs; for tests and demos only",
+    )
     parser.add_argument("--workers", type=int, default=8, help="concurrent reconciles")
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logs")
     args = parser.parse_args(list(argv))
@@ -240,6 +245,7 @@ async def _lead(
         peers_via_api_server=args.peers_via_api_server,
         api_url_for_pods=args.pod_api_url,
         control_token_sha256=token_sha256(token) if args.in_place_restarts else None,
+        allow_test_tools=args.allow_test_tools,
     )
     controller = Controller(
         kube, settings, identity=identity, finished_pod_ttl=args.finished_pod_ttl, control_token=token

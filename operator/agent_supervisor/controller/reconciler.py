@@ -28,6 +28,7 @@ from agent_supervisor.controller import metrics
 from agent_supervisor.controller.agent_statuses import SupervisedAgentStatuses
 from agent_supervisor.controller.config_delivery import ConfigDelivery
 from agent_supervisor.controller.config_objects import AgentConfigs
+from agent_supervisor.controller.dependency_watch import DependencyWatch
 from agent_supervisor.controller.executor import Executor, Target
 from agent_supervisor.controller.finished import FinishedPods
 from agent_supervisor.controller.incarnation_watch import IncarnationWatch
@@ -48,7 +49,9 @@ from agent_supervisor.controller.vanished import Graveyard, uid_of
 from agent_supervisor.controller.workqueue import WorkQueue
 from agent_supervisor.controller.writer import ResourceWriter
 from agent_supervisor.supervision import SupervisorSpec
-from agent_supervisor.translate import labels, observe, status
+from agent_supervisor.translate import dependencies, labels, observe, status
+from agent_supervisor.translate.conditions import Judgement
+from agent_supervisor.translate.pods import serving_pod
 from agent_supervisor.translate.projection import (
     InvalidResourceError,
     parse_agent,
@@ -89,6 +92,7 @@ class Controller:
         self.tokens = MessagingTokens(kube)
         self.configs = AgentConfigs(kube, settings)
         self.delivery = ConfigDelivery(settings.agent_port, self._delivered, self.tokens, self.recorder)
+        self.dependencies = DependencyWatch(settings.agent_port, self.tokens, self._dependency_changed)
         self.graveyard = Graveyard()
         self.finished = FinishedPods(kube, finished_pod_ttl)
         self.incarnations = (
@@ -104,7 +108,7 @@ class Controller:
         self.readings = SupervisorReadings()
         self.agent_statuses = SupervisedAgentStatuses(self.writer, self.queue.add)
         self._phases: dict[ObjectKey, str] = {}
-        self.secret_checks = SecretChecks(kube)
+        self.secret_checks = SecretChecks(kube, settings.allow_test_tools)
 
     # --- wiring -------------------------------------------------------------------------------------------
 
@@ -147,7 +151,12 @@ class Controller:
         return [(key.kind, phase) for key, phase in self._phases.items() if phase]
 
     def pod_changed(self, pod: Mapping[str, Any], *, deleted: bool) -> None:
-        """A pod's watch event: watch its pod supervisor while it runs (in-place restarts)."""
+        """A pod's watch event: follow its runtime's outages while it serves, and watch its pod supervisor
+        while it runs (in-place restarts)."""
+        if deleted:
+            self.dependencies.forget(pod)
+        else:
+            self.dependencies.sync(pod)
         if self.incarnations is None:
             return
         if deleted:
@@ -158,6 +167,31 @@ class Controller:
     def _incarnation_changed(self, pod: Mapping[str, Any]) -> None:
         meta = pod.get("metadata") or {}
         self.trigger(supervising_key(meta.get("namespace"), meta.get("labels") or {}))
+
+    def _dependency_changed(self, pod: Mapping[str, Any]) -> None:
+        """An agent pod's runtime reported other dependencies: judge its Agent's condition, and its
+        supervisor's Degraded, again."""
+        meta = pod.get("metadata") or {}
+        pod_labels = meta.get("labels") or {}
+        namespace = str(meta.get("namespace") or "")
+        self.queue.add(ObjectKey(AGENTS.kind, namespace, str(pod_labels.get(labels.AGENT) or "")))
+        self.trigger(supervising_key(namespace, pod_labels))
+
+    def _dependency(self, namespace: str, agent: str, pods: Iterable[Mapping[str, Any]]) -> Judgement | None:
+        serving = serving_pod(pods, agent) is not None
+        return dependencies.agent_dependency(self.dependencies.report(namespace, agent), serving)
+
+    def _degraded(self, key: ObjectKey, pods: list[Mapping[str, Any]]) -> Judgement:
+        """The supervisor's Degraded from its agent children, each with its freshest DependencyAvailable."""
+        children = {}
+        for body in self.indexes.agents_of(key):
+            meta = body["metadata"]
+            judgement = self._dependency(key.namespace, meta["name"], pods)
+            conditions = (body.get("status") or {}).get("conditions")
+            children[(meta.get("labels") or {}).get(labels.CHILD, meta["name"])] = (
+                dependencies.with_judgement(conditions, judgement)
+            )
+        return dependencies.degraded_judgement(children)
 
     def _observe(
         self, pods: Iterable[Mapping[str, Any]], supervisors: Iterable[Mapping[str, Any]] = ()
@@ -178,6 +212,7 @@ class Controller:
         await asyncio.gather(*workers, return_exceptions=True)
         self.queue.close()
         await self.delivery.close()
+        await self.dependencies.close()
         if self.incarnations is not None:
             await self.incarnations.close()
         await self.recorder.drain()
@@ -266,10 +301,14 @@ class Controller:
             child["metadata"]["name"]: child
             for child in [*self.indexes.agents_of(key), *self.indexes.supervisors_of(key)]
         }
-        observed = self._observe(self.indexes.pods_of(key), self.indexes.supervisors_of(key))
+        pods = self.indexes.pods_of(key)
+        observed = self._observe(pods, self.indexes.supervisors_of(key))
+        degraded = self._degraded(key, pods)
         try:
             stored = self.readings.stored(key, obj)
-            outcome = step(obj, sup, spec, observed, _now(), self.settings, stored=stored)
+            outcome = step(
+                obj, sup, spec, observed, _now(), self.settings, stored=stored, judgements=[degraded]
+            )
         except CorruptSupervisionError as corrupt:
             await self._invalid(
                 key, AGENT_SUPERVISORS, obj, [api.FieldIssue("status.supervision", str(corrupt))], deleting
@@ -316,13 +355,17 @@ class Controller:
         applied = await self.delivery.applied_revision(agent, pods, rendered.revision, previous)
         generation = meta.get("generation")
         now = _now()
+        dependency = self._dependency(key.namespace, key.name, pods)
         if spec is None:
-            desired = status.config_status(generation, rendered.revision, applied, now, obj.get("status"))
+            desired = status.config_status(
+                generation, rendered.revision, applied, now, obj.get("status"), dependency
+            )
             obj = await self.writer.write_status(key, AGENTS, obj, desired)
             self._phases[key] = str((obj.get("status") or {}).get("phase") or "")
+            self._notify_dependency(obj, previous)
             return
         observed = self._observe(pods)
-        config = ConfigReport(rendered.revision, applied)
+        config = ConfigReport(rendered.revision, applied, dependency)
         try:
             outcome = step(obj, agent, spec, observed, now, self.settings, config)
         except CorruptSupervisionError as corrupt:
@@ -332,6 +375,7 @@ class Controller:
         target = Target(agent, outcome.state, observed, {}, {}, triggered, outcome.restarted)
         await self.executor.execute(target, outcome.actions)
         self._after(key, obj, spec, outcome)
+        self._notify_dependency(obj, previous)
 
     # --- shared steps -------------------------------------------------------------------------------------
 
@@ -357,6 +401,13 @@ class Controller:
             await self.writer.patch(key, resource, obj, {"metadata": {"finalizers": finalizers}})
             return
         self.queue.add_after(key, INVALID_RECHECK_SECONDS)
+
+    def _notify_dependency(self, written: Mapping[str, Any], previous: Mapping[str, Any]) -> None:
+        """After the status write: an Event when the Agent's DependencyAvailable changed."""
+        after = (written.get("status") or {}).get("conditions")
+        notice = dependencies.transition_notice(previous.get("conditions"), after)
+        if notice is not None:
+            self.recorder.record(written, notice.type, notice.reason, notice.message)
 
     def _after(self, key: ObjectKey, obj: Mapping[str, Any], spec: SupervisorSpec, outcome: Outcome) -> None:
         """What follows a successful write: Events, metrics, and the next timed wake-up."""

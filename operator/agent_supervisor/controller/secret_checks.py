@@ -12,8 +12,9 @@ class SecretChecks:
     """Reads the referenced Secrets once per (uid, generation) that passed; a failing resource is read again
     at every check, since the missing Secret may have been created meanwhile."""
 
-    def __init__(self, kube: KubeClient) -> None:
+    def __init__(self, kube: KubeClient, allow_test_tools: bool = False) -> None:
         self._kube = kube
+        self._allow_test_tools = allow_test_tools
         self._passed: dict[ObjectKey, tuple[str, int | None]] = {}
 
     async def check(self, key: ObjectKey, resource: api.Agent | api.AgentSupervisor) -> None:
@@ -29,7 +30,7 @@ class SecretChecks:
                 except NotFoundError:
                     continue
                 secrets[name] = [*(secret.get("data") or {}), *(secret.get("stringData") or {})]
-        problems = semantic_problems(resource, secrets)
+        problems = semantic_problems(resource, secrets, allow_test_tools=self._allow_test_tools)
         if problems:
             raise InvalidResourceError(problems)
         if secrets is not None:

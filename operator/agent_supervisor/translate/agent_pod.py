@@ -171,7 +171,18 @@ def _env(agent: api.Agent, attempt: int, settings: OperatorSettings) -> list[dic
         env.append(_secret_env(MODEL_API_KEY_ENV, key_ref.name, key_ref.key))
     env += mcp_servers.header_env_vars(agent.spec)
     env += [dump(var) for var in agent.spec.env or []]
+    env += [_secret_env(name, ref.name, ref.key) for name, ref in program_secrets(agent.spec)]
     return env
+
+
+def program_secrets(template: api.AgentTemplate) -> list[tuple[str, api.SecretKeyRef]]:
+    """run_program's Secret-backed variables: set on the agent's container, inherited by the program."""
+    return [
+        (var.name, var.secret_key_ref)
+        for tool in template.tools or []
+        for var in tool.env or []
+        if var.secret_key_ref is not None
+    ]
 
 
 def _field_env(name: str, field_path: str) -> dict[str, Any]:

@@ -47,6 +47,10 @@ RESERVED_ENV: Final = frozenset(
 WORKER_RESERVED_ENV: Final = frozenset({"POD_NAME", "POD_NAMESPACE", "POD_IP"})
 """Environment variables the operator sets on every worker container (worker_pod.DOWNWARD_ENV)."""
 
+TEST_TOOLS: Final = frozenset({"crash"})
+"""Tools only for tests and demos (crash exits the agent on the model's say-so): refused unless the operator
+runs with --allow-test-tools. The CRD cannot know the operator's flags, so this is the operator's check."""
+
 _DNS_LABEL = re.compile(DNS_LABEL_PATTERN)
 _PARSED_KEYS: Final = ("apiVersion", "kind", "metadata", "spec")
 
@@ -186,7 +190,7 @@ SecretKeys = Mapping[str, Collection[str]]
 
 
 def semantic_problems(
-    obj: api.Agent | api.AgentSupervisor, secrets: SecretKeys | None = None
+    obj: api.Agent | api.AgentSupervisor, secrets: SecretKeys | None = None, *, allow_test_tools: bool = False
 ) -> list[api.FieldIssue]:
     """What the CRD schema and its CEL rules cannot check; Secret references too when `secrets` is given."""
     name = obj.metadata.name or ""
@@ -195,7 +199,39 @@ def semantic_problems(
         problems += _template_problems("spec", obj.spec, secrets)
     else:
         problems += _supervisor_problems("spec", name, obj.spec, secrets)
+    if not allow_test_tools:
+        problems += _test_tool_problems(obj)
     return problems
+
+
+def _test_tool_problems(obj: api.Agent | api.AgentSupervisor) -> list[api.FieldIssue]:
+    return [
+        api.FieldIssue(
+            f"{prefix}.tools[{index}].name",
+            f"{tool.name!r} is a test-only tool: it is accepted only when the operator runs with "
+            "--allow-test-tools",
+        )
+        for prefix, template in _prefixed_templates("spec", obj)
+        for index, tool in enumerate(template.tools or [])
+        if tool.name in TEST_TOOLS
+    ]
+
+
+def _prefixed_templates(
+    prefix: str, obj: api.Agent | api.AgentSupervisor | api.SupervisorSpec
+) -> Iterable[tuple[str, api.AgentTemplate]]:
+    if isinstance(obj, api.Agent):
+        yield prefix, obj.spec
+        return
+    spec = obj.spec if isinstance(obj, api.AgentSupervisor) else obj
+    for index, child in enumerate(spec.children):
+        here = f"{prefix}.children[{index}]"
+        if child.agent is not None:
+            yield f"{here}.agent", child.agent
+        elif child.pool is not None:
+            yield f"{here}.pool.template", child.pool.template
+        elif child.supervisor is not None:
+            yield from _prefixed_templates(f"{here}.supervisor", child.supervisor)
 
 
 def _name_problems(field: str, name: str) -> list[api.FieldIssue]:
@@ -314,7 +350,7 @@ def _tool_problems(prefix: str, template: api.AgentTemplate) -> list[api.FieldIs
 
 
 def _env_problems(prefix: str, template: api.AgentTemplate) -> list[api.FieldIssue]:
-    return [
+    problems = [
         api.FieldIssue(
             f"{prefix}.env[{index}].name",
             f"{var.name} is set by the operator on every agent container: use another name",
@@ -329,6 +365,20 @@ def _env_problems(prefix: str, template: api.AgentTemplate) -> list[api.FieldIss
         for index, var in enumerate(template.env or [])
         if var.name.startswith(mcp_servers.HEADER_ENV_PREFIX)
     ]
+    # A program's Secret-backed variable is set on the agent's container under its own name (agent_pod.py).
+    taken = RESERVED_ENV | {var.name for var in template.env or []}
+    for index, tool in enumerate(template.tools or []):
+        for position, var in enumerate(tool.env or []):
+            if var.secret_key_ref is not None and var.name in taken:
+                problems.append(
+                    api.FieldIssue(
+                        f"{prefix}.tools[{index}].env[{position}].name",
+                        f"{var.name} from a Secret is set on the agent's container under this name, which is "
+                        "taken there already: use another name",
+                    )
+                )
+            taken = taken | {var.name}
+    return problems
 
 
 def _secret_problems(prefix: str, template: api.AgentTemplate, secrets: SecretKeys) -> list[api.FieldIssue]:
@@ -341,6 +391,11 @@ def _secret_problems(prefix: str, template: api.AgentTemplate, secrets: SecretKe
             ref_ = var.value_from.secret_key_ref
             references.append((f"{prefix}.env[{index}].valueFrom.secretKeyRef", ref_.name, ref_.key))
     references += mcp_servers.secret_references(prefix, template)
+    for index, tool in enumerate(template.tools or []):
+        for position, program_var in enumerate(tool.env or []):
+            if (secret_ref := program_var.secret_key_ref) is not None:
+                field = f"{prefix}.tools[{index}].env[{position}].secretKeyRef"
+                references.append((field, secret_ref.name, secret_ref.key))
     return _missing_secrets(references, secrets)
 
 
@@ -404,3 +459,7 @@ def _template_secrets(template: api.AgentTemplate) -> Iterable[str]:
             yield var.value_from.secret_key_ref.name
     for _, secret, _ in mcp_servers.secret_references("", template):
         yield secret
+    for tool in template.tools or []:
+        for program_var in tool.env or []:
+            if program_var.secret_key_ref is not None:
+                yield program_var.secret_key_ref.name

@@ -29,7 +29,17 @@ _TOOL_SETTINGS: Final[dict[str, dict[str, str]]] = {
         "timeout_seconds": "timeoutSeconds",
     },
     "ask_agent": {"timeout_seconds": "defaultTimeoutSeconds"},
+    "run_program": {
+        "command": "command",
+        "allow_arguments": "allowArguments",
+        "timeout_seconds": "timeoutSeconds",
+        "max_output_bytes": "maxOutputBytes",
+        "working_dir": "workingDir",
+        "env": "env",
+        "inherit_env": "inheritEnv",
+    },
 }
+DEFAULT_INHERIT_ENV: Final = ("PATH",)
 
 
 class RenderError(ValueError):
@@ -74,7 +84,18 @@ def tool_settings(tool: api.ToolSpec) -> dict[str, Any]:
             takers = sorted(name for name, fields in _TOOL_SETTINGS.items() if field in fields)
             raise RenderError(f"{alias}: tool {tool.name!r} takes no {alias}; only {', '.join(takers)} do")
         settings[mapping[field]] = value
+    if tool.env is not None:
+        settings |= _program_env(tool)
     return settings
+
+
+def _program_env(tool: api.ToolSpec) -> dict[str, Any]:
+    """Plain values go into the config; a Secret's value never does: the pod maps it into the agent's
+    container under the program's variable name (agent_pod.py) and the program inherits it by that name."""
+    plain = {var.name: var.value for var in tool.env or [] if var.value is not None}
+    secret = [var.name for var in tool.env or [] if var.secret_key_ref is not None]
+    inherited = list(DEFAULT_INHERIT_ENV if tool.inherit_env is None else tool.inherit_env)
+    return {"env": plain, "inheritEnv": [*inherited, *(name for name in secret if name not in inherited)]}
 
 
 def render(agent: api.Agent, ctx: RenderContext) -> RenderedConfig:
@@ -107,6 +128,7 @@ def render(agent: api.Agent, ctx: RenderContext) -> RenderedConfig:
         if spec.context is None
         else spec.context.model_dump(by_alias=True, exclude_none=True),
         "resume": spec.resume,
+        "onDependencyOutage": spec.on_dependency_outage,
         "peers": {"addressTemplate": ctx.peer_template, "viaApiServer": ctx.peers_via_api_server},
         "checkpoint": _checkpoint(name, ctx),
     }
@@ -129,6 +151,8 @@ def _model(model: api.ModelSpec) -> dict[str, Any]:
         rendered["timeoutSeconds"] = model.timeout_seconds
     if model.api_key_secret_ref is not None:
         rendered["apiKeyEnv"] = MODEL_API_KEY_ENV
+    if model.retry is not None:
+        rendered["retry"] = model.retry.model_dump(by_alias=True, exclude_none=True)
     return rendered
 
 

@@ -37,6 +37,8 @@ class OperatorSettings:
     """In-place restarts: pods run a pod supervisor that takes this hash of the operator's control token.
     None: every incarnation is a new pod."""
     control_port: int = DEFAULT_CONTROL_PORT
+    allow_test_tools: bool = False
+    """Accept test-only tools (`crash`) in specs: for tests and demos, never in production."""
 
     @property
     def in_place_restarts(self) -> bool:

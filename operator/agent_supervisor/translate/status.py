@@ -121,8 +121,11 @@ def supervisor_status(
     observed: Mapping[str, ObservedChild],
     now: int,
     previous: Mapping[str, Any] | None = None,
+    extra: Sequence[Judgement] = (),
 ) -> Status:
-    """The whole status of an AgentSupervisor after a decision (its Invalid condition reset to False)."""
+    """The whole status of an AgentSupervisor after a decision (its Invalid condition reset to False).
+
+    `extra`: conditions judged outside the supervision core (Degraded: translate/dependencies.py)."""
     state = supervision.state
     generation = sup.metadata.generation
     ready = sum(1 for child in conditions.in_spec(spec, state) if child.lifecycle is ChildLifecycle.RUNNING)
@@ -130,6 +133,7 @@ def supervisor_status(
     judgements = [
         *conditions.supervision_judgements(spec, state, now, standalone=False),
         conditions.invalid([]),
+        *extra,
     ]
     fields: dict[str, Any] = {
         "observedGeneration": generation,
@@ -318,8 +322,10 @@ def config_status(
     applied_revision: str | None,
     now: int,
     previous: Mapping[str, Any] | None = None,
+    dependency: Judgement | None = None,
 ) -> Status:
-    """The configuration part of an Agent's status: the rendered revision and the one the agent applied."""
+    """The part of an Agent's status its own reconcile owns: the rendered config revision, the one the agent
+    applied, and (when `dependency` is given) DependencyAvailable from its runtime's report."""
     if applied_revision == revision:
         applied = Judgement(api.ConditionType.CONFIG_APPLIED, conditions.T, "Applied", f"revision {revision}")
     elif applied_revision is None:
@@ -343,7 +349,8 @@ def config_status(
         "configRevision": revision,
         "appliedConfigRevision": applied_revision,
     }
-    return _merge(previous, generation, [applied, conditions.invalid([])], fields, now)
+    judgements = [applied, conditions.invalid([]), *([] if dependency is None else [dependency])]
+    return _merge(previous, generation, judgements, fields, now)
 
 
 def invalid_status(

@@ -12,7 +12,7 @@ new and finds the same actions still pending.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -28,6 +28,7 @@ from agent_supervisor.supervision import (
     pending_actions,
 )
 from agent_supervisor.translate import labels, observe, status, triggers
+from agent_supervisor.translate.conditions import Judgement
 from agent_supervisor.translate.observe import ObservedChild
 from agent_supervisor.translate.settings import OperatorSettings
 from agent_supervisor.translate.stored_supervision import Supervision
@@ -43,6 +44,8 @@ class ConfigReport:
 
     revision: str
     applied: str | None
+    dependency: Judgement | None = None
+    """DependencyAvailable from the agent's runtime report (None keeps the stored one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,7 @@ def step(
     config: ConfigReport | None = None,
     *,
     stored: Supervision | None = None,
+    judgements: Sequence[Judgement] = (),
 ) -> Outcome:
     """Decide for a supervising resource (an AgentSupervisor, or a standalone Agent with `config`) at `now`.
 
@@ -118,12 +122,16 @@ def step(
         spec, supervision, facts, observed, now, start_deadline_seconds=settings.start_deadline_seconds
     )
     if isinstance(resource, api.AgentSupervisor):
-        desired = status.supervisor_status(resource, spec, supervision, observed, now, previous=previous)
+        desired = status.supervisor_status(
+            resource, spec, supervision, observed, now, previous=previous, extra=judgements
+        )
     else:
         if config is None:
             raise TypeError("a standalone Agent's step needs its ConfigReport")
         desired = status.standalone_agent_status(resource, spec, supervision, now, previous, observed)
-        desired = status.config_status(meta.get("generation"), config.revision, config.applied, now, desired)
+        desired = status.config_status(
+            meta.get("generation"), config.revision, config.applied, now, desired, config.dependency
+        )
     return Outcome(
         before=before,
         supervision=supervision,

@@ -1,0 +1,119 @@
+"""Issue 13, item 4: a model outage longer than the retry budget is a state, not a crash.
+
+A real agent process waits for a model server that is down, the operator shows it (Agent condition, the
+supervisor's Degraded, Events) without restarting anyone, and the task completes once the server is up.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from tests.operator_e2e.harness import (
+    Env,
+    agent_child,
+    agent_template,
+    free_port,
+    supervisor,
+    wait_for,
+)
+
+
+@contextmanager
+def model_server(env: Env, port: int) -> Iterator[None]:
+    """The scripted model server on `port`, up for the duration of the block."""
+    log = (env.workdir / f"model-server-{port}.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agent_runtime", "model-server", "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(up, timeout=30, what="the model server")
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+def condition(env: Env, kind: str, name: str, condition_type: str) -> dict[str, Any]:
+    return env.condition(kind, name, condition_type) or {}
+
+
+def events_about(env: Env, name: str, reason: str) -> list[dict[str, Any]]:
+    return [e for e in env.events(reason) if (e.get("involvedObject") or {}).get("name") == name]
+
+
+def test_a_model_outage_is_waited_out_without_a_restart(env: Env) -> None:
+    env.operator()
+    port = free_port()  # nothing listens there yet: every call is refused
+    host = f"127.0.0.1:{port}"
+    template = agent_template(
+        model={
+            "endpoint": f"http://{host}/v1",
+            "name": "finish",
+            # A retry budget spent in well under a second: the outage begins at once.
+            "retry": {"maxAttempts": 2, "initialBackoffSeconds": 0.1, "maxBackoffSeconds": 0.5},
+        },
+        task="do the work",
+        tools=[{"name": "finish"}],
+    )
+    env.apply(supervisor("team", [agent_child("job", restart="transient", agent=template)]))
+
+    wait_for(
+        lambda: condition(env, "agents", "team-job", "DependencyAvailable").get("status") == "False",
+        timeout=60,
+        what="the Agent's DependencyAvailable False",
+    )
+    unavailable = condition(env, "agents", "team-job", "DependencyAvailable")
+    assert unavailable["reason"] == "ModelUnavailable"
+    assert host in unavailable["message"]
+    assert unavailable["observedGeneration"] == env.get("agents", "team-job")["metadata"]["generation"]
+    wait_for(
+        lambda: condition(env, "agentsupervisors", "team", "Degraded").get("status") == "True",
+        what="the supervisor Degraded",
+    )
+    assert "job" in condition(env, "agentsupervisors", "team", "Degraded")["message"]
+    [warning] = wait_for(
+        lambda: events_about(env, "team-job", "DependencyUnavailable"), what="a DependencyUnavailable Event"
+    )
+    assert warning["type"] == "Warning" and host in warning["message"]
+    # Well past the retry budget, and no restart: the same attempt, nothing counted against the intensity.
+    agent = env.status("agents", "team-job")
+    assert (agent["attempt"], agent["totalRestarts"]) == (1, 0)
+    assert env.status("agentsupervisors", "team")["restartsInWindow"] == "0/3"
+    columns = env.kubectl("get", "agentsupervisor", "team").stdout
+    assert "DEGRADED" in columns and "True" in columns
+
+    with model_server(env, port):
+        wait_for(
+            lambda: events_about(env, "team-job", "DependencyAvailable"),
+            timeout=60,
+            what="a DependencyAvailable Event",
+        )
+        wait_for(
+            lambda: env.status("agents", "team-job").get("phase") == "Succeeded",
+            timeout=60,
+            what="the task completed in place",
+        )
+    assert condition(env, "agents", "team-job", "DependencyAvailable")["status"] == "True"
+    wait_for(
+        lambda: condition(env, "agentsupervisors", "team", "Degraded").get("status") == "False",
+        what="the supervisor no longer Degraded",
+    )
+    agent = env.status("agents", "team-job")
+    assert (agent["attempt"], agent["totalRestarts"], agent["lastExit"]["code"]) == (1, 0, 0)
+    assert env.status("agentsupervisors", "team")["restartsInWindow"] == "0/3"

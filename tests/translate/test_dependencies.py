@@ -1,0 +1,139 @@
+"""Issue 13 item 4: an outage the runtime reports becomes conditions, never a restart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent_supervisor import api
+from agent_supervisor.translate import conditions, dependencies, labels, runtime_config
+from agent_supervisor.translate import status as agent_status
+from agent_supervisor.translate.dependencies import degraded_judgement, dependency_judgement
+
+DOWN = {
+    "dependencies": [
+        {"name": "model", "available": False, "host": "models.local:8000", "reason": "HTTP 503", "waits": 3}
+    ]
+}
+
+
+def stamped(judgement: conditions.Judgement, generation: int = 4) -> list[api.Condition]:
+    return conditions.apply([], [judgement], generation, now=1000)
+
+
+def test_an_unavailable_model_is_named_with_its_host_and_observed_generation() -> None:
+    [condition] = stamped(dependency_judgement(DOWN))
+
+    assert (condition.type, condition.status, condition.reason) == (
+        "DependencyAvailable",
+        api.ConditionStatus.FALSE,
+        "ModelUnavailable",
+    )
+    assert "models.local:8000" in condition.message and "HTTP 503" in condition.message
+    assert condition.observed_generation == 4
+
+
+def test_nothing_reported_or_everything_answering_is_available() -> None:
+    for status in (None, {}, {"dependencies": []}, {"dependencies": ["junk", {"name": 5}]}):
+        judgement = dependency_judgement(status)
+        assert (judgement.status, judgement.reason) == (api.ConditionStatus.TRUE, "Available")
+
+
+def test_the_supervisor_is_degraded_while_any_child_waits_on_a_dependency() -> None:
+    waiting = stamped(dependency_judgement(DOWN))
+    fine = stamped(dependency_judgement({"dependencies": []}))
+
+    judgement = degraded_judgement({"writer": waiting, "reader": fine, "new": []})
+
+    assert (judgement.status, judgement.reason) == (api.ConditionStatus.TRUE, "DependencyUnavailable")
+    assert "writer" in judgement.message and "reader" not in judgement.message
+    assert degraded_judgement({"reader": fine, "new": []}).status == api.ConditionStatus.FALSE
+
+
+def ready_pod(agent: str = "writer", ip: str = "10.0.0.7", ready: str = "True") -> dict[str, Any]:
+    return {
+        "metadata": {"name": f"{agent}-1", "uid": "u1", "labels": {labels.AGENT: agent}},
+        "status": {"podIP": ip, "conditions": [{"type": "Ready", "status": ready}]},
+    }
+
+
+def test_only_serving_agent_pods_are_followed() -> None:
+    assert dependencies.followed_agent(ready_pod()) == "writer"
+    assert dependencies.followed_agent(ready_pod(ready="False")) is None
+    assert dependencies.followed_agent(ready_pod(ip="")) is None
+    deleting = ready_pod()
+    deleting["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    assert dependencies.followed_agent(deleting) is None
+    worker = ready_pod()
+    worker["metadata"]["labels"] = {labels.CHILD: "tools"}
+    assert dependencies.followed_agent(worker) is None
+
+
+def test_only_the_dependencies_of_a_runtime_status_are_kept() -> None:
+    body = {"currentTask": {"prompt": "secret plans"}, **DOWN}
+    body["dependencies"][0]["extra"] = "x"
+
+    kept = dependencies.kept_report(body)
+
+    assert set(kept) == {"dependencies"}
+    assert "extra" not in kept["dependencies"][0]
+    assert dependency_judgement(kept).reason == "ModelUnavailable"
+
+
+def test_an_unread_status_of_a_serving_pod_keeps_the_stored_verdict() -> None:
+    assert dependencies.agent_dependency(None, serving=True) is None
+    gone = dependencies.agent_dependency(None, serving=False)
+    assert gone is not None and gone.status == api.ConditionStatus.TRUE
+    waiting = dependencies.agent_dependency(DOWN, serving=True)
+    assert waiting is not None and waiting.status == api.ConditionStatus.FALSE
+
+
+def test_the_supervisor_sees_a_fresher_verdict_than_its_index() -> None:
+    stored = conditions.dump(stamped(dependency_judgement({"dependencies": []})))
+
+    fresh = dependencies.with_judgement(stored, dependency_judgement(DOWN))
+
+    assert degraded_judgement({"writer": fresh}).status == api.ConditionStatus.TRUE
+    assert degraded_judgement({"writer": dependencies.with_judgement(stored, None)}).status == (
+        api.ConditionStatus.FALSE
+    )
+
+
+def test_events_are_posted_on_transitions_only() -> None:
+    up = conditions.dump(stamped(dependency_judgement({"dependencies": []})))
+    down = conditions.dump(stamped(dependency_judgement(DOWN)))
+
+    unavailable = dependencies.transition_notice(up, down)
+    assert unavailable is not None
+    assert (unavailable.type, unavailable.reason) == ("Warning", "DependencyUnavailable")
+    assert "models.local:8000" in unavailable.message
+    back = dependencies.transition_notice(down, up)
+    assert back is not None and (back.type, back.reason) == ("Normal", "DependencyAvailable")
+    assert dependencies.transition_notice(down, down) is None
+    assert dependencies.transition_notice([], up) is None, "an agent that never waited is no news"
+    assert dependencies.transition_notice([], down) is not None
+
+
+def test_the_agent_status_carries_the_condition_beside_the_config() -> None:
+    desired = agent_status.config_status(3, "r1", "r1", 1000, None, dependency_judgement(DOWN))
+
+    found = api.find_condition(
+        conditions.parse_conditions(desired["conditions"]), api.ConditionType.DEPENDENCY_AVAILABLE
+    )
+    assert found is not None and found.status == api.ConditionStatus.FALSE
+    assert found.observed_generation == 3 and found.last_transition_time is not None
+    assert desired["phase"] != "Failed", "an outage is not a failure"
+
+
+def test_small_retries_reach_the_runtime_config(make_agent) -> None:
+    agent = make_agent(
+        model={
+            "endpoint": "http://models:8000/v1",
+            "name": "m",
+            "retry": {"maxAttempts": 2, "maxBackoffSeconds": 0.5, "maxRetryAfterSeconds": 1},
+        }
+    )
+
+    rendered = runtime_config.render(agent, runtime_config.RenderContext(namespace="default"))
+
+    retry = rendered.document["model"]["retry"]
+    assert (retry["maxAttempts"], retry["maxBackoffSeconds"], retry["maxRetryAfterSeconds"]) == (2, 0.5, 1)
