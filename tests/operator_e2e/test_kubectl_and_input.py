@@ -43,7 +43,7 @@ def test_kubectl_get_shows_the_documented_columns(env: Env) -> None:
 
     supervisors = table(env, "agentsupervisors")
     assert [list(row) for row in supervisors] == [
-        ["NAME", "STRATEGY", "READY", "POOLS", "WORKERS", "RESTARTS", "PHASE", "AGE"]
+        ["NAME", "STRATEGY", "READY", "POOLS", "WORKERS", "RESTARTS", "PHASE", "DEGRADED", "AGE"]
     ]
     row = supervisors[0]
     assert (
@@ -54,9 +54,19 @@ def test_kubectl_get_shows_the_documented_columns(env: Env) -> None:
         row["WORKERS"],
         row["RESTARTS"],
         row["PHASE"],
-    ) == ("team", "one_for_all", "1/1", "", "", "1/3", "Running")
+        row["DEGRADED"],
+    ) == ("team", "one_for_all", "1/1", "", "", "1/3", "Running", "False")
     agents = table(env, "agents")
-    assert list(agents[0]) == ["NAME", "PHASE", "RESTARTS", "SUPERVISOR", "MODEL", "LAST EXIT", "AGE"]
+    assert list(agents[0]) == [
+        "NAME",
+        "PHASE",
+        "RESTARTS",
+        "SUPERVISOR",
+        "MODEL",
+        "LAST EXIT",
+        "DEPENDENCIES",
+        "AGE",
+    ]
     row = agents[0]
     assert (
         row["NAME"],
@@ -65,6 +75,7 @@ def test_kubectl_get_shows_the_documented_columns(env: Env) -> None:
         row["SUPERVISOR"],
         row["MODEL"],
         row["LAST EXIT"],
+        row["DEPENDENCIES"],
     ) == (
         "team-a",
         "Running",
@@ -72,6 +83,7 @@ def test_kubectl_get_shows_the_documented_columns(env: Env) -> None:
         "team",
         "scripted",
         "Error",
+        "Available",
     )
 
 
