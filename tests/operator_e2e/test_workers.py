@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from tests.operator_e2e.harness import Env, agent_child, supervisor, wait_for, wait_running
+from tests.operator_e2e.pod_supervisors import state as incarnation_state
 
 # A tiny tool server: it answers every GET with the name of the pod it runs in, on its pod's own address
 # (the local cluster gives each pod one), so a request through the Service says which incarnation served it.
@@ -154,6 +155,15 @@ def test_with_in_place_restarts_on_the_agents_restart_in_place_but_the_worker_ge
     children = [worker_child("tools"), agent_child("a")]
     env.apply(supervisor("team", children, strategy="rest_for_one", periodSeconds=600))
     wait_running(env, "team", 2)
+    # The agent restarts in place only once the operator hears its pod supervisor; until then a stop falls
+    # back to deleting the pod (as it must for a pod nobody has heard from).
+    wait_for(
+        lambda: (
+            env.operators[0].metric("agent_supervisor_pod_supervisor_watches") == 1
+            and incarnation_state(env, "team-a-2").phase == "Ready"
+        ),
+        what="the operator to hear the agent's pod supervisor",
+    )
     pods = env.record_pods()
 
     env.kill_pod("team-tools-1")
