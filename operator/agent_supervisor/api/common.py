@@ -270,3 +270,9 @@ class ObjectMeta(ApiModel):
     labels: dict[str, str] | None = None
     annotations: dict[str, str] | None = None
     generation: StrictInt | None = None
+
+    @property
+    def uid(self) -> str | None:
+        """The uid the API server gave the object (kept among the extra fields: a manifest never sets it)."""
+        value = (self.model_extra or {}).get("uid")
+        return value if isinstance(value, str) and value else None

@@ -327,7 +327,7 @@ class Executor:
         sup = target.resource
         if not isinstance(sup, api.AgentSupervisor):
             return
-        uid, generation = str((sup.metadata.model_extra or {}).get("uid")), sup.metadata.generation or 0
+        uid, generation = str(sup.metadata.uid), sup.metadata.generation or 0
         inputs = _children_inputs(target)
         ensured = self._ensured.get(target.key)
         if (

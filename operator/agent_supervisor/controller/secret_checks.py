@@ -20,7 +20,7 @@ class SecretChecks:
     async def check(self, key: ObjectKey, resource: api.Agent | api.AgentSupervisor) -> None:
         """Raise InvalidResourceError for what the CRD could not check, Secrets referenced included."""
         names = referenced_secrets(resource)
-        marker = (str((resource.metadata.model_extra or {}).get("uid")), resource.metadata.generation)
+        marker = (str(resource.metadata.uid), resource.metadata.generation)
         secrets: dict[str, list[str]] | None = None
         if names and self._passed.get(key) != marker:
             secrets = {}

@@ -27,8 +27,8 @@ class Owner:
     @classmethod
     def of(cls, resource: api.Agent | api.AgentSupervisor) -> Owner:
         meta = resource.metadata
-        uid = (meta.model_extra or {}).get("uid")
-        if not meta.name or not isinstance(uid, str) or not uid:
+        uid = meta.uid
+        if not meta.name or uid is None:
             raise ValueError(
                 f"{resource.kind} metadata.name and metadata.uid are required to own objects: build "
                 "owned objects from the resource as read from the API server"
