@@ -247,6 +247,11 @@ class Executor:
         task.add_done_callback(self._annotating.discard)
         return True
 
+    async def close(self) -> None:
+        """Let the pod annotations being written finish (at shutdown): each is one short request."""
+        if self._annotating:
+            await asyncio.gather(*self._annotating, return_exceptions=True)
+
     async def _annotate(self, namespace: str, pod: str, attempt: int) -> None:
         patch = {"metadata": {"annotations": {incarnations.CURRENT_ATTEMPT: str(attempt)}}}
         try:

@@ -253,13 +253,11 @@ async def _lead(
     metrics.register_phases(controller.phases)
     # Long-lived tasks first: kopf treats tasks created after it started as its own, waits for them when it
     # stops and cancels them.
-    workers = controller.start(args.workers)
+    controller.start(args.workers)
     if args.resync_period:
-        workers.append(
-            asyncio.create_task(Resync(controller, args.namespace, args.resync_period).run(), name="resync")
-        )
+        controller.run(Resync(controller, args.namespace, args.resync_period).run(), name="resync")
     if controller.finished.enabled:
-        workers.append(asyncio.create_task(controller.sweep_finished_pods(), name="finished-pods"))
+        controller.run(controller.sweep_finished_pods(), name="finished-pods")
     holding = asyncio.create_task(elector.hold())
     operator = asyncio.create_task(
         kopf.operator(
@@ -277,8 +275,9 @@ async def _lead(
             "leadership lost: %s; exiting so that this replica restarts as a follower", holding.exception()
         )
         code = EXIT_LEADERSHIP_LOST
-    # Stop acting first (the workers), then kopf (it handles SIGTERM itself, or is cancelled here).
-    await controller.stop(workers)
+    # Stop acting first (on SIGTERM kopf's cleanup handler has done it already), then kopf (it handles
+    # SIGTERM itself, or is cancelled here).
+    await controller.stop()
     holding.cancel()
     stopping.cancel()
     operator.cancel()

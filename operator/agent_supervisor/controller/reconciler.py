@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -109,6 +109,8 @@ class Controller:
         self.agent_statuses = SupervisedAgentStatuses(self.writer, self.queue.add)
         self._phases: dict[ObjectKey, str] = {}
         self.secret_checks = SecretChecks(kube, settings.allow_test_tools)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping: asyncio.Future[None] | None = None
 
     # --- wiring -------------------------------------------------------------------------------------------
 
@@ -203,18 +205,34 @@ class Controller:
     def _delivered(self, namespace: str, agent: str) -> None:
         self.queue.add(ObjectKey(AGENTS.kind, namespace, agent))
 
-    def start(self, workers: int) -> list[asyncio.Task[None]]:
-        return [asyncio.create_task(self._work(), name=f"reconciler-{n}") for n in range(workers)]
+    def start(self, workers: int) -> None:
+        """Start the reconcile workers. They, and every task given to `run`, are stopped by `stop`."""
+        for n in range(workers):
+            self.run(self._work(), name=f"reconciler-{n}")
 
-    async def stop(self, workers: list[asyncio.Task[None]]) -> None:
-        for worker in workers:
-            worker.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+    def run(self, coroutine: Coroutine[Any, Any, None], *, name: str) -> None:
+        """Run a long-lived task of the controller's (resync, finished-pod sweeper) until `stop`."""
+        self._tasks.append(asyncio.create_task(coroutine, name=name))
+
+    async def stop(self) -> None:
+        """Stop acting: the workers and owned tasks, then every per-pod stream and pending write.
+
+        Idempotent, and a second caller waits for the first: it runs from kopf's cleanup (on SIGTERM, so
+        that kopf does not wait out its grace period for these tasks) and again when kopf has stopped."""
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._stop())
+        await asyncio.shield(self._stopping)
+
+    async def _stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         self.queue.close()
         await self.delivery.close()
         await self.dependencies.close()
         if self.incarnations is not None:
             await self.incarnations.close()
+        await self.executor.close()
         await self.recorder.drain()
 
     async def _work(self) -> None:
