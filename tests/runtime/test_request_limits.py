@@ -65,27 +65,20 @@ def test_a_message_past_the_cap_is_cut_off_with_413_and_not_held(agent: Runtime)
 
 
 def test_the_agent_cap_is_set_by_agent_max_request_bytes(
-    tmp_path: Path, model_server: ModelServer, make_config: Any
+    runtimes: Any, model_server: ModelServer, make_config: Any
 ) -> None:
-    runtime = Runtime(
-        tmp_path, make_config("small", model_server.url, "small"), {"AGENT_MAX_REQUEST_BYTES": "400"}
-    )
-    try:
-        runtime.start().wait_ready()
-        assert runtime.send("short").status_code == 202
-        refused = runtime.send("x" * 400)
-        assert refused.status_code == 413
-        assert refused.json() == {"detail": "request body larger than 400 bytes: send a smaller body"}
-    finally:
-        runtime.kill()
+    config = make_config("small", model_server.url, "small")
+    runtime = runtimes(config, {"AGENT_MAX_REQUEST_BYTES": "400"}).start().wait_ready()
+    assert runtime.send("short").status_code == 202
+    refused = runtime.send("x" * 400)
+    assert refused.status_code == 413
+    assert refused.json() == {"detail": "request body larger than 400 bytes: send a smaller body"}
 
 
 def test_a_bad_agent_max_request_bytes_is_a_config_error_naming_it(
-    tmp_path: Path, model_server: ModelServer, make_config: Any
+    runtimes: Any, model_server: ModelServer, make_config: Any
 ) -> None:
-    runtime = Runtime(
-        tmp_path, make_config("bad", model_server.url, "bad"), {"AGENT_MAX_REQUEST_BYTES": "1MB"}
-    )
+    runtime = runtimes(make_config("bad", model_server.url, "bad"), {"AGENT_MAX_REQUEST_BYTES": "1MB"})
     assert runtime.start().wait_exit() == exitcodes.EXIT_CONFIG_INVALID
     assert "AGENT_MAX_REQUEST_BYTES='1MB'" in runtime.termination()["message"]
 
