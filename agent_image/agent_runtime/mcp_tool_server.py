@@ -1,7 +1,7 @@
 """A small MCP tool server (the SDK's MCPServer over streamable HTTP at /mcp), for the mcp-tools example,
 the end-to-end test and the benchmark.
 
-    python -m agent_runtime.mcp_tool_server --host 0.0.0.0 --port 8000
+    python -m agent_runtime.mcp_tool_server --host 0.0.0.0 --port 8000 [--max-request-bytes N]
 """
 
 import argparse
@@ -10,6 +10,8 @@ import os
 import uvicorn
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
+
+from agent_runtime.body_limit import BodyLimit
 
 server = MCPServer("tools")
 
@@ -29,16 +31,30 @@ def whoami() -> str:
     return f"pid {os.getpid()}"
 
 
+def _rpc_error(message: str) -> dict[str, object]:
+    return {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": message}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=os.environ.get("POD_IP", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--max-request-bytes",
+        type=int,
+        default=1024 * 1024,
+        help="request bodies (JSON-RPC messages, held whole by the SDK) past this are refused with 413",
+    )
     args = parser.parse_args()
     # Reached through a Service name or a pod IP, not localhost: the SDK's DNS-rebinding guard (a defence for
     # servers on a desktop, reached by browsers) would refuse those Host headers.
     security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
     app = server.streamable_http_app(transport_security=security)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="none")
+    if args.max_request_bytes < 1:
+        parser.error(f"--max-request-bytes must be at least 1, not {args.max_request_bytes}")
+    # JSON-RPC's error shape, as the SDK answers other bad requests.
+    capped = BodyLimit(app, args.max_request_bytes, lambda message: _rpc_error(message))
+    uvicorn.run(capped, host=args.host, port=args.port, log_level="warning", ws="none")
 
 
 if __name__ == "__main__":

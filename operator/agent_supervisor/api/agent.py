@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     Field,
     StrictBool,
     StrictFloat,
@@ -122,14 +124,37 @@ class ModelSpec(ApiModel):
     )
 
 
+_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_NAMED_LABEL = r"([a-z0-9][-a-z0-9]*)?[a-z]([-a-z0-9]*[a-z0-9])?"
+"""A label with a letter in it: what a wildcard's last label must be (an address has none)."""
 HostPattern = Annotated[
     str,
     StringConstraints(
         strict=True,
         max_length=DNS_SUBDOMAIN_MAX,
-        pattern=r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:[0-9]{1,5})?$",
+        # A name or an IPv4 address, or `*.` and a name whose last label has a letter: wildcards match host
+        # names only, never addresses. An optional `:port` allows that port only.
+        pattern=rf"^({_LABEL}(\.{_LABEL})*|\*\.({_LABEL}\.)*{_NAMED_LABEL})(:[0-9]{{1,5}})?$",
     ),
 ]
+Port = Annotated[StrictInt, Field(ge=1, le=65535)]
+CidrNetwork = Annotated[
+    str,
+    StringConstraints(strict=True, max_length=43),
+    Field(json_schema_extra={"format": "cidr"}),
+    AfterValidator(lambda value: _cidr(value)),  # a lambda: _cidr is defined below, for reading order
+]
+
+
+def _cidr(value: str) -> str:
+    """The network as written, if it is one; otherwise a ValueError naming the fix."""
+    if "/" not in value:
+        raise ValueError(f"{value!r} is not a CIDR network: write it as {value}/32 (or /128 for IPv6)")
+    try:
+        ipaddress.ip_network(value)
+    except ValueError as err:
+        raise ValueError(f"{value!r} is not a CIDR network: {err}") from None
+    return value
 
 
 ProgramArg = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=4096)]
@@ -169,7 +194,28 @@ class ToolSpec(ApiModel):
         json_schema_extra={"x-kubernetes-list-type": "set"},
         description=(
             "http_get: the hosts it may contact, e.g. api.github.com or *.example.com (a leading *. matches "
-            "subdomains); every other host is refused."
+            "subdomains, never IP addresses); every other host is refused. host:port allows that port only, "
+            "instead of allowedPorts."
+        ),
+    )
+    allowed_ports: list[Port] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+        description=(
+            "http_get: the ports it may connect to, for allowedHosts entries without a :port of their own "
+            "(default [80, 443])."
+        ),
+    )
+    allowed_networks: list[CidrNetwork] | None = Field(
+        default=None,
+        max_length=64,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+        description=(
+            "http_get: private, loopback, link-local, multicast or reserved networks (CIDR, e.g. "
+            "10.96.0.0/12 for in-cluster Services) it may connect to. Addresses of those ranges outside them "
+            "are refused, whatever allowed name resolves to them; the check is on the address connected to."
         ),
     )
     max_response_bytes: StrictInt | None = Field(
@@ -180,8 +226,9 @@ class ToolSpec(ApiModel):
         ge=1,
         le=3600,
         description=(
-            "ask_agent and http_get: how long to wait for the reply before the call fails; run_program: "
-            "the program's process group is killed after this."
+            "ask_agent: how long to wait for the reply before the call fails; http_get: how long the "
+            "whole call may take, redirects included; run_program: the program's process group is killed "
+            "after this."
         ),
     )
     command: list[ProgramArg] | None = Field(
@@ -222,6 +269,8 @@ class ToolSpec(ApiModel):
     @model_validator(mode="after")
     def _unique_hosts(self) -> ToolSpec:
         require_unique(self.allowed_hosts or [], "allowedHosts", None, "host")
+        require_unique([str(p) for p in self.allowed_ports or []], "allowedPorts", None, "port")
+        require_unique(self.allowed_networks or [], "allowedNetworks", None, "network")
         require_unique([var.name for var in self.env or []], "env", "name", "environment variable name")
         return self
 
