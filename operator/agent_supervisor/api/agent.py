@@ -21,8 +21,11 @@ from agent_supervisor.api.base import (
     DNS_SUBDOMAIN_MAX,
     DNS_SUBDOMAIN_PATTERN,
     ApiModel,
+    SpecError,
+    cel_rule,
     list_map,
     require_unique,
+    validations,
 )
 from agent_supervisor.api.common import (
     DEFAULT_MAX_RESTARTS,
@@ -38,6 +41,7 @@ from agent_supervisor.api.common import (
 from agent_supervisor.api.mcp import MAX_MCP_SERVERS, McpServerSpec
 from agent_supervisor.api.pod import EnvVar, ResourceRequirements, Toleration
 from agent_supervisor.api.status import ResourceStatus
+from agent_supervisor.api.worker import IMAGE_PATTERN, IMAGE_WHITESPACE
 
 MAX_TOOLS = 32
 MAX_ENV = 32
@@ -362,8 +366,15 @@ class AgentTemplate(ApiModel):
         default=None,
         min_length=1,
         max_length=512,
+        # As a worker's image: the pattern, a CEL rule for API servers whose `$` matches before a final
+        # newline, and the model's own check with the fix.
+        json_schema_extra={
+            "pattern": IMAGE_PATTERN,
+            **validations(cel_rule("!self.matches('\\\\s')", IMAGE_WHITESPACE)),
+        },
         description=(
-            "Container image of the agent runtime; defaults to the operator's configured agent image."
+            "Container image of the agent runtime (no whitespace); defaults to the operator's configured "
+            "agent image."
         ),
     )
     resources: ResourceRequirements | None = Field(
@@ -393,6 +404,8 @@ class AgentTemplate(ApiModel):
 
     @model_validator(mode="after")
     def _unique_names(self) -> AgentTemplate:
+        if self.image is not None and any(char.isspace() for char in self.image):
+            raise SpecError("image", IMAGE_WHITESPACE)
         require_unique([tool.name for tool in self.tools or []], "tools", "name", "tool name")
         require_unique([var.name for var in self.env or []], "env", "name", "environment variable name")
         require_unique([mcp.name for mcp in self.mcp_servers or []], "mcpServers", "name", "MCP server name")
