@@ -29,7 +29,7 @@ from agent_supervisor.controller.agent_statuses import SupervisedAgentStatuses
 from agent_supervisor.controller.config_delivery import ConfigDelivery
 from agent_supervisor.controller.config_objects import AgentConfigs
 from agent_supervisor.controller.dependency_watch import DependencyWatch
-from agent_supervisor.controller.executor import Executor, Target
+from agent_supervisor.controller.executor import Executor, InPlaceStart, Target
 from agent_supervisor.controller.finished import FinishedPods
 from agent_supervisor.controller.incarnation_watch import IncarnationWatch
 from agent_supervisor.controller.indexes import Indexes, ObjectKey, supervising_key
@@ -49,7 +49,7 @@ from agent_supervisor.controller.vanished import Graveyard, uid_of
 from agent_supervisor.controller.workqueue import WorkQueue
 from agent_supervisor.controller.writer import ResourceWriter
 from agent_supervisor.supervision import SupervisorSpec
-from agent_supervisor.translate import dependencies, labels, observe, status
+from agent_supervisor.translate import dependencies, in_place, labels, observe, status
 from agent_supervisor.translate.conditions import Judgement
 from agent_supervisor.translate.pods import serving_pod
 from agent_supervisor.translate.projection import (
@@ -67,6 +67,11 @@ log = logging.getLogger(__name__)
 FINALIZER = f"{labels.PREFIX}/stop-children"
 """Held by every AgentSupervisor until its children have stopped in reverse start order."""
 INVALID_RECHECK_SECONDS = 15.0
+CHAIN_WAIT_SECONDS = 3.0
+"""How long a chain of starts in place waits for one to be Ready; a slower one ends the chain (its Ready
+queues the next reconcile, which goes on), so that one slow agent does not hold a worker."""
+MAX_CHAINED_STARTS = 512
+"""A bound on one chain (a supervisor's width at most, twice for a restart that starts a child twice)."""
 """An Invalid resource is checked again this often: a missing Secret may have been created meanwhile."""
 
 
@@ -320,7 +325,7 @@ class Controller:
             for child in [*self.indexes.agents_of(key), *self.indexes.supervisors_of(key)]
         }
         pods = self.indexes.pods_of(key)
-        observed = self._observe(pods, self.indexes.supervisors_of(key))
+        observed: Mapping[str, observe.ObservedChild] = self._observe(pods, self.indexes.supervisors_of(key))
         degraded = self._degraded(key, pods)
         try:
             stored = self.readings.stored(key, obj)
@@ -338,12 +343,76 @@ class Controller:
         target = Target(sup, outcome.state, observed, children, services, triggered, outcome.restarted)
         if not deleting:
             await self.executor.ensure_children(target)
-        await self.executor.execute(target, outcome.actions)
+        started = await self.executor.execute(target, outcome.actions)
+        if started and not deleting:
+            obj, outcome, observed = await self._chain(
+                key, obj, sup, spec, outcome, target, started, degraded
+            )
         await self.agent_statuses.write(key, self.indexes.agents_of(key), outcome.state, observed, _now())
         self._after(key, obj, spec, outcome)
         if outcome.release_finalizer:
             finalizers = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
             await self.writer.patch(key, AGENT_SUPERVISORS, obj, {"metadata": {"finalizers": finalizers}})
+
+    async def _chain(
+        self,
+        key: ObjectKey,
+        obj: dict[str, Any],
+        sup: api.AgentSupervisor,
+        spec: SupervisorSpec,
+        outcome: Outcome,
+        target: Target,
+        started: list[InPlaceStart],
+        degraded: Judgement,
+    ) -> tuple[dict[str, Any], Outcome, Mapping[str, observe.ObservedChild]]:
+        """Starts in place, one after the other in one reconcile: OTP's synchronous start loop.
+
+        Each start's Ready (or failure) is awaited on the pod supervisor's watch and the plan's next step is
+        decided at once; while every step is a start in an existing pod (in_place.chained_starts says why
+        that is safe) nothing is written in between. The first step that is anything else is written and done
+        as usual; the status is written once at the end. Without this, each step of a group restart was a
+        reconcile of its own: a status write and a watch round trip per child.
+        """
+        assert self.incarnations is not None
+        first, observed = outcome, target.observed
+        events = list(outcome.events)
+        written = True
+        for _ in range(MAX_CHAINED_STARTS):
+            waits = [self.incarnations.settled(s.pod, s.attempt, CHAIN_WAIT_SECONDS) for s in started]
+            if not all(await asyncio.gather(*waits)):
+                break  # a slow start: its Ready queues the next reconcile
+            observed = self._observe(self.indexes.pods_of(key), self.indexes.supervisors_of(key))
+            following = step(
+                obj,
+                sup,
+                spec,
+                observed,
+                _now(),
+                self.settings,
+                stored=outcome.supervision,
+                judgements=[degraded],
+            )
+            if following.state == outcome.state:
+                break
+            outcome = following
+            events += following.events
+            target = replace(target, state=following.state, observed=observed)
+            chain = in_place.chained_starts(following.state, observed, following.actions)
+            if chain is None:
+                obj = await self.writer.write_status(key, AGENT_SUPERVISORS, obj, following.status)
+                self.readings.written(key, obj, following.supervision)
+                written = True
+                await self.executor.execute(target, following.actions)
+                break
+            written = False
+            started = await self.executor.start_chained(target, chain)
+            if len(started) < len(chain):
+                break  # a pod supervisor did not take it: the next reconcile decides again, written first
+        outcome = replace(outcome, before=first.before, events=tuple(events))
+        if not written:
+            obj = await self.writer.write_status(key, AGENT_SUPERVISORS, obj, outcome.status)
+            self.readings.written(key, obj, outcome.supervision)
+        return obj, outcome, observed
 
     # --- Agent --------------------------------------------------------------------------------------------
 
