@@ -12,7 +12,7 @@ import pytest
 
 from agent_supervisor.controller import kube, main, metrics
 from agent_supervisor.controller.leader import LEASE_NAME
-from agent_supervisor.translate import manifests, projection
+from agent_supervisor.translate import labels, manifests, projection
 
 NAMESPACE = "agent-supervisor-system"
 POD_NAME = "agent-supervisor-5d9c7-x2x4q"
@@ -144,10 +144,14 @@ def test_the_rbac_rules_name_exactly_the_resources_the_operator_uses(render, pic
     expected = {(r.group, r.plural) for r in used if r is not kube.LEASES}
     expected |= {(r.group, f"{r.plural}/status") for r in (kube.AGENTS, kube.AGENT_SUPERVISORS)}
     assert rule_resources(operator_rules) == expected
-    assert rule_resources(leader_rules) == {(kube.LEASES.group, kube.LEASES.plural)}
+    assert rule_resources(leader_rules) == {
+        (kube.LEASES.group, kube.LEASES.plural),
+        (kube.SECRETS.group, kube.SECRETS.plural),
+    }
     named = [rule for rule in leader_rules if "resourceNames" in rule]
-    assert [rule["resourceNames"] for rule in named] == [[LEASE_NAME]]
-    assert sorted(verb for rule in leader_rules for verb in rule["verbs"]) == ["create", "get", "patch"]
+    assert [rule["resourceNames"] for rule in named] == [[LEASE_NAME], [labels.CONTROL_SECRET]]
+    leases = [rule for rule in leader_rules if rule["resources"] == [kube.LEASES.plural]]
+    assert sorted(verb for rule in leases for verb in rule["verbs"]) == ["create", "get", "patch"]
 
 
 def test_the_operator_may_watch_and_delete_services_for_worker_children(render, pick):
