@@ -189,3 +189,20 @@ def test_kopf_needs_no_cluster_wide_access_in_namespaced_mode():
     """Namespaced mode grants nothing cluster-wide: that holds as long as kopf scans neither CRDs nor
     namespaces."""
     assert main.kopf_settings().scanning.disabled is True
+
+
+def test_the_charts_policy_values_become_the_operators_policy(render, pick):
+    values = {
+        "policy": {
+            "allowedModelEndpoints": ["https://api.openai.com/v1"],
+            "allowedImages": ["registry.example.com/agents/*"],
+            "allowedServiceAccounts": ["agents-*"],
+            "secretLabels": {"otp.agents.dev/agent-readable": "true"},
+        }
+    }
+    chosen = main.parse_args(expanded_args(container(render, pick, values))).policy
+    assert chosen.model_endpoints == ("https://api.openai.com/v1",)
+    assert chosen.images == ("registry.example.com/agents/*",)
+    assert chosen.service_accounts == ("agents-*",)
+    assert chosen.secret_labels == {"otp.agents.dev/agent-readable": "true"}
+    assert not main.parse_args(expanded_args(container(render, pick, {}))).policy.restricts

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests import rbac
-from tests.operator_e2e.harness import Env, agent_child, supervisor, wait_running
+from tests.operator_e2e.harness import Env, agent_child, supervisor, wait_for, wait_running
 
 
 def _rbac_objects(env: Env) -> list[dict[str, Any]]:
@@ -40,3 +40,39 @@ def test_agent_a_cannot_write_agent_bs_checkpoint(env: Env) -> None:
     assert not rbac.allowed(objects, (ns, "team-b-agent"), "patch", "configmaps", "team-a-checkpoint")
     for checkpoint in ("team-a-checkpoint", "team-b-checkpoint"):
         assert not rbac.allowed(objects, (ns, "default"), "update", "configmaps", checkpoint)
+
+
+def test_the_policy_refuses_an_agent_and_creates_nothing_for_it(env: Env) -> None:
+    env.operator(
+        "op-1", f"--allowed-model-endpoint={env.model_url}", "--allowed-image=registry.example.com/*"
+    )
+    allowed = {"apiVersion": "otp.agents.dev/v1alpha1", "kind": "Agent", "metadata": {"name": "fine"}}
+    allowed["spec"] = {"model": {"endpoint": env.model_url, "name": "scripted"}, "systemPrompt": "Be brief."}
+    refused = {
+        **allowed,
+        "metadata": {"name": "exfil"},
+        "spec": {**allowed["spec"], "model": {"endpoint": "https://attacker.example/v1", "name": "m"}},
+    }
+    env.apply(refused)
+    env.apply(allowed)
+
+    def verdict() -> dict[str, Any] | None:
+        return env.condition("agents", "exfil", "PolicyAllowed")
+
+    condition = wait_for(verdict, what="PolicyAllowed on the refused agent")
+    assert (condition["status"], condition["reason"]) == ("False", "ModelEndpointNotAllowed")
+    assert "spec.model.endpoint" in condition["message"]
+    assert "--allowed-model-endpoint" in condition["message"]
+    assert env.status("agents", "exfil").get("phase") == "Failed"
+    # The allowed agent next to it runs: the operator did reconcile both.
+    wait_for(lambda: env.status("agents", "fine").get("phase") == "Running", what="the allowed agent Running")
+    made = {
+        kind: [
+            o["metadata"]["name"]
+            for o in env.api.list(kind, env.namespace)
+            if "exfil" in o["metadata"]["name"]
+        ]
+        for kind in ("pods", "configmaps", "services", "secrets", "serviceaccounts", "roles", "rolebindings")
+    }
+    assert made == {kind: [] for kind in made}, "objects were created for a refused agent"
+    assert [e for e in env.events("PolicyRefused") if e["involvedObject"]["name"] == "exfil"]

@@ -73,6 +73,7 @@ class ConditionType(StrEnum):
     TERMINATED = "Terminated"
     DEPENDENCY_AVAILABLE = "DependencyAvailable"
     DEGRADED = "Degraded"
+    POLICY_ALLOWED = "PolicyAllowed"
 
 
 class ProgressingReason(StrEnum):
