@@ -390,7 +390,12 @@ class AgentTemplate(ApiModel):
         default=None,
         max_length=DNS_SUBDOMAIN_MAX,
         pattern=DNS_SUBDOMAIN_PATTERN,
-        description="ServiceAccount the agent's pod runs as; when omitted, the one the operator sets up.",
+        description=(
+            "ServiceAccount the agent's pod runs as. When omitted, the operator creates one for this "
+            "agent alone (its name plus -agent), the only account that may write the agent's checkpoint; an "
+            "account named here gets no such grant from the operator: bind it the Role named after the "
+            "agent plus -checkpoint (docs/operations.md, Agent identity)."
+        ),
     )
     node_selector: dict[str, Annotated[str, StringConstraints(strict=True, max_length=63)]] | None = Field(
         default=None, max_length=32, description="Node labels the agent's pod must be scheduled onto."

@@ -28,7 +28,7 @@ class ResourceStatus(ApiModel):
         json_schema_extra=list_map("type"),
         description=(
             "Ready, Progressing, RestartBudgetExhausted, Invalid and Terminated; agents also report "
-            "ConfigApplied."
+            "ConfigApplied; PolicyAllowed once the operator's policy refused the resource."
         ),
     )
     restart_history: list[StrictInt] | None = Field(

@@ -52,6 +52,7 @@ from agent_supervisor.supervision import SupervisorSpec
 from agent_supervisor.translate import dependencies, in_place, labels, observe, status
 from agent_supervisor.translate.conditions import Judgement
 from agent_supervisor.translate.pods import serving_pod
+from agent_supervisor.translate.policy import PolicyRefusedError, Refusal
 from agent_supervisor.translate.projection import (
     InvalidResourceError,
     parse_agent,
@@ -113,7 +114,7 @@ class Controller:
         self.readings = SupervisorReadings()
         self.agent_statuses = SupervisedAgentStatuses(self.writer, self.queue.add)
         self._phases: dict[ObjectKey, str] = {}
-        self.secret_checks = SecretChecks(kube, settings.allow_test_tools)
+        self.secret_checks = SecretChecks(kube, settings.allow_test_tools, settings.policy)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping: asyncio.Future[None] | None = None
 
@@ -309,6 +310,9 @@ class Controller:
         except InvalidResourceError as invalid:
             await self._invalid(key, AGENT_SUPERVISORS, obj, invalid.problems, deleting)
             return
+        except PolicyRefusedError as refused:
+            await self._refused(key, AGENT_SUPERVISORS, obj, refused.refusals, deleting)
+            return
         if not deleting and FINALIZER not in (meta.get("finalizers") or []):
             obj = await self.writer.patch(
                 key,
@@ -432,6 +436,9 @@ class Controller:
         except InvalidResourceError as invalid:
             await self._invalid(key, AGENTS, obj, invalid.problems, deleting=False)
             return
+        except PolicyRefusedError as refused:
+            await self._refused(key, AGENTS, obj, refused.refusals, deleting=False)
+            return
         except RenderError as error:
             field, _, message = str(error).partition(": ")
             await self._invalid(key, AGENTS, obj, [api.FieldIssue(field, message)], deleting=False)
@@ -476,10 +483,39 @@ class Controller:
     ) -> None:
         meta = obj["metadata"]
         desired = status.invalid_status(meta.get("generation"), problems, _now(), obj.get("status"))
+        message = "; ".join(str(p) for p in problems)
+        await self._not_run(key, resource, obj, desired, ("Invalid", message), deleting)
+
+    async def _refused(
+        self,
+        key: ObjectKey,
+        resource: Resource,
+        obj: dict[str, Any],
+        refusals: list[Refusal],
+        deleting: bool,
+    ) -> None:
+        """The operator's policy refuses the resource: PolicyAllowed False, and nothing is created for it."""
+        meta = obj["metadata"]
+        desired = status.refused_status(meta.get("generation"), refusals, _now(), obj.get("status"))
+        message = "; ".join(str(r) for r in refusals)
+        await self._not_run(key, resource, obj, desired, ("PolicyRefused", message), deleting)
+
+    async def _not_run(
+        self,
+        key: ObjectKey,
+        resource: Resource,
+        obj: dict[str, Any],
+        desired: dict[str, Any],
+        event: tuple[str, str],
+        deleting: bool,
+    ) -> None:
+        """One status write for a resource the operator will not run, and a re-check later: a missing Secret
+        may be created, or a refused one labelled, meanwhile."""
+        meta = obj["metadata"]
         written = await self.writer.write_status(key, resource, obj, desired)
         if written is not obj:
             # Only a new verdict is news; the periodic re-check of an unchanged one posts nothing.
-            self.recorder.record(written, "Warning", "Invalid", "; ".join(str(p) for p in problems))
+            self.recorder.record(written, "Warning", *event)
         obj = written
         self._phases[key] = str((obj.get("status") or {}).get("phase") or "")
         if deleting:
