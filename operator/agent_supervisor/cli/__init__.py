@@ -26,10 +26,17 @@ def _run_demo(rest: Sequence[str]) -> int:
     return demo_main(list(rest))
 
 
+def _run_tree(rest: Sequence[str]) -> int:
+    from agent_supervisor.cli.tree import main as tree_main
+
+    return tree_main(list(rest))
+
+
 COMMANDS = {
     "operator": ("run the operator (reconciles Agents and AgentSupervisors)", _run_operator),
     "local": ("run the local development cluster (up, down, status)", _run_local),
     "demo": ("run the local demo end to end", _run_demo),
+    "tree": ("show the supervision trees in the terminal (also `kubectl otp tree`)", _run_tree),
 }
 
 
