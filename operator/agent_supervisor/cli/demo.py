@@ -1,13 +1,15 @@
 """`agent-supervisor demo`: the one-command local demo of a supervised restart.
 
 Starts the local cluster, the scripted model server and the operator, applies an example (the one_for_all
-team by default), crashes one agent with SIGKILL and shows the supervisor's reaction as kubectl shows it,
-then stops everything. `--validate-only` only validates the examples and needs no cluster.
+team by default), crashes one agent with SIGKILL and shows the supervisor's reaction as kubectl shows it
+(`kubectl otp tree` before and after the crash, `kubectl get`, the events), then stops everything.
+`--validate-only` only validates the examples and needs no cluster.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -73,7 +75,14 @@ def _attempts_line(attempts: dict[str, int]) -> str:
     return ", ".join(f"{child}={attempt}" for child, attempt in sorted(attempts.items()))
 
 
+def show_tree(stack: DemoStack) -> None:
+    command, output = stack.otp_tree("-n", NAMESPACE)
+    say(command)
+    show(output)
+
+
 def show_state(stack: DemoStack) -> None:
+    show_tree(stack)
     say("kubectl get otp")
     show(stack.kubectl("get", "otp", "-n", NAMESPACE))
     say("kubectl get pods -L otp.agents.dev/child,otp.agents.dev/attempt")
@@ -140,8 +149,10 @@ def run(example: Path, keep: bool) -> int:
 def _wait_for_interrupt(stack: DemoStack) -> None:
     say("the stack keeps running; in another shell:")
     print(f"    export KUBECONFIG={stack.kubeconfig}")
-    print(f"    export PATH={stack.tool_env()['PATH'].split(':', 1)[0]}:$PATH")
+    kubectl_dir, plugin_dir, _ = stack.tool_env()["PATH"].split(os.pathsep, 2)
+    print(f"    export PATH={kubectl_dir}{os.pathsep}{plugin_dir}{os.pathsep}$PATH")
     print("    kubectl get otp,pods -A")
+    print("    kubectl otp tree -A --watch")
     try:
         print("Press Ctrl-C here to stop everything.", flush=True)
         signal.pause()

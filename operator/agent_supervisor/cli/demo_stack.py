@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -35,6 +36,8 @@ REPO = Path(__file__).resolve().parents[3]
 CRDS = REPO / "crds"
 EXAMPLES = REPO / "examples"
 KUBECTL = REPO / ".tools" / "bin" / "kubectl"
+PLUGIN = "kubectl-otp"
+PLUGIN_DIR = Path(sys.executable).parent
 SYSTEM_NAMESPACE = "agent-supervisor-system"
 MODEL_SERVER = "model-server"
 MODEL_PORT = 8000
@@ -201,7 +204,8 @@ class DemoStack:
 
     def tool_env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env["PATH"] = f"{KUBECTL.parent}{os.pathsep}{env.get('PATH', '')}"
+        # kubectl, and the kubectl-otp plugin installed next to this Python (the venv's bin).
+        env["PATH"] = os.pathsep.join([str(KUBECTL.parent), str(PLUGIN_DIR), env.get("PATH", "")])
         env["KUBECONFIG"] = str(self.kubeconfig)
         env["KUBECACHEDIR"] = str(self.state_dir / "kubecache")
         return env
@@ -216,6 +220,22 @@ class DemoStack:
         if result.returncode != 0:
             raise DemoError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
         return result.stdout + result.stderr
+
+    def otp_tree(self, *args: str) -> tuple[str, str]:
+        """`kubectl otp tree` (the command shown, and its output); `agent-supervisor tree` where the plugin is
+        not installed next to this Python."""
+        if shutil.which(PLUGIN, path=self.tool_env()["PATH"]):
+            return "kubectl otp tree " + " ".join(args), self.kubectl("otp", "tree", *args)
+        result = subprocess.run(
+            [sys.executable, "-m", "agent_supervisor", "tree", *args],
+            capture_output=True,
+            text=True,
+            env=self.tool_env(),
+            timeout=60,
+        )
+        if result.returncode != 0:
+            raise DemoError(f"agent-supervisor tree failed ({result.returncode}): {result.stderr.strip()}")
+        return "agent-supervisor tree " + " ".join(args), result.stdout + result.stderr
 
     def _client(self) -> httpx.Client:
         if self._http is None:

@@ -122,8 +122,10 @@ def _connect(kubeconfig: str | None, context: str | None) -> tuple[Any, str]:
         namespace = (chosen.get("context") or {}).get("namespace") or "default"
     except config.ConfigException as err:
         if kubeconfig or context or not os.environ.get("KUBERNETES_SERVICE_HOST"):
+            where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
             raise TreeError(
-                f"cannot load the kubeconfig: {err}; pass --kubeconfig or set KUBECONFIG"
+                f"cannot load the kubeconfig {where}: {str(err).rstrip('.')}; pass --kubeconfig or set "
+                "KUBECONFIG"
             ) from err
         config.load_incluster_config()
         api_client = client.ApiClient()
