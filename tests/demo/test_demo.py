@@ -56,6 +56,14 @@ def test_demo_shows_a_supervised_one_for_all_restart_and_stops_everything() -> N
     # What kubectl showed: the supervisor's new restart count and its event.
     assert re.search(r"agentsupervisor.otp.agents.dev/team\s+one_for_all\s+3/3\s+1/3\s+Running", output)
     assert "GroupRestarted" in output and "child researcher exited" in output
+    # The tree, through the kubectl plugin, before the crash and after the restart.
+    before_crash, after_restart = output.split("pod attempts after the restart", 1)
+    tree = r"==> kubectl otp tree -n default\nNAME +KIND +STRATEGY +PHASE +READY +RESTARTS +WINDOW +BUDGET"
+    assert re.search(tree, before_crash) and re.search(tree, after_restart), output
+    row = r"\n{} +{} +{} +Running +{} +{} +{} +{} "
+    assert re.search(row.format("team", "AgentSupervisor", "one_for_all", "3/3", "0", "0/3", "3"), before_crash)
+    assert re.search(row.format("team", "AgentSupervisor", "one_for_all", "3/3", "1", "1/3", "2"), after_restart)
+    assert re.search(row.format(r"\S+ team-researcher", "Agent", "-", "1/1", "1", "-", "-"), after_restart)
     # The crashed agent's pod is still the one running it (restarted in place, never replaced).
     after_restart = output[output.index("pod attempts after the restart") :]
     assert re.search(rf"\n{re.escape(pod)}\s+1/1\s+Running\s", after_restart), after_restart
