@@ -16,7 +16,7 @@ def sup(
     child: str | None = None,
     status: dict[str, Any] | None = None,
     namespace: str = NS,
-    created: str = "2026-05-01T11:57:00Z",
+    created: str | None = "2026-05-01T11:57:00Z",
     **spec: Any,
 ) -> dict[str, Any]:
     return {
@@ -36,7 +36,7 @@ def agent(
     pool: str | None = None,
     status: dict[str, Any] | None = None,
     namespace: str = NS,
-    created: str = "2026-05-01T11:58:30Z",
+    created: str | None = "2026-05-01T11:58:30Z",
     **spec: Any,
 ) -> dict[str, Any]:
     return {
@@ -49,7 +49,7 @@ def agent(
 
 
 def _meta(
-    name: str, namespace: str, created: str, parent: str | None, child: str | None, pool: str | None
+    name: str, namespace: str, created: str | None, parent: str | None, child: str | None, pool: str | None
 ) -> dict[str, Any]:
     labels = {"app.kubernetes.io/managed-by": "agent-supervisor"}
     if parent is not None:
@@ -57,7 +57,10 @@ def _meta(
         labels["otp.agents.dev/child"] = child or name.removeprefix(f"{parent}-")
     if pool is not None:
         labels["otp.agents.dev/pool"] = pool
-    return {"name": name, "namespace": namespace, "creationTimestamp": created, "labels": labels}
+    meta: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels}
+    if created is not None:
+        meta["creationTimestamp"] = created
+    return meta
 
 
 def entry(name: str, kind: str = "Agent", phase: str = "Running", **fields: Any) -> dict[str, Any]:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+from agent_supervisor.cli.tree import Event, Mirror, Target, View
+from agent_supervisor.cli.tree_render import UNICODE
+from tests.cli.bodies import agent, sup
 
 PLUGIN = Path(sys.executable).parent / "kubectl-otp"
 
@@ -49,3 +55,31 @@ def test_a_missing_kubeconfig_is_named(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith(f"error: cannot load the kubeconfig {tmp_path / 'nowhere'}: ")
     assert "pass --kubeconfig or set KUBECONFIG" in result.stderr
+
+
+def test_the_mirror_follows_lists_and_watch_events() -> None:
+    mirror = Mirror()
+    a, b = agent("a"), agent("b")
+    mirror.apply(Event("Agent", "LISTED", (a, b)))
+    changed = agent("a", status={"phase": "Failed"})
+    mirror.apply(Event("Agent", "MODIFIED", (changed,)))
+    mirror.apply(Event("Agent", "DELETED", (b,)))
+    assert mirror.lists()["Agent"] == [changed]
+    # A fresh list (after 410 Gone) replaces everything known of the kind, deletions missed meanwhile too.
+    mirror.apply(Event("Agent", "LISTED", (b,)))
+    assert mirror.lists() == {"AgentSupervisor": [], "Agent": [b]}
+
+
+def test_watch_output_prints_a_tree_again_only_when_it_changed() -> None:
+    out = io.StringIO()
+    view = View(out, Target("team-ns", None), colour=False, branches=UNICODE)
+    # No creation time, so no age: the output must not change with the clock between the prints.
+    team = sup("team", [{"name": "a", "agent": {}}], created=None, status={"phase": "Running"})
+    view.show({"AgentSupervisor": [team], "Agent": []}, final=False)
+    view.show({"AgentSupervisor": [team], "Agent": []}, final=False)
+    team["status"]["phase"] = "Restarting"
+    view.show({"AgentSupervisor": [team], "Agent": []}, final=False)
+    first, second = out.getvalue().split("\n\n")
+    assert re.search(r"^team +AgentSupervisor +one_for_one +Running ", first, re.M)
+    assert re.search(r"^team +AgentSupervisor +one_for_one +Restarting ", second, re.M)
+    assert first.count("NAME") == second.count("NAME") == 1

@@ -127,7 +127,10 @@ def _connect(kubeconfig: str | None, context: str | None) -> tuple[Any, str]:
                 f"cannot load the kubeconfig {where}: {str(err).rstrip('.')}; pass --kubeconfig or set "
                 "KUBECONFIG"
             ) from err
-        config.load_incluster_config()
+        try:
+            config.load_incluster_config()
+        except config.ConfigException as in_pod:
+            raise TreeError(f"no kubeconfig, and no service account to use in this pod: {in_pod}") from in_pod
         api_client = client.ApiClient()
         namespace = IN_CLUSTER_NAMESPACE.read_text().strip() if IN_CLUSTER_NAMESPACE.exists() else "default"
     return client.CustomObjectsApi(api_client), namespace
@@ -249,42 +252,51 @@ class Mirror:
         return {kind: list(store.values()) for kind, store in self.objects.items()}
 
 
+STREAM_RETRIES: Final = 5
+"""Watch streams in a row that may break before delivering anything, before --watch gives up: a server that
+lists but cannot watch would otherwise be listed again and again."""
+
+
 def _stream(
     api: Any, kind: str, namespace: str | None, events: queue.Queue[Event], stop: threading.Event
 ) -> None:
-    """List, then watch from the list's version; list again when the version is too old (410 Gone)."""
+    """List, then watch from the list's version; list again when the version is too old (410 Gone) or the
+    stream broke (a connection reset, an API server restart). Errors end the watch, reported as an event."""
     from kubernetes import watch
     from kubernetes.client.exceptions import ApiException
 
     function, args = _list_function(api, kind, namespace)
+    broken = 0
     while not stop.is_set():
         try:
             items, version = _list(api, kind, namespace)
-            events.put(Event(kind, "LISTED", tuple(items)))
+        except TreeError as err:
+            events.put(Event(kind, "ERROR", (), str(err)))
+            return
+        events.put(Event(kind, "LISTED", tuple(items)))
+        try:
             # The client resumes by itself after the server ends a watch; it raises 410 when it cannot.
             for raw in watch.Watch().stream(
                 function, *args, resource_version=version, allow_watch_bookmarks=True
             ):
                 if stop.is_set():
                     return
+                broken = 0
                 # Blank keep-alive lines come through as None; bookmarks only move the version.
                 if raw is not None and raw.get("type") in ("ADDED", "MODIFIED", "DELETED"):
                     events.put(Event(kind, raw["type"], (raw["raw_object"],)))
         except ApiException as err:
-            if err.status == 410:
-                continue
-            events.put(
-                Event(
-                    kind, "ERROR", (), f"watching {PLURALS[kind]}.{GROUP} failed: {err.status} {err.reason}"
-                )
-            )
-            return
-        except TreeError as err:
-            events.put(Event(kind, "ERROR", (), str(err)))
-            return
+            if err.status != 410:
+                reason = f"watching {PLURALS[kind]}.{GROUP} failed: {err.status} {err.reason}"
+                events.put(Event(kind, "ERROR", (), reason))
+                return
         except Exception as err:
-            events.put(Event(kind, "ERROR", (), _api_error(err, kind)))
-            return
+            broken += 1
+            if broken >= STREAM_RETRIES:
+                events.put(
+                    Event(kind, "ERROR", (), f"the watch of {PLURALS[kind]}.{GROUP} keeps breaking: {err}")
+                )
+                return
 
 
 def _watch(api: Any, target: Target, view: View) -> int:
