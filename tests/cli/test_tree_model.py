@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -348,3 +349,17 @@ def test_half_written_or_invalid_bodies_still_render(spec: Any, status: Any, age
     child = agent("team-a", parent="team", status=agent_status)
     trees = forest([team], [child], NOW_TIME)
     assert {n.name for t in trees for _, n in t.walk()} >= {"team", "team-a"}
+
+
+@pytest.mark.parametrize(
+    ("stamp", "created"),
+    [
+        ("2026-05-01T11:58:30Z", datetime(2026, 5, 1, 11, 58, 30, tzinfo=UTC)),
+        ("2026-05-01T11:58:30", datetime(2026, 5, 1, 11, 58, 30, tzinfo=UTC)),
+        ("yesterday", None),
+        (None, None),
+    ],
+)
+def test_creation_times_are_read_as_utc_or_not_at_all(stamp: str | None, created: datetime | None) -> None:
+    [node] = forest([], [agent("a", created=stamp)], NOW_TIME)
+    assert node.created == created

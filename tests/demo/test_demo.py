@@ -60,9 +60,11 @@ def test_demo_shows_a_supervised_one_for_all_restart_and_stops_everything() -> N
     before_crash, after_restart = output.split("pod attempts after the restart", 1)
     tree = r"==> kubectl otp tree -n default\nNAME +KIND +STRATEGY +PHASE +READY +RESTARTS +WINDOW +BUDGET"
     assert re.search(tree, before_crash) and re.search(tree, after_restart), output
+    # NAME, KIND, STRATEGY, PHASE Running, READY, RESTARTS, WINDOW, BUDGET
     row = r"\n{} +{} +{} +Running +{} +{} +{} +{} "
-    assert re.search(row.format("team", "AgentSupervisor", "one_for_all", "3/3", "0", "0/3", "3"), before_crash)
-    assert re.search(row.format("team", "AgentSupervisor", "one_for_all", "3/3", "1", "1/3", "2"), after_restart)
+    team = ("team", "AgentSupervisor", "one_for_all", "3/3")
+    assert re.search(row.format(*team, "0", "0/3", "3"), before_crash)
+    assert re.search(row.format(*team, "1", "1/3", "2"), after_restart)
     assert re.search(row.format(r"\S+ team-researcher", "Agent", "-", "1/1", "1", "-", "-"), after_restart)
     # The crashed agent's pod is still the one running it (restarted in place, never replaced).
     after_restart = output[output.index("pod attempts after the restart") :]

@@ -17,7 +17,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
 
@@ -124,9 +124,11 @@ def _created(body: Body) -> datetime | None:
     if stamp is None:
         return None
     try:
-        return datetime.fromisoformat(stamp)
+        created = datetime.fromisoformat(stamp)
     except ValueError:
         return None
+    # The API writes UTC with a Z; a hand-written stamp without a zone is read as UTC too, not as local time.
+    return created if created.tzinfo is not None else created.replace(tzinfo=UTC)
 
 
 def _last_exit(status: Mapping[str, Any]) -> LastExit | None:
