@@ -122,7 +122,7 @@ def test_ages_read_as_kubectl_writes_them(seconds: float, age: str) -> None:
 
 @st.composite
 def trees(draw: st.DrawFn, depth: int = 0) -> Node:
-    children = draw(st.lists(trees(depth + 1), max_size=3)) if depth < 4 else []
+    children = draw(st.lists(trees(depth + 1), max_size=3)) if depth < 3 else []
     return Node(
         kind=draw(st.sampled_from(list(NodeKind))),
         namespace="ns",
@@ -134,7 +134,7 @@ def trees(draw: st.DrawFn, depth: int = 0) -> Node:
     )
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(trees(), max_size=3), st.sampled_from([UNICODE, ASCII]), st.booleans())
 def test_every_node_is_one_line_indented_by_its_depth(
     forest_: list[Node], branches, namespaces: bool
