@@ -1,15 +1,21 @@
 """A small MCP tool server (the SDK's MCPServer over streamable HTTP at /mcp), for the mcp-tools example,
 the end-to-end test and the benchmark.
 
-    python -m agent_runtime.mcp_tool_server --host 0.0.0.0 --port 8000
+    python -m agent_runtime.mcp_tool_server --host 0.0.0.0 --port 8000 [--unavailable-while PATH]
+
+`--unavailable-while PATH` answers every request with 503 while PATH exists: a server that is up (its port
+open, so its readiness probe passes) but failing, for outage drills and the end-to-end test of MCP outages.
 """
 
 import argparse
 import os
+from pathlib import Path
 
 import uvicorn
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 server = MCPServer("tools")
 
@@ -29,15 +35,32 @@ def whoami() -> str:
     return f"pid {os.getpid()}"
 
 
+class _UnavailableWhile:
+    """503 to every HTTP request while the file exists; the app otherwise (lifespan always passes)."""
+
+    def __init__(self, app: ASGIApp, path: Path) -> None:
+        self._app = app
+        self._path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self._path.exists():
+            await PlainTextResponse("unavailable", status_code=503)(scope, receive, send)
+            return
+        await self._app(scope, receive, send)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=os.environ.get("POD_IP", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--unavailable-while", type=Path, help="answer 503 while this file exists")
     args = parser.parse_args()
     # Reached through a Service name or a pod IP, not localhost: the SDK's DNS-rebinding guard (a defence for
     # servers on a desktop, reached by browsers) would refuse those Host headers.
     security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    app = server.streamable_http_app(transport_security=security)
+    app: ASGIApp = server.streamable_http_app(transport_security=security)
+    if args.unavailable_while is not None:
+        app = _UnavailableWhile(app, args.unavailable_while)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="none")
 
 

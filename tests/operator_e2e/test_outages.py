@@ -22,6 +22,7 @@ from tests.operator_e2e.harness import (
     supervisor,
     wait_for,
 )
+from tests.operator_e2e.test_mcp_tools import calculator, task_result, tool_server
 
 
 @contextmanager
@@ -117,3 +118,56 @@ def test_a_model_outage_is_waited_out_without_a_restart(env: Env) -> None:
     agent = env.status("agents", "team-job")
     assert (agent["attempt"], agent["totalRestarts"], agent["lastExit"]["code"]) == (1, 0, 0)
     assert env.status("agentsupervisors", "team")["restartsInWindow"] == "0/3"
+
+
+def test_an_mcp_server_outage_is_a_dependency_the_agent_waits_for_without_a_restart(env: Env) -> None:
+    env.operator()
+    tools = tool_server("--unavailable-while", "/tmp/unavailable")
+    # The tool server starts up (its readiness probe passes) but answers 503 to everything while the file
+    # is there: the file is made in the pod's own /tmp before the server starts.
+    # (The shell's PATH is not the kubelet's, which finds this interpreter for `python`: name it.)
+    command = " ".join([sys.executable, *tools["worker"]["command"][1:]])
+    tools["worker"]["command"] = ["sh", "-c", f"touch /tmp/unavailable && exec {command}"]
+    env.apply(supervisor("team", [tools, calculator(env)], strategy="rest_for_one"))
+
+    wait_for(
+        lambda: condition(env, "agents", "team-calc", "DependencyAvailable").get("status") == "False",
+        timeout=60,
+        what="the Agent's DependencyAvailable False",
+    )
+    unavailable = condition(env, "agents", "team-calc", "DependencyAvailable")
+    assert unavailable["reason"] == "McpServerUnavailable"
+    assert "mcp:tools" in unavailable["message"] and "HTTP 503" in unavailable["message"]
+    wait_for(
+        lambda: condition(env, "agentsupervisors", "team", "Degraded").get("status") == "True",
+        what="the supervisor Degraded",
+    )
+    assert "calc" in condition(env, "agentsupervisors", "team", "Degraded")["message"]
+    [warning] = wait_for(
+        lambda: events_about(env, "team-calc", "DependencyUnavailable"), what="a DependencyUnavailable Event"
+    )
+    assert "mcp:tools" in warning["message"]
+    assert "McpServerUnavailable" in env.kubectl("get", "agent", "team-calc").stdout
+    waiting_attempt = env.status("agents", "team-calc")["attempt"]
+
+    # The server answers again: nobody tells the agent, it finds out by itself.
+    env.kubectl("exec", "team-tools-1", "--", "rm", "/tmp/unavailable")
+    wait_for(
+        lambda: events_about(env, "team-calc", "DependencyAvailable"),
+        timeout=60,
+        what="a DependencyAvailable Event",
+    )
+    wait_for(
+        lambda: env.status("agents", "team-calc").get("phase") == "Succeeded",
+        timeout=60,
+        what="the task completed with the tool server's answer",
+    )
+    assert wait_for(lambda: task_result(env, "calc"), what="the agent pod's termination message") == "sum: 5"
+    # The same incarnation finished the task: no restart, nothing counted against the intensity.
+    agent = env.status("agents", "team-calc")
+    assert (agent["attempt"], agent["totalRestarts"]) == (waiting_attempt, 0)
+    assert env.status("agentsupervisors", "team")["restartsInWindow"] == "0/3"
+    wait_for(
+        lambda: condition(env, "agentsupervisors", "team", "Degraded").get("status") == "False",
+        what="the supervisor no longer Degraded",
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from agent_supervisor import api
@@ -137,3 +138,28 @@ def test_small_retries_reach_the_runtime_config(make_agent) -> None:
 
     retry = rendered.document["model"]["retry"]
     assert (retry["maxAttempts"], retry["maxBackoffSeconds"], retry["maxRetryAfterSeconds"]) == (2, 0.5, 1)
+
+
+def test_an_unavailable_mcp_server_is_named_with_its_own_reason() -> None:
+    down = {
+        "dependencies": [
+            {"name": "mcp:tools", "available": False, "host": "team-tools:8000", "reason": "HTTP 503"},
+            DOWN["dependencies"][0],
+        ]
+    }
+
+    judgement = dependency_judgement(down)
+
+    assert (judgement.status, judgement.reason) == (api.ConditionStatus.FALSE, "McpServerUnavailable")
+    assert judgement.message.startswith("mcp:tools endpoint team-tools:8000 unavailable past its retries")
+    assert "HTTP 503" in judgement.message and judgement.message.endswith("also unavailable: model")
+
+
+def test_any_name_the_runtime_reports_makes_a_valid_condition_reason() -> None:
+    reason_format = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")  # metav1.Condition's
+    for name in ("vector-store", "db", "9lives", "a.b/c", "-"):
+        reason = dependency_judgement({"dependencies": [{"name": name, "available": False}]}).reason
+        assert reason_format.match(reason), reason
+    assert dependency_judgement({"dependencies": [{"name": "vector-store", "available": False}]}).reason == (
+        "VectorStoreUnavailable"
+    )

@@ -5,7 +5,8 @@ unavailable now, with its host and the last failure) into conditions. An outage 
 touches the supervision core, so no restart happens and no restart intensity is spent.
 
 - Agent, DependencyAvailable: False with reason ModelUnavailable while the runtime reports the model
-  unavailable (the message names the host and the last failure, never the URL); True (Available) otherwise.
+  unavailable, McpServerUnavailable for an MCP tool server (`mcp:<server>`) (the message names the
+  dependency, its host and the last failure, never the URL); True (Available) otherwise.
 - AgentSupervisor, Degraded: True with reason DependencyUnavailable naming the children whose
   DependencyAvailable is False; False (AllAvailable) otherwise.
 
@@ -16,6 +17,7 @@ and which Event a change posts are decided here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -28,6 +30,8 @@ from agent_supervisor.translate.pods import pod_is_ready
 T, F = api.ConditionStatus.TRUE, api.ConditionStatus.FALSE
 REASONS: Final = {"model": "ModelUnavailable"}
 """The condition reason per dependency the runtime names; others get `<Name>Unavailable`."""
+PREFIX_REASONS: Final = {"mcp:": "McpServerUnavailable"}
+"""The reason per family of dependency the runtime names with a prefix (`mcp:<server>`)."""
 MAX_NAMED: Final = 5
 STREAM_EVENTS: Final = frozenset({"dependency_unavailable", "dependency_available"})
 """The runtime's `/v1/events` types after which its `/v1/status` is read again."""
@@ -35,7 +39,15 @@ _KEPT: Final = ("name", "available", "host", "reason", "since", "waits")
 
 
 def _reason(dependency: str) -> str:
-    return REASONS.get(dependency, f"{dependency[:1].upper()}{dependency[1:]}Unavailable")
+    for prefix, reason in PREFIX_REASONS.items():
+        if dependency.startswith(prefix):
+            return reason
+    if dependency in REASONS:
+        return REASONS[dependency]
+    # A condition reason is CamelCase letters and digits: anything else in a name the runtime invents is
+    # dropped rather than making the whole status write invalid.
+    camel = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", dependency))
+    return f"{camel if camel[:1].isalpha() else 'Dependency'}Unavailable"
 
 
 def outages(runtime_status: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
