@@ -171,3 +171,53 @@ def test_an_mcp_server_outage_is_a_dependency_the_agent_waits_for_without_a_rest
         lambda: condition(env, "agentsupervisors", "team", "Degraded").get("status") == "False",
         what="the supervisor no longer Degraded",
     )
+
+
+def test_under_exit_a_model_outage_crashes_the_agent_and_its_supervisor_restarts_it(env: Env) -> None:
+    env.operator()
+    port = free_port()  # refused until the model server starts
+    template = agent_template(
+        model={
+            "endpoint": f"http://127.0.0.1:{port}/v1",
+            "name": "finish",
+            "retry": {"maxAttempts": 2, "initialBackoffSeconds": 0.1, "maxBackoffSeconds": 0.5},
+        },
+        task="do the work",
+        tools=[{"name": "finish"}],
+        onDependencyOutage="exit",
+    )
+    # Room for the restarts an outage of a few seconds costs: each one is counted.
+    env.apply(
+        supervisor(
+            "team",
+            [agent_child("job", restart="transient", agent=template)],
+            maxRestarts=50,
+            periodSeconds=600,
+        )
+    )
+
+    wait_for(
+        lambda: env.status("agents", "team-job").get("totalRestarts", 0) >= 1,
+        timeout=60,
+        what="the agent restarted after exiting on the outage",
+    )
+    crashed = env.status("agents", "team-job")["lastExit"]
+    assert (crashed["code"], crashed["reason"], crashed["classification"]) == (
+        75,
+        "ModelUnavailable",
+        "abnormal",
+    )
+    assert f"127.0.0.1:{port}" in crashed["message"]
+    in_window = int(env.status("agentsupervisors", "team")["restartsInWindow"].split("/")[0])
+    assert in_window >= 1, "each exit is counted against the restart intensity"
+    # The outage is shown as what it is under exit: crashes and restarts, not a wait.
+    assert condition(env, "agents", "team-job", "DependencyAvailable").get("status") != "False"
+
+    with model_server(env, port):
+        wait_for(
+            lambda: env.status("agents", "team-job").get("phase") == "Succeeded",
+            timeout=60,
+            what="a restarted incarnation to finish the task",
+        )
+    agent = env.status("agents", "team-job")
+    assert agent["lastExit"]["code"] == 0 and agent["totalRestarts"] >= 1
