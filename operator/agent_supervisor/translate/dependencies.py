@@ -7,8 +7,9 @@ touches the supervision core, so no restart happens and no restart intensity is 
 - Agent, DependencyAvailable: False with reason ModelUnavailable while the runtime reports the model
   unavailable, McpServerUnavailable for an MCP tool server (`mcp:<server>`) (the message names the
   dependency, its host and the last failure, never the URL); True (Available) otherwise.
-- AgentSupervisor, Degraded: True with reason DependencyUnavailable naming the children whose
-  DependencyAvailable is False; False (AllAvailable) otherwise.
+- AgentSupervisor, Degraded: True with reason DependencyUnavailable naming the agent children whose
+  DependencyAvailable is False and the child supervisors that are Degraded themselves (so an outage deep in
+  a tree shows at its root); False (AllAvailable) otherwise. An Event marks each change of its status.
 
 The operator reads the runtime status of each serving agent pod when its `/v1/events` stream (re)connects or
 sends a `dependency_*` event (controller/dependency_watch.py); which pods to follow, what to keep of a status,
@@ -82,13 +83,26 @@ def dependency_judgement(runtime_status: Mapping[str, Any] | None) -> Judgement:
     return Judgement(api.ConditionType.DEPENDENCY_AVAILABLE, F, _reason(name), message)
 
 
-def degraded_judgement(children: Mapping[str, Sequence[api.Condition]]) -> Judgement:
-    """The supervisor's Degraded from its children's conditions (child name -> its conditions)."""
+def _has(conditions: Sequence[api.Condition], kind: api.ConditionType, status: api.ConditionStatus) -> bool:
+    found = api.find_condition(conditions, kind)
+    return found is not None and found.status == status
+
+
+def degraded_judgement(
+    children: Mapping[str, Sequence[api.Condition]],
+    supervisors: Mapping[str, Sequence[api.Condition]] | None = None,
+) -> Judgement:
+    """The supervisor's Degraded from its children's conditions (child name -> its conditions): its agent
+    children's DependencyAvailable and its child supervisors' own Degraded."""
     waiting = sorted(
         name
         for name, conditions in children.items()
-        if (found := api.find_condition(conditions, api.ConditionType.DEPENDENCY_AVAILABLE)) is not None
-        and found.status == F
+        if _has(conditions, api.ConditionType.DEPENDENCY_AVAILABLE, F)
+    )
+    waiting += sorted(
+        f"{name} (a degraded child supervisor)"
+        for name, conditions in (supervisors or {}).items()
+        if _has(conditions, api.ConditionType.DEGRADED, T)
     )
     if not waiting:
         return Judgement(api.ConditionType.DEGRADED, F, "AllAvailable")
@@ -161,6 +175,20 @@ class Notice:
     type: str
     reason: str
     message: str
+
+
+def degraded_notice(before: Any, after: Any) -> Notice | None:
+    """The Event a change of the supervisor's Degraded between two raw condition lists is worth, if any: only
+    a change of its status (a first False, a supervisor that never was degraded, posts nothing)."""
+    old = api.find_condition(parse_conditions(before), api.ConditionType.DEGRADED)
+    new = api.find_condition(parse_conditions(after), api.ConditionType.DEGRADED)
+    if new is None or (old is not None and old.status == new.status):
+        return None
+    if new.status == T:
+        return Notice("Warning", "Degraded", new.message)
+    if old is None:
+        return None
+    return Notice("Normal", "AllAvailable", "no child waits for an unavailable dependency any more")
 
 
 def transition_notice(before: Any, after: Any) -> Notice | None:
