@@ -1,6 +1,6 @@
-"""How the operator learns of dependency outages (controller/dependency_watch.py), against a real agent runtime
-process and the scripted model server: the report follows the runtime's `/v1/status` as outages begin and
-end, each change queues a reconcile, and a pod that stops serving is forgotten."""
+"""How the operator learns of dependency outages (controller/dependency_watch.py), against a real agent
+runtime process and the scripted model server: the report follows the runtime's `/v1/status` as outages
+begin and end, each change queues a reconcile, and a pod that stops serving is forgotten."""
 
 from __future__ import annotations
 
