@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TOOLS := .tools/bin
 export PATH := $(CURDIR)/$(TOOLS):$(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup tools test lint typecheck layers unit crds demo kind-demo kind-test models test-models bench clean
+.PHONY: setup tools test lint typecheck layers unit hostile crds demo kind-demo kind-test models test-models bench clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -51,6 +51,10 @@ unit: setup
 
 # lint + types + import layers + every test
 test: setup lint typecheck layers unit
+
+# The hostile-manifest corpus alone (tests/hostile/cases.yaml), with its count of cases; part of `make unit` too.
+hostile: setup
+	$(BIN)/python -m pytest tests/hostile -q -s
 
 crds: $(STAMP) tools
 	$(BIN)/python -m agent_supervisor.api.crdgen --out crds --chart-out charts/agent-supervisor/crds

@@ -21,7 +21,7 @@ import pytest
 
 from agent_runtime.config import parse_config
 from benchmarks.reporting import ResultTable, p50_p99, print_when_done
-from tests.runtime.conftest import Runtime, agent_config, eventually
+from tests.runtime.conftest import LOOPBACK_ANY_PORT, Runtime, agent_config, eventually
 from tests.runtime.inprocess import run_task
 from tests.runtime.realmodels.conftest import LlamaServer, pages_the_model_copies
 from tests.runtime.realmodels.llamacpp import available
@@ -69,7 +69,7 @@ def test_step_overhead_against_llama_cpp(tmp_path: Path) -> None:
     if (missing := available()) is not None:
         pytest.skip(missing)
     llama = LlamaServer(tmp_path / "llama.log")
-    tools = [{"name": "http_get", "settings": {"allowedHosts": ["127.0.0.1"]}}]
+    tools = [{"name": "http_get", "settings": LOOPBACK_ANY_PORT}]
     config = agent_config("bench", llama.url, SYSTEM, tools=tools, checkpoint=tmp_path / "bench.ckpt")
     config["model"] |= {"name": "smollm2-135m", "parameters": {"temperature": 0}, "maxOutputTokens": 100}
     config["model"].pop("timeoutSeconds")

@@ -42,6 +42,12 @@ def _parser() -> "argparse.ArgumentParser":
         "--scenarios", help="YAML file of scripted scenarios (built-in ones are always there)"
     )
     server.add_argument("--api-key", help="require this bearer token from clients")
+    server.add_argument(
+        "--max-request-bytes",
+        type=int,
+        default=None,
+        help="refuse request bodies past this many bytes with 413 (default 32 MiB)",
+    )
     return parser
 
 
@@ -56,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "model-server":
         from agent_runtime.modelserver.serve import serve
 
-        sys.exit(serve(args.host, args.port, args.scenarios, args.api_key))
+        sys.exit(serve(args.host, args.port, args.scenarios, args.api_key, args.max_request_bytes))
     if args.command == "check-config":
         from agent_runtime.config import ConfigError, load_config
 

@@ -9,16 +9,18 @@ error bodies keep FastAPI's shape (`{"detail": ...}`).
 import hmac
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Final
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from agent_runtime.agent import Agent
+from agent_runtime.body_limit import BodyLimit
 from agent_runtime.config import ConfigError
 from agent_runtime.events import EventBus
 from agent_runtime.messages import AgentMessage
@@ -27,6 +29,9 @@ from agent_runtime.peers import AGENT_TOKEN_HEADER
 from agent_runtime.reload import ConfigReloader
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+DEFAULT_MAX_REQUEST_BYTES: Final = 1024 * 1024
+"""A message's JSON is held in memory whole to be parsed: bodies past this are refused
+(AGENT_MAX_REQUEST_BYTES changes it)."""
 
 
 def _detail(status: int, detail: object, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -59,7 +64,12 @@ def _validation_errors(err: ValidationError) -> list[dict[str, Any]]:
 
 
 def create_app(
-    agent: Agent, reloader: ConfigReloader, events: EventBus, metrics: Metrics, token: str | None
+    agent: Agent,
+    reloader: ConfigReloader,
+    events: EventBus,
+    metrics: Metrics,
+    token: str | None,
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
 ) -> Starlette:
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -113,5 +123,6 @@ def create_app(
             Route("/v1/messages", guarded(messages), methods=["POST"]),
             Route("/v1/config/reload", guarded(reload), methods=["POST"]),
             Route("/v1/events", guarded(event_stream)),
-        ]
+        ],
+        middleware=[Middleware(BodyLimit, max_bytes=max_request_bytes, error_body=lambda m: {"detail": m})],
     )

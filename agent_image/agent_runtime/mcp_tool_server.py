@@ -1,7 +1,8 @@
 """A small MCP tool server (the SDK's MCPServer over streamable HTTP at /mcp), for the mcp-tools example,
 the end-to-end test and the benchmark.
 
-    python -m agent_runtime.mcp_tool_server --host 0.0.0.0 --port 8000 [--unavailable-while PATH]
+    python -m agent_runtime.mcp_tool_server --host 0.0.0.0 --port 8000 [--max-request-bytes N]
+        [--unavailable-while PATH]
 
 `--unavailable-while PATH` answers every request with 503 while PATH exists: a server that is up (its port
 open, so its readiness probe passes) but failing, for outage drills and the end-to-end test of MCP outages.
@@ -16,6 +17,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from agent_runtime.body_limit import BodyLimit
 
 server = MCPServer("tools")
 
@@ -33,6 +36,10 @@ def echo(text: str) -> str:
 @server.tool(description="Which process answered: its pid (it changes when the server is restarted).")
 def whoami() -> str:
     return f"pid {os.getpid()}"
+
+
+def _rpc_error(message: str) -> dict[str, object]:
+    return {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": message}}
 
 
 class _UnavailableWhile:
@@ -53,15 +60,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=os.environ.get("POD_IP", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--max-request-bytes",
+        type=int,
+        default=1024 * 1024,
+        help="request bodies (JSON-RPC messages, held whole by the SDK) past this are refused with 413",
+    )
     parser.add_argument("--unavailable-while", type=Path, help="answer 503 while this file exists")
     args = parser.parse_args()
     # Reached through a Service name or a pod IP, not localhost: the SDK's DNS-rebinding guard (a defence for
     # servers on a desktop, reached by browsers) would refuse those Host headers.
     security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    app: ASGIApp = server.streamable_http_app(transport_security=security)
+    app = server.streamable_http_app(transport_security=security)
+    if args.max_request_bytes < 1:
+        parser.error(f"--max-request-bytes must be at least 1, not {args.max_request_bytes}")
+    # JSON-RPC's error shape, as the SDK answers other bad requests.
+    capped: ASGIApp = BodyLimit(app, args.max_request_bytes, lambda message: _rpc_error(message))
     if args.unavailable_while is not None:
-        app = _UnavailableWhile(app, args.unavailable_while)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="none")
+        capped = _UnavailableWhile(capped, args.unavailable_while)
+    uvicorn.run(capped, host=args.host, port=args.port, log_level="warning", ws="none")
 
 
 if __name__ == "__main__":

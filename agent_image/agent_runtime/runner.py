@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 
 from agent_runtime import exitcodes, termination
 from agent_runtime.agent import Agent, Exit, ModelFactory
-from agent_runtime.api import create_app
+from agent_runtime.api import DEFAULT_MAX_REQUEST_BYTES, create_app
 from agent_runtime.checkpoint import CheckpointError, CheckpointTooLargeError
 from agent_runtime.checkpoint.factory import open_store
 from agent_runtime.config import ConfigError, RuntimeConfig, config_path_from_env, load_config
@@ -30,6 +30,7 @@ from agent_runtime.tools import CrashRequestedError
 log = logging.getLogger(__name__)
 
 TOKEN_ENV: Final = "AGENT_MESSAGE_TOKEN"
+MAX_REQUEST_BYTES_ENV: Final = "AGENT_MAX_REQUEST_BYTES"
 OUTBOX_GRACE_SECONDS: Final = 2.0
 
 
@@ -88,6 +89,18 @@ def _bind(host: str, port: int) -> socket.socket:
         raise ConfigError(f"cannot listen on {host}:{port} (AGENT_HOST/AGENT_PORT): {err.strerror}") from err
     sock.set_inheritable(True)
     return sock
+
+
+def _max_request_bytes() -> int:
+    raw = os.environ.get(MAX_REQUEST_BYTES_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_REQUEST_BYTES
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(
+            f"{MAX_REQUEST_BYTES_ENV}={raw!r}: expected a positive number of bytes, e.g. 1048576, "
+            "or leave it unset"
+        )
+    return int(raw)
 
 
 def _model_factory(metrics: Metrics, events: EventBus) -> ModelFactory:
@@ -180,6 +193,7 @@ async def run_agent() -> int:
     """The `agent-runtime` process: returns the exit code (see agent_runtime.exitcodes)."""
     try:
         config = load_config(config_path_from_env())
+        max_request_bytes = _max_request_bytes()
         sock = _bind(os.environ.get("AGENT_HOST", "0.0.0.0"), int(os.environ.get("AGENT_PORT", "8080")))
         agent, reloader, events, metrics = await _build(config)
     except (ConfigError, CheckpointError) as err:
@@ -187,7 +201,9 @@ async def run_agent() -> int:
         _summarise(outcome, None)
         return outcome.code
     token = os.environ.get(TOKEN_ENV) or None
-    server, serving = await _serve(create_app(agent, reloader, events, metrics, token), sock)
+    server, serving = await _serve(
+        create_app(agent, reloader, events, metrics, token, max_request_bytes), sock
+    )
     outcome = await _supervise_loop(agent, reloader, config)
     if outcome.code == exitcodes.EXIT_OK:
         await agent.drain_outbox(OUTBOX_GRACE_SECONDS)

@@ -3,11 +3,14 @@
 Pure pydantic (no I/O imports): the operator imports this through `agent_runtime.config`.
 """
 
+import ipaddress
 import re
 from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
+
+from agent_runtime.egress import parse_host_entry
 
 RUNTIME_SECRET_ENV: Final = frozenset({"AGENT_MESSAGE_TOKEN"})
 """Environment the runtime holds for itself and never hands to a program (the model API key's variable is
@@ -41,11 +44,56 @@ class AskAgentSettings(PeerSettings):
 class HttpGetSettings(ToolSettings):
     allowed_hosts: list[str] = Field(
         min_length=1,
-        description="Hosts the tool may fetch from: exact names, or `*.example.com` for any subdomain.",
+        description=(
+            "Hosts the tool may fetch from: exact names or IP addresses, or `*.example.com` for any "
+            "subdomain (names only, never addresses); `host:port` allows that port only, not allowedPorts."
+        ),
+    )
+    allowed_ports: list[int] = Field(
+        default_factory=lambda: [80, 443],
+        min_length=1,
+        description="Ports the tool may connect to, for allowedHosts entries without a port of their own.",
+    )
+    allowed_networks: list[str] = Field(
+        default_factory=list,
+        description=(
+            "CIDR networks the tool may connect to although they are private, loopback, link-local, "
+            "multicast or reserved (e.g. 10.0.0.0/8, 127.0.0.1/32, fd00::/8); addresses of such ranges "
+            "outside them are refused, whatever name resolves to them."
+        ),
     )
     max_bytes: int = Field(default=65536, gt=0, description="Response bodies are cut at this many bytes.")
-    timeout_seconds: float = Field(default=10.0, gt=0)
+    timeout_seconds: float = Field(
+        default=10.0, gt=0, description="The whole call, redirects included, fails after this."
+    )
     max_redirects: int = Field(default=3, ge=0, description="Each redirect target must be allowed too.")
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_entries(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            parse_host_entry(entry)  # raises ValueError naming the entry and the fix
+        return value
+
+    @field_validator("allowed_ports")
+    @classmethod
+    def _ports(cls, value: list[int]) -> list[int]:
+        for port in value:
+            if not 1 <= port <= 65535:
+                raise ValueError(f"{port} is not a port: give numbers from 1 to 65535")
+        return value
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            if "/" not in network:
+                raise ValueError(f"{network!r} is not a CIDR network: write it as {network}/32 (or /128)")
+            try:
+                ipaddress.ip_network(network)
+            except ValueError as err:
+                raise ValueError(f"{network!r} is not a CIDR network: {err}") from None
+        return value
 
 
 class RunProgramSettings(ToolSettings):

@@ -22,6 +22,7 @@ from celpy.evaluation import CELEvalError, CELFunction
 
 from localcluster.schema import causes, cel_library, nodes
 from localcluster.schema.causes import OMIT, Cause
+from localcluster.schema.cel_evaluator import ShortCircuitRunner
 from localcluster.schema.cel_values import to_cel
 from localcluster.schema.correlation import MISSING, Correlation
 from localcluster.schema.nodes import Schema
@@ -73,7 +74,7 @@ _FUNCTIONS: Final[dict[str, CELFunction]] = {
     "orValue": _or_value,
 }
 _KNOWN_NAMES: Final = cel_library.KNOWN_FUNCTIONS | frozenset(_FUNCTIONS)
-_ENVIRONMENT: Final = celpy.Environment()
+_ENVIRONMENT: Final = celpy.Environment(runner_class=ShortCircuitRunner)
 
 
 @lru_cache(maxsize=1024)

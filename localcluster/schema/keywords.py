@@ -8,12 +8,10 @@ converted to field errors the way kube-apiserver converts them.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any, TypeGuard
 
-from localcluster.schema import causes, formats, nodes
+from localcluster.schema import causes, formats, goregex, nodes
 from localcluster.schema.causes import Cause, go_quote, go_scalar
 from localcluster.schema.correlation import CREATE, Correlation, json_equal
 from localcluster.schema.nodes import Schema
@@ -143,12 +141,11 @@ def _check_string(value: str, schema: Schema, name: str, field: str) -> list[Cau
     return []
 
 
-@lru_cache(maxsize=512)
-def _compiled(pattern: str) -> re.Pattern[str] | None:
+def _compiled(pattern: str) -> goregex.Compiled | None:
     """The compiled `pattern`, or None for one that does not compile (structural_errors rejects those)."""
     try:
-        return re.compile(pattern)
-    except re.error:
+        return goregex.compile_pattern(pattern)
+    except goregex.PatternError:
         return None
 
 

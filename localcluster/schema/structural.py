@@ -9,11 +9,10 @@ reported as field-error strings under the given location, e.g.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from localcluster.schema import cel_rules, keywords, nodes, pruning
+from localcluster.schema import cel_rules, goregex, keywords, nodes, pruning
 from localcluster.schema.causes import go_quote, go_value
 from localcluster.schema.cel_rules import RuleError
 from localcluster.schema.nodes import Schema
@@ -117,8 +116,8 @@ def _check_shape(node: Schema, loc: str, problems: list[str], specified: str | N
     pattern = node.get("pattern")
     if isinstance(pattern, str):
         try:
-            re.compile(pattern)
-        except re.error as error:
+            goregex.compile_pattern(pattern)
+        except goregex.PatternError as error:
             detail = f"must be a valid regular expression, but isn't: {error}"
             problems.append(f"{loc}.pattern: Invalid value: {go_quote(pattern)}: {detail}")
     if node.get("uniqueItems") is True:

@@ -6,12 +6,23 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from localcluster.schema import cel_rules, defaulting, keywords, listtypes, nodes, objectmeta, pruning
+from localcluster.schema import causes, cel_rules, defaulting, keywords, listtypes, nodes, objectmeta, pruning
 from localcluster.schema.causes import Cause
 from localcluster.schema.cel_rules import Rule, RuleError
 from localcluster.schema.correlation import CREATE, Correlation, for_update
 from localcluster.schema.nodes import Schema
-from localcluster.schema.paths import ROOT, FieldPath
+from localcluster.schema.paths import NIL, ROOT, FieldPath
+
+# Schema failures after which kube-apiserver runs no x-kubernetes-validations rule (strategy.go's
+# hasBlockingErr): a wrong type, a missing required field, an unsupported enum value, a string, list or map
+# over its maximum size.
+_BLOCKING = frozenset(
+    {causes.NOT_SUPPORTED, causes.REQUIRED, causes.TOO_LONG, causes.TOO_MANY, causes.TYPE_INVALID}
+)
+RULES_NOT_CHECKED = (
+    "some validation rules were not checked because the object was invalid; correct the existing errors to "
+    "complete validation"
+)
 
 
 class SchemaError(ValueError):
@@ -62,6 +73,12 @@ class CustomResourceValidator:
         if old is None or not listtypes.check(dict(old), self._schema, ROOT):
             # On update, list uniqueness is only enforced if the old object honoured it.
             found += listtypes.check(value, self._schema, ROOT)
+        if not any(self._rules.values()):
+            return found
+        if any(cause.reason in _BLOCKING for cause in found):
+            # kube-apiserver's hasBlockingErr: the rules were written for objects of the schema's shape, and
+            # running them on a list far over its maxItems would cost what the CRD's cost estimate ruled out.
+            return [*found, causes.invalid(NIL, None, RULES_NOT_CHECKED)]
         found += self._check_rules(value, self._schema, ROOT, corr, resource_root=True)
         return found
 

@@ -91,7 +91,12 @@ def _full_template() -> dict[str, Any]:
         task="Summarise.",
         tools=[
             ToolSpec(
-                name="http_get", allowed_hosts=["*.example.com"], max_response_bytes=1000, timeout_seconds=9
+                name="http_get",
+                allowed_hosts=["*.example.com"],
+                allowed_ports=[443, 8443],
+                allowed_networks=["10.96.0.0/12"],
+                max_response_bytes=1000,
+                timeout_seconds=9,
             ),
             ToolSpec(
                 name="run_program",

@@ -174,6 +174,10 @@ def test_cel_rules_stand_where_the_budget_affords_them_and_no_deeper() -> None:
         "spec.children[].worker.env[]",
     ]
     assert rule_paths("an image reference has no whitespace") == [
+        "spec.children[].agent.image",
+        "spec.children[].pool.template.image",
+        "spec.children[].supervisor.children[].agent.image",
+        "spec.children[].supervisor.children[].pool.template.image",
         "spec.children[].supervisor.children[].worker.image",
         "spec.children[].worker.image",
     ]

@@ -12,7 +12,7 @@ import pytest
 
 from agent_supervisor.controller import kube, main, metrics
 from agent_supervisor.controller.leader import LEASE_NAME
-from agent_supervisor.translate import manifests, projection
+from agent_supervisor.translate import labels, manifests, projection
 
 NAMESPACE = "agent-supervisor-system"
 POD_NAME = "agent-supervisor-5d9c7-x2x4q"
@@ -144,10 +144,14 @@ def test_the_rbac_rules_name_exactly_the_resources_the_operator_uses(render, pic
     expected = {(r.group, r.plural) for r in used if r is not kube.LEASES}
     expected |= {(r.group, f"{r.plural}/status") for r in (kube.AGENTS, kube.AGENT_SUPERVISORS)}
     assert rule_resources(operator_rules) == expected
-    assert rule_resources(leader_rules) == {(kube.LEASES.group, kube.LEASES.plural)}
+    assert rule_resources(leader_rules) == {
+        (kube.LEASES.group, kube.LEASES.plural),
+        (kube.SECRETS.group, kube.SECRETS.plural),
+    }
     named = [rule for rule in leader_rules if "resourceNames" in rule]
-    assert [rule["resourceNames"] for rule in named] == [[LEASE_NAME]]
-    assert sorted(verb for rule in leader_rules for verb in rule["verbs"]) == ["create", "get", "patch"]
+    assert [rule["resourceNames"] for rule in named] == [[LEASE_NAME], [labels.CONTROL_SECRET]]
+    leases = [rule for rule in leader_rules if rule["resources"] == [kube.LEASES.plural]]
+    assert sorted(verb for rule in leases for verb in rule["verbs"]) == ["create", "get", "patch"]
 
 
 def test_the_operator_may_watch_and_delete_services_for_worker_children(render, pick):
@@ -185,3 +189,20 @@ def test_kopf_needs_no_cluster_wide_access_in_namespaced_mode():
     """Namespaced mode grants nothing cluster-wide: that holds as long as kopf scans neither CRDs nor
     namespaces."""
     assert main.kopf_settings().scanning.disabled is True
+
+
+def test_the_charts_policy_values_become_the_operators_policy(render, pick):
+    values = {
+        "policy": {
+            "allowedModelEndpoints": ["https://api.openai.com/v1"],
+            "allowedImages": ["registry.example.com/agents/*"],
+            "allowedServiceAccounts": ["agents-*"],
+            "secretLabels": {"otp.agents.dev/agent-readable": "true"},
+        }
+    }
+    chosen = main.parse_args(expanded_args(container(render, pick, values))).policy
+    assert chosen.model_endpoints == ("https://api.openai.com/v1",)
+    assert chosen.images == ("registry.example.com/agents/*",)
+    assert chosen.service_accounts == ("agents-*",)
+    assert chosen.secret_labels == {"otp.agents.dev/agent-readable": "true"}
+    assert not main.parse_args(expanded_args(container(render, pick, {}))).policy.restricts

@@ -233,7 +233,13 @@ def test_the_network_policies_isolate_agent_pods_by_tree(render, pick, kinds):
         {"port": settings.control_port, "protocol": "TCP"},
     ]
     egress = base["egress"]
-    assert egress[0] == {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
+    kube_dns = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+    }
+    dns_ports = [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
+    assert egress[0] == {"to": [kube_dns], "ports": dns_ports}, "DNS goes to the cluster DNS, nowhere else"
+    assert all(rule.get("to") for rule in egress), "no egress rule is open to every address"
     assert egress[1] == {
         "to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}],
         "ports": [{"port": 443, "protocol": "TCP"}],
@@ -248,6 +254,13 @@ def test_the_network_policies_isolate_agent_pods_by_tree(render, pick, kinds):
     assert team["egress"][0]["to"] == team["ingress"][0]["from"]
     # A standalone agent is the root of its own tree.
     assert standalone[labels.ROOT] == "solo"
+
+
+def test_the_dns_egress_peers_can_be_set_for_a_cluster_whose_dns_differs(render, kinds):
+    node_local = [{"ipBlock": {"cidr": "169.254.20.10/32"}}]
+    values = {"networkPolicy": {"enabled": True, "dns": {"to": node_local}}}
+    (base,) = [p for p in kinds(render(values), "NetworkPolicy") if p["metadata"]["name"].endswith("-agents")]
+    assert base["spec"]["egress"][0]["to"] == node_local
 
 
 def test_network_policies_go_to_the_watched_namespaces(render, kinds):

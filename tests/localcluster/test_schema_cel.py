@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import celpy
 import pytest
 
 from localcluster.schema import Cause, CustomResourceValidator, SchemaError
+from localcluster.schema.cel_evaluator import ShortCircuitRunner
 
 
 def with_rules(node: dict[str, Any], *rules: dict[str, Any]) -> dict[str, Any]:
@@ -251,7 +253,47 @@ def test_error_text_uses_the_rule_message_when_given() -> None:
 
 def test_rules_are_skipped_for_values_of_the_wrong_type() -> None:
     schema = {"type": "object", "properties": {"n": with_rules({"type": "integer"}, {"rule": "self > 0"})}}
-    assert [cause.reason for cause in validate(schema, {"n": "text"})] == ["FieldValueTypeInvalid"]
+    assert [cause.reason for cause in validate(schema, {"n": "text"})] == [
+        "FieldValueTypeInvalid",
+        "FieldValueInvalid",
+    ]
+    assert validate(schema, {"n": "text"})[1].message == (
+        '<nil>: Invalid value: "null": some validation rules were not checked because the object was '
+        "invalid; correct the existing errors to complete validation"
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "blocking"),
+    [
+        ({"tags": ["a"] * 3}, "spec.tags: Too many: 3: must have at most 2 items"),
+        ({"name": "x" * 9}, "spec.name: Too long: may not be more than 8 bytes"),
+        (
+            {"name": 1},
+            'spec.name: Invalid value: "integer": spec.name in body must be of type string: "integer"',
+        ),
+        ({"color": "green"}, 'spec.color: Unsupported value: "green": supported values: "red"'),
+    ],
+)
+def test_no_rule_runs_after_a_blocking_schema_error(spec: dict[str, Any], blocking: str) -> None:
+    """kube-apiserver's hasBlockingErr: a list over maxItems (2,000 children of a supervisor) is refused at
+    once, without evaluating rules whose cost grows with the list."""
+    schema = with_rules(
+        {
+            "type": "object",
+            "properties": {
+                "tags": {"type": "array", "maxItems": 2, "items": {"type": "string"}},
+                "name": {"type": "string", "maxLength": 8},
+                "color": {"type": "string", "enum": ["red"]},
+            },
+        },
+        {"rule": "false", "message": "the rule ran"},
+    )
+    found = messages(validate(schema, spec))
+    assert found[0] == blocking
+    assert "the rule ran" not in " ".join(found)
+    assert found[-1].startswith('<nil>: Invalid value: "null": some validation rules were not checked')
+    assert messages(validate(schema, {"tags": ["a"]})) == ["spec: Invalid value: the rule ran"]
 
 
 @pytest.mark.parametrize(
@@ -301,3 +343,27 @@ def test_root_rules_see_type_meta_and_only_name_fields_of_metadata() -> None:
         "metadata": {"name": "a-1", "generateName": "a-", "labels": {"x": "y"}},
     }
     assert validator.validate(obj) == []
+
+
+def test_logical_operators_skip_the_right_operand_once_the_left_decides() -> None:
+    """celpy evaluated both operands, so `!has(p.pool) || self.children.all(...)` walked the list for every
+    child, pool or not."""
+    calls: list[int] = []
+
+    def probe() -> Any:
+        calls.append(1)
+        return celpy.celtypes.BoolType(True)
+
+    environment = celpy.Environment(runner_class=ShortCircuitRunner)
+    results = {}
+    for text in ("true || probe()", "false && probe()", "false || probe()", "true && probe()"):
+        program = environment.program(environment.compile(text), functions={"probe": probe})
+        results[text] = (bool(program.evaluate({})), len(calls))
+    assert results == {
+        "true || probe()": (True, 0),
+        "false && probe()": (False, 0),
+        "false || probe()": (True, 1),
+        "true && probe()": (True, 2),
+    }
+    # An error on the left is still absorbed by a deciding right operand, as in cel-go.
+    assert messages(validate(with_rules(OBJECT, {"rule": "self.missing == 1 || true"}), {})) == []

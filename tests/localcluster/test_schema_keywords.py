@@ -372,3 +372,12 @@ def test_update_keeps_list_duplicates_only_if_old_had_them() -> None:
 def test_an_uncompilable_pattern_does_not_crash_validation() -> None:
     schema = {"type": "object", "properties": {"s": {"type": "string", "pattern": "(open"}}}
     assert spec_causes(schema, {"s": "anything"}) == []
+
+
+def test_patterns_have_go_semantics_so_dollar_is_the_end_of_the_text() -> None:
+    """Python's `$` also matches before a final newline; Go's (RE2's) does not, and kube-apiserver is Go."""
+    schema = {"type": "string", "pattern": r"^[^\s]+$"}
+    assert spec_causes(schema, "ghcr.io/x/y:1") == []
+    assert messages(spec_causes(schema, "ghcr.io/x/y:1\n")) == [
+        "spec: Invalid value: \"ghcr.io/x/y:1\\n\": spec in body should match '^[^\\s]+$'"
+    ]

@@ -70,3 +70,19 @@ def test_a_replica_that_loses_the_lease_stops_and_exits(env: Env) -> None:
     wait_for(lambda: process.poll() is not None, timeout=15, what="op-1 to exit")
     assert process.returncode == 3, operator.log_tail()
     assert "leadership lost" in operator.log_tail()
+
+
+def test_sigterm_stops_the_controller_before_kopf_waits_for_hung_tasks(env: Env) -> None:
+    # The operator holds a stream per serving agent pod. On SIGTERM kopf waits up to 5 s for every task
+    # created since it started before it cancels them; the controller stops them first, in kopf's cleanup,
+    # so kopf finds nothing left to wait for (its log says so at debug level).
+    operator = env.operator("op-1", "--verbose")
+    env.apply(supervisor("team", [agent_child("a"), agent_child("b")]))
+    wait_running(env, "team", 2)
+
+    operator.kill(signal.SIGTERM)
+
+    assert operator.process is not None and operator.process.returncode == 0, operator.log_tail()
+    log = operator.log_path.read_text(errors="replace")
+    assert "stop_acting' succeeded" in log, operator.log_tail()
+    assert "Hung tasks stopping is skipped: no tasks given." in log, operator.log_tail()

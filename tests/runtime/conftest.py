@@ -40,6 +40,21 @@ def free_address() -> tuple[str, int]:
         return host, sock.getsockname()[1]
 
 
+def loopback_http_get(url: str) -> dict[str, Any]:
+    """http_get settings reaching the local test server at `url`: its host and port, and loopback opted into
+    explicitly (http_get refuses loopback, private and other non-public addresses otherwise)."""
+    host, port = url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)
+    return {"allowedHosts": [f"{host}:{port}"], "allowedNetworks": ["127.0.0.0/8"]}
+
+
+LOOPBACK_ANY_PORT: dict[str, Any] = {
+    "allowedHosts": ["127.0.0.1"],
+    "allowedPorts": list(range(1024, 65536)),
+    "allowedNetworks": ["127.0.0.0/8"],
+}
+"""http_get settings for test pages on loopback at a port not known when the config is written."""
+
+
 def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(

@@ -8,6 +8,7 @@ import pytest
 
 from agent_runtime import exitcodes
 from agent_runtime.checkpoint import decode_state
+from tests.runtime.conftest import loopback_http_get
 
 WORD_COUNT = {"name": "run_program", "settings": {"command": ["wc", "-w"]}}
 
@@ -22,7 +23,7 @@ def test_multi_step_tool_use_reaches_a_final_answer(
     model_server, runtimes, make_config, marker, site, tmp_path
 ):
     checkpoint = tmp_path / "a.ckpt"
-    tools = [{"name": "http_get", "settings": {"allowedHosts": ["127.0.0.1"]}}, WORD_COUNT]
+    tools = [{"name": "http_get", "settings": loopback_http_get(site)}, WORD_COUNT]
     config = make_config(
         "multi",
         model_server.url,

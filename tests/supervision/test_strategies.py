@@ -162,3 +162,18 @@ def test_crash_of_a_restarted_child_during_the_start_phase_restarts_the_group_ag
     sup.settle()
     assert sup.ops() == [("stop", "b"), ("start", "a"), ("start", "b"), ("start", "c")]
     assert len(sup.state.restarts) == 2
+
+
+def test_a_group_restart_counts_once_and_only_for_the_failed_child():
+    """What status.totalRestarts and children[].restarts report (docs/supervision.md, strategies)."""
+    for strategy in ("one_for_all", "rest_for_one"):
+        sup = Driver(supervisor(strategy, "a", "b", "c"))
+        sup.start_and_settle()
+        attempts = {name: sup.state.find(name).attempt for name in "abc"}
+        sup.crash("b")
+        sup.settle()
+        restarted = {name for _, name in sup.ops() if name != "b"}
+        assert restarted == ({"a", "c"} if strategy == "one_for_all" else {"c"})
+        assert {name: sup.state.find(name).restarts for name in "abc"} == {"a": 0, "b": 1, "c": 0}
+        assert all(sup.state.find(name).attempt > attempts[name] for name in restarted | {"b"})
+        assert len(sup.state.restarts) == 1, "one restart in the intensity window"

@@ -6,12 +6,16 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from agent_runtime.config import parse_config
-from agent_supervisor import supervision
-from agent_supervisor.translate import agent_pod, labels, manifests
+from agent_supervisor import api, supervision
+from agent_supervisor.translate import agent_pod, labels, manifests, projection
 from agent_supervisor.translate.runtime_config import RenderContext, render
 from agent_supervisor.translate.settings import OperatorSettings
+from tests import rbac
+from tests.translate.conftest import agent_body
 
 SETTINGS = OperatorSettings(default_image="agent-runtime:dev")
 
@@ -199,7 +203,7 @@ def test_service_selects_the_agents_pods_by_name(make_agent):
 
 
 def test_checkpoint_objects_grant_access_to_one_config_map_only(make_agent):
-    agent = make_agent("solo", serviceAccountName="robot")
+    agent = make_agent("solo")
     cm = manifests.checkpoint_config_map(agent)
     role = manifests.checkpoint_role(agent)
     binding = manifests.checkpoint_role_binding(agent)
@@ -212,7 +216,7 @@ def test_checkpoint_objects_grant_access_to_one_config_map_only(make_agent):
             "apiGroups": [""],
             "resources": ["configmaps"],
             "resourceNames": ["solo-checkpoint"],
-            "verbs": ["get", "update", "patch"],
+            "verbs": ["get", "update"],
         }
     ]
     assert binding["roleRef"] == {
@@ -220,8 +224,53 @@ def test_checkpoint_objects_grant_access_to_one_config_map_only(make_agent):
         "kind": "Role",
         "name": "solo-checkpoint",
     }
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "robot", "namespace": "team-ns"}]
-    assert manifests.checkpoint_role_binding(make_agent())["subjects"][0]["name"] == "default"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "solo-agent", "namespace": "team-ns"}]
+
+
+def test_each_agent_runs_as_its_own_service_account_owned_by_it(make_agent):
+    agent = make_agent("solo")
+    account = manifests.service_account(agent)
+    assert account["kind"] == "ServiceAccount"
+    assert account["metadata"]["name"] == "solo-agent"
+    assert owner(account)["uid"] == "uid-solo"  # garbage-collected with the Agent
+    assert agent_pod.pod(agent, 1, "h", SETTINGS)["spec"]["serviceAccountName"] == "solo-agent"
+
+
+def test_an_agent_naming_its_service_account_runs_as_it_and_gets_no_binding(make_agent):
+    agent = make_agent("solo", serviceAccountName="robot")
+    assert agent_pod.pod(agent, 1, "h", SETTINGS)["spec"]["serviceAccountName"] == "robot"
+    # Its Role still exists for the user to bind; the operator binds no account it did not create.
+    assert manifests.checkpoint_role(agent)["rules"][0]["resourceNames"] == ["solo-checkpoint"]
+    with pytest.raises(ValueError, match="names its own ServiceAccount"):
+        manifests.checkpoint_role_binding(agent)
+
+
+def _identity_objects(agent: api.Agent) -> list[dict[str, Any]]:
+    return [manifests.checkpoint_role(agent), manifests.checkpoint_role_binding(agent)]
+
+
+@given(
+    first=st.from_regex(r"[a-z][a-z0-9]{0,20}", fullmatch=True),
+    second=st.from_regex(r"[a-z][a-z0-9]{0,20}", fullmatch=True),
+)
+def test_an_agents_identity_can_write_its_own_checkpoint_and_no_other(first: str, second: str) -> None:
+    assume(first != second)
+    a, b = (projection.parse_agent(agent_body(name)) for name in (first, second))
+    objects = _identity_objects(a) + _identity_objects(b)
+    for agent, other in ((a, b), (b, a)):
+        mine = agent_pod.pod(agent, 1, "h", SETTINGS)["spec"]["serviceAccountName"]
+        subject = ("team-ns", mine)
+        own, theirs = (
+            labels.checkpoint_name(agent.metadata.name or ""),
+            labels.checkpoint_name(other.metadata.name or ""),
+        )
+        assert all(rbac.allowed(objects, subject, verb, "configmaps", own) for verb in ("get", "update"))
+        assert not any(
+            rbac.allowed(objects, subject, verb, "configmaps", theirs)
+            for verb in ("get", "update", "patch", "delete")
+        )
+        # The namespace's shared account, which every other workload runs as, can write no checkpoint.
+        assert not rbac.allowed(objects, ("team-ns", "default"), "update", "configmaps", own)
 
 
 def test_messaging_secret_belongs_to_the_root(make_supervisor):

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from agent_runtime.body_limit import BodyLimit
 from agent_runtime.modelserver.scenarios import (
     AFTER_SCRIPT,
     Scenario,
@@ -26,8 +27,23 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def create_model_app(scenarios: dict[str, Scenario], api_key: str | None = None) -> FastAPI:
+DEFAULT_MAX_REQUEST_BYTES = 32 * 1024 * 1024
+"""A chat request carries the whole conversation, which can be long; past this it is refused with 413."""
+
+
+def create_model_app(
+    scenarios: dict[str, Scenario],
+    api_key: str | None = None,
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+) -> FastAPI:
     app = FastAPI(title="scripted-model-server", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=max_request_bytes,
+        error_body=lambda message: {
+            "error": {"message": message, "type": "invalid_request_error", "code": 413}
+        },
+    )
     failures: Counter[tuple[str, int, str]] = Counter()
     log: list[dict[str, Any]] = []
     usage = {"requests": 0, "promptTokens": 0, "completionTokens": 0}

@@ -12,10 +12,12 @@ from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from agent_runtime.body_limit import BodyLimit
 from agent_runtime.incarnation_protocol import (
     IncarnationState,
     ReleaseRequest,
@@ -28,6 +30,7 @@ from agent_runtime.pod_supervisor.feed import FeedClosedError
 from agent_runtime.pod_supervisor.supervisor import PodSupervisor, Reply
 
 MAX_BODY_BYTES: Final = 64 * 1024
+"""The protocol's requests are a few fields: nothing sent here needs more."""
 Endpoint = Callable[[Request], Awaitable[Response]]
 M = TypeVar("M", bound=BaseModel)
 
@@ -54,18 +57,6 @@ def _reply(reply: Reply) -> JSONResponse:
     return JSONResponse(body, status_code=reply.status)
 
 
-async def _body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _BadRequestError(413, f"body: larger than {MAX_BODY_BYTES} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise _BadRequestError(413, f"body: larger than {MAX_BODY_BYTES} bytes")
-    return bytes(body)
-
-
 def _line(line: WatchLine) -> str:
     return line.model_dump_json(by_alias=True) + "\n"
 
@@ -78,7 +69,7 @@ def _field(location: tuple[int | str, ...]) -> str:
 
 
 async def _parse(request: Request, model: type[M]) -> M:
-    raw = await _body(request)
+    raw = await request.body()  # BodyLimit caps it
     try:
         document = json.loads(raw)
     except ValueError as err:
@@ -156,5 +147,6 @@ def create_app(supervisor: PodSupervisor, token_sha256: str | None, heartbeat_se
             Route("/v1/incarnation", guarded(start), methods=["POST"]),
             Route("/v1/incarnation/stop", guarded(stop), methods=["POST"]),
             Route("/v1/incarnation/release", guarded(release), methods=["POST"]),
-        ]
+        ],
+        middleware=[Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, error_body=lambda m: {"message": m})],
     )

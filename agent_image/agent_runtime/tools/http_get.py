@@ -1,11 +1,22 @@
-"""`http_get`: fetch a URL from an allowlist of hosts, with the body cut at a size cap."""
+"""`http_get`: fetch a URL from an allowlist of hosts and ports, with the body cut at a size cap.
 
+What may be reached is decided in egress.py: the URL's host and port against `allowedHosts` and
+`allowedPorts` before each request (redirects included), and the address actually connected to against
+private, loopback, link-local, multicast and reserved ranges unless `allowedNetworks` lists it
+(http_connect.py, at connect time).
+`timeoutSeconds` bounds the whole call, redirects included: a server trickling a byte a second cannot hold it
+longer (httpx's own timeouts are per read).
+"""
+
+import asyncio
+import ipaddress
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from pydantic import Field
 
 from agent_runtime import tls
+from agent_runtime.egress import HostEntry, IPNetwork, parse_host_entry, url_refusal
 from agent_runtime.tool_settings import HttpGetSettings
 from agent_runtime.tools.base import Tool, ToolArguments, ToolContext, ToolError, ToolResult
 
@@ -13,17 +24,7 @@ if TYPE_CHECKING:
     # Imported where it is used: importing httpx costs start-up time before /readyz that nothing needs.
     import httpx
 
-
-def host_allowed(host: str, allowed: list[str]) -> bool:
-    """Exact host names, or `*.example.com` patterns matching any subdomain (not the apex itself)."""
-    host = host.lower().rstrip(".")
-    for pattern in allowed:
-        pattern = pattern.lower().rstrip(".")
-        if pattern.startswith("*.") and host.endswith(pattern[1:]) and host != pattern[2:]:
-            return True
-        if host == pattern:
-            return True
-    return False
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class HttpGetArguments(ToolArguments):
@@ -36,6 +37,8 @@ class HttpGetTool(Tool[HttpGetArguments]):
 
     def __init__(self, settings: HttpGetSettings) -> None:
         self._settings = settings
+        self._entries: list[HostEntry] = [parse_host_entry(entry) for entry in settings.allowed_hosts]
+        self._networks: list[IPNetwork] = [ipaddress.ip_network(net) for net in settings.allowed_networks]
         self._client: httpx.AsyncClient | None = None
         self.description = (
             f"Fetch a URL with HTTP GET; returns at most {settings.max_bytes} bytes of the body. "
@@ -46,17 +49,29 @@ class HttpGetTool(Tool[HttpGetArguments]):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ToolError(f"{url!r} is not an http(s) URL")
-        if not host_allowed(parts.hostname, self._settings.allowed_hosts):
+        try:
+            port = parts.port or _DEFAULT_PORTS[parts.scheme]
+        except ValueError:
+            raise ToolError(f"{url!r} has a bad port") from None
+        refusal = url_refusal(parts.hostname, port, self._entries, self._settings.allowed_ports)
+        if refusal is not None:
             allowed = ", ".join(self._settings.allowed_hosts)
-            raise ToolError(f"host {parts.hostname!r} is not allowed; allowed hosts: {allowed}")
+            raise ToolError(f"{refusal}; allowed hosts: {allowed}")
 
     def _http(self) -> "httpx.AsyncClient":
         # One client for the tool's life: making one per call (it loads the CA bundle) cost ~20 ms a call.
         if self._client is None:
             import httpx
 
+            from agent_runtime.tools.http_connect import CheckedTransport
+
+            transport = CheckedTransport(tls.client_context(), self._networks)
+            # trust_env off: a proxy from HTTP(S)_PROXY would connect in our place, past the address check.
             self._client = httpx.AsyncClient(
-                timeout=self._settings.timeout_seconds, follow_redirects=False, verify=tls.client_context()
+                timeout=self._settings.timeout_seconds,
+                follow_redirects=False,
+                transport=transport,
+                trust_env=False,
             )
         return self._client
 
@@ -66,9 +81,16 @@ class HttpGetTool(Tool[HttpGetArguments]):
             self._client = None
 
     async def run(self, args: HttpGetArguments, context: ToolContext) -> ToolResult:
+        timeout = self._settings.timeout_seconds
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._fetch(args.url)
+        except TimeoutError:
+            raise ToolError(f"GET {args.url} took longer than {timeout:g}s (timeoutSeconds)") from None
+
+    async def _fetch(self, url: str) -> ToolResult:
         import httpx
 
-        url = args.url
         client = self._http()
         # Redirects are followed by hand so every hop is checked against the allowlist.
         for _ in range(self._settings.max_redirects + 1):

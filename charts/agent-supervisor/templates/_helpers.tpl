@@ -69,6 +69,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 agent-supervisor-operator
 {{- end -}}
 
+{{/* The pod supervisors' control Secret's name is fixed in the operator (translate/labels.py CONTROL_SECRET). */}}
+{{- define "agent-supervisor.controlSecretName" -}}
+agent-supervisor-control
+{{- end -}}
+
 {{/* The port of the agents' HTTP API (messages, config reload): fixed in the operator (agent_pod.py). */}}
 {{- define "agent-supervisor.agentPort" -}}
 8080
@@ -89,40 +94,11 @@ agent-supervisor-operator
 
 {{/*
 What the operator does to the resources of the namespaces it serves: the same rules in a ClusterRole
-(all namespaces) or in a Role per watched namespace. Derived from operator/agent_supervisor/controller/:
-kube.py names every resource the operator touches; the verbs are the calls made on each.
-
-  otp.agents.dev agents, agentsupervisors
-    list, watch    kopf's watches and indexes (handlers.py)
-    get            reconciler.py reads the latest object before each reconcile
-    create, patch  executor.py server-side applies child resources (apply creates: create + patch);
-                   reconciler.py merge-patches its finalizer; executor.py the incarnation and stop annotations
-    delete         executor.py removes children that left the spec
-  agents/status, agentsupervisors/status
-    patch          reconciler.py writes the status (merge patch with a resourceVersion precondition)
-  pods
-    list, watch    kopf's index and events of the operator's pods (label selector managed-by)
-    create, delete executor.py starts incarnations and stops them, and deletes leftovers
-    patch          executor.py notes an in-place incarnation's attempt on its pod (annotation)
-    deletecollection
-                   finished.py deletes finished pods of replaced incarnations in batches (label selector)
-  configmaps
-    create, patch  agents.py applies the config ConfigMap and creates the checkpoint ConfigMap
-    get, update    not called, but held: the checkpoint Role the operator creates grants get/update/patch on
-                   one ConfigMap, and RBAC only lets a subject grant permissions it holds (escalation rule)
-  services
-    create, patch  agents.py applies the agent's Service
-  secrets
-    get            tokens.py reads a tree's messaging token, control_token.py the pod supervisors' control
-                   token; secret_checks.py checks referenced model Secrets
-    create         tokens.py creates the tree's messaging Secret, control_token.py the control Secret
-  events
-    create         recorder.py posts Events (kopf's own event posting is off in main.py)
-  roles, rolebindings (rbac.authorization.k8s.io)
-    create, patch  agents.py applies the checkpoint Role and RoleBinding of each agent
-
-Nothing cluster-wide beyond this: main.py disables kopf's scanning, so kopf neither lists CRDs nor
-namespaces; the API group check in main.py is a discovery request, which every authenticated client may make.
+(all namespaces) or in a Role per watched namespace. Every verb is listed with the code that makes the call in
+docs/operations.md ("RBAC rules"), a table tests/chart/test_rbac_doc.py keeps equal to what this renders.
+kube.py names every resource the operator touches. Nothing cluster-wide beyond this: main.py disables kopf's
+scanning, so kopf neither lists CRDs nor namespaces; the API group check in main.py is a discovery request,
+which every authenticated client may make.
 */}}
 {{- define "agent-supervisor.operatorRules" -}}
 - apiGroups: ["otp.agents.dev"]
@@ -142,6 +118,9 @@ namespaces; the API group check in main.py is a discovery request, which every a
   verbs: ["list", "watch", "create", "patch", "delete"]
 - apiGroups: [""]
   resources: ["secrets"]
+  verbs: ["get", "create"]
+- apiGroups: [""]
+  resources: ["serviceaccounts"]
   verbs: ["get", "create"]
 - apiGroups: [""]
   resources: ["events"]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     Field,
     StrictBool,
     StrictFloat,
@@ -19,8 +21,11 @@ from agent_supervisor.api.base import (
     DNS_SUBDOMAIN_MAX,
     DNS_SUBDOMAIN_PATTERN,
     ApiModel,
+    SpecError,
+    cel_rule,
     list_map,
     require_unique,
+    validations,
 )
 from agent_supervisor.api.common import (
     DEFAULT_MAX_RESTARTS,
@@ -36,6 +41,7 @@ from agent_supervisor.api.common import (
 from agent_supervisor.api.mcp import MAX_MCP_SERVERS, McpServerSpec
 from agent_supervisor.api.pod import EnvVar, ResourceRequirements, Toleration
 from agent_supervisor.api.status import ResourceStatus
+from agent_supervisor.api.worker import IMAGE_PATTERN, IMAGE_WHITESPACE
 
 MAX_TOOLS = 32
 MAX_ENV = 32
@@ -122,14 +128,37 @@ class ModelSpec(ApiModel):
     )
 
 
+_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_NAMED_LABEL = r"([a-z0-9][-a-z0-9]*)?[a-z]([-a-z0-9]*[a-z0-9])?"
+"""A label with a letter in it: what a wildcard's last label must be (an address has none)."""
 HostPattern = Annotated[
     str,
     StringConstraints(
         strict=True,
         max_length=DNS_SUBDOMAIN_MAX,
-        pattern=r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:[0-9]{1,5})?$",
+        # A name or an IPv4 address, or `*.` and a name whose last label has a letter: wildcards match host
+        # names only, never addresses. An optional `:port` allows that port only.
+        pattern=rf"^({_LABEL}(\.{_LABEL})*|\*\.({_LABEL}\.)*{_NAMED_LABEL})(:[0-9]{{1,5}})?$",
     ),
 ]
+Port = Annotated[StrictInt, Field(ge=1, le=65535)]
+CidrNetwork = Annotated[
+    str,
+    StringConstraints(strict=True, max_length=43),
+    Field(json_schema_extra={"format": "cidr"}),
+    AfterValidator(lambda value: _cidr(value)),  # a lambda: _cidr is defined below, for reading order
+]
+
+
+def _cidr(value: str) -> str:
+    """The network as written, if it is one; otherwise a ValueError naming the fix."""
+    if "/" not in value:
+        raise ValueError(f"{value!r} is not a CIDR network: write it as {value}/32 (or /128 for IPv6)")
+    try:
+        ipaddress.ip_network(value)
+    except ValueError as err:
+        raise ValueError(f"{value!r} is not a CIDR network: {err}") from None
+    return value
 
 
 ProgramArg = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=4096)]
@@ -169,7 +198,28 @@ class ToolSpec(ApiModel):
         json_schema_extra={"x-kubernetes-list-type": "set"},
         description=(
             "http_get: the hosts it may contact, e.g. api.github.com or *.example.com (a leading *. matches "
-            "subdomains); every other host is refused."
+            "subdomains, never IP addresses); every other host is refused. host:port allows that port only, "
+            "instead of allowedPorts."
+        ),
+    )
+    allowed_ports: list[Port] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+        description=(
+            "http_get: the ports it may connect to, for allowedHosts entries without a :port of their own "
+            "(default [80, 443])."
+        ),
+    )
+    allowed_networks: list[CidrNetwork] | None = Field(
+        default=None,
+        max_length=64,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+        description=(
+            "http_get: private, loopback, link-local, multicast or reserved networks (CIDR, e.g. "
+            "10.96.0.0/12 for in-cluster Services) it may connect to. Addresses of those ranges outside them "
+            "are refused, whatever allowed name resolves to them; the check is on the address connected to."
         ),
     )
     max_response_bytes: StrictInt | None = Field(
@@ -180,8 +230,9 @@ class ToolSpec(ApiModel):
         ge=1,
         le=3600,
         description=(
-            "ask_agent and http_get: how long to wait for the reply before the call fails; run_program: "
-            "the program's process group is killed after this."
+            "ask_agent: how long to wait for the reply before the call fails; http_get: how long the "
+            "whole call may take, redirects included; run_program: the program's process group is killed "
+            "after this."
         ),
     )
     command: list[ProgramArg] | None = Field(
@@ -222,6 +273,8 @@ class ToolSpec(ApiModel):
     @model_validator(mode="after")
     def _unique_hosts(self) -> ToolSpec:
         require_unique(self.allowed_hosts or [], "allowedHosts", None, "host")
+        require_unique([str(p) for p in self.allowed_ports or []], "allowedPorts", None, "port")
+        require_unique(self.allowed_networks or [], "allowedNetworks", None, "network")
         require_unique([var.name for var in self.env or []], "env", "name", "environment variable name")
         return self
 
@@ -315,8 +368,15 @@ class AgentTemplate(ApiModel):
         default=None,
         min_length=1,
         max_length=512,
+        # As a worker's image: the pattern, a CEL rule for API servers whose `$` matches before a final
+        # newline, and the model's own check with the fix.
+        json_schema_extra={
+            "pattern": IMAGE_PATTERN,
+            **validations(cel_rule("!self.matches('\\\\s')", IMAGE_WHITESPACE)),
+        },
         description=(
-            "Container image of the agent runtime; defaults to the operator's configured agent image."
+            "Container image of the agent runtime (no whitespace); defaults to the operator's configured "
+            "agent image."
         ),
     )
     resources: ResourceRequirements | None = Field(
@@ -332,7 +392,12 @@ class AgentTemplate(ApiModel):
         default=None,
         max_length=DNS_SUBDOMAIN_MAX,
         pattern=DNS_SUBDOMAIN_PATTERN,
-        description="ServiceAccount the agent's pod runs as; when omitted, the one the operator sets up.",
+        description=(
+            "ServiceAccount the agent's pod runs as. When omitted, the operator creates one for this "
+            "agent alone (its name plus -agent), the only account that may write the agent's checkpoint; an "
+            "account named here gets no such grant from the operator: bind it the Role named after the "
+            "agent plus -checkpoint (docs/operations.md, Agent identity)."
+        ),
     )
     node_selector: dict[str, Annotated[str, StringConstraints(strict=True, max_length=63)]] | None = Field(
         default=None, max_length=32, description="Node labels the agent's pod must be scheduled onto."
@@ -346,6 +411,8 @@ class AgentTemplate(ApiModel):
 
     @model_validator(mode="after")
     def _unique_names(self) -> AgentTemplate:
+        if self.image is not None and any(char.isspace() for char in self.image):
+            raise SpecError("image", IMAGE_WHITESPACE)
         require_unique([tool.name for tool in self.tools or []], "tools", "name", "tool name")
         require_unique([var.name for var in self.env or []], "env", "name", "environment variable name")
         require_unique([mcp.name for mcp in self.mcp_servers or []], "mcpServers", "name", "MCP server name")

@@ -73,6 +73,7 @@ class ConditionType(StrEnum):
     TERMINATED = "Terminated"
     DEPENDENCY_AVAILABLE = "DependencyAvailable"
     DEGRADED = "Degraded"
+    POLICY_ALLOWED = "PolicyAllowed"
 
 
 class ProgressingReason(StrEnum):
@@ -212,7 +213,8 @@ class Condition(ApiModel):
         pattern=r"^[A-Z][A-Za-z0-9]*$",
         description=(
             "Condition type: Ready, Progressing, ConfigApplied and DependencyAvailable (agents), Degraded "
-            "(supervisors), RestartBudgetExhausted, Invalid, or Terminated."
+            "(supervisors), RestartBudgetExhausted, Invalid, PolicyAllowed (False: refused by the operator's "
+            "policy), or Terminated."
         ),
     )
     status: ConditionStatus = Field(description="Whether the condition holds: True, False or Unknown.")

@@ -38,7 +38,13 @@ _AGE = _column("Age", ".metadata.creationTimestamp", "date", "Time since the res
 
 AGENT_COLUMNS = [
     _column("Phase", ".status.phase", "string", "Summary of the agent's conditions."),
-    _column("Restarts", ".status.totalRestarts", "integer", "Restarts since the agent was created."),
+    _column(
+        "Restarts",
+        ".status.totalRestarts",
+        "integer",
+        "Restarts after the agent's own exits since it was created; restarts as a sibling in a group restart "
+        "(one_for_all, rest_for_one) are not counted.",
+    ),
     _column("Supervisor", ".status.supervisor", "string", "The AgentSupervisor the agent is a child of."),
     _column("Model", ".spec.model.name", "string", "The model the agent calls."),
     _column("Last Exit", ".status.lastExit.reason", "string", "Why the agent's previous pod exited."),
@@ -57,7 +63,10 @@ SUPERVISOR_COLUMNS = [
     _column("Pools", ".status.poolsReady", "string", "Ready members out of replicas of each pool."),
     _column("Workers", ".status.workersReady", "string", "Each worker child and its phase."),
     _column(
-        "Restarts", ".status.restartsInWindow", "string", "Restarts in the current window out of maxRestarts."
+        "Restarts",
+        ".status.restartsInWindow",
+        "string",
+        "Restarts in the current window out of maxRestarts; a group restart counts once.",
     ),
     _column("Phase", ".status.phase", "string", "Summary of the supervisor's conditions."),
     _column(

@@ -5,6 +5,7 @@ The phase is a pure function of the conditions, so it never disagrees with them.
 | condition (status True)                         | phase      |
 |-------------------------------------------------|------------|
 | Invalid                                         | Failed     |
+| PolicyAllowed False (the operator's policy)     | Failed     |
 | RestartBudgetExhausted                          | Failed     |
 | Terminated, reason Completed                    | Succeeded  |
 | Terminated, reason Failed                       | Failed     |
@@ -57,6 +58,9 @@ def _true(conditions: Sequence[Condition], condition_type: str) -> Condition | N
 def phase_from_conditions(conditions: Sequence[Condition]) -> Phase:
     """The phase that summarises these conditions (see the module's table)."""
     if _true(conditions, ConditionType.INVALID) or _true(conditions, ConditionType.RESTART_BUDGET_EXHAUSTED):
+        return Phase.FAILED
+    refused = find_condition(conditions, ConditionType.POLICY_ALLOWED)
+    if refused is not None and refused.status is ConditionStatus.FALSE:
         return Phase.FAILED
     terminated = _true(conditions, ConditionType.TERMINATED)
     if terminated is not None:

@@ -17,10 +17,14 @@ from agent_supervisor.api.base import (
     validations,
 )
 
-# Kubernetes' resource.Quantity syntax (e.g. 500m, 1.5, 256Mi, 1e3).
+# Kubernetes' resource.Quantity syntax (e.g. 500m, 1.5, 256Mi, 1e3) without a minus sign: a container's
+# requests and limits are never negative (the Pod API refuses them, but only once the operator makes the pod).
 _DECIMAL = r"(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
-QUANTITY_PATTERN = rf"^(\+|-)?{_DECIMAL}(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?{_DECIMAL}))?$"
-Quantity = StrictInt | Annotated[str, StringConstraints(strict=True, pattern=QUANTITY_PATTERN, max_length=64)]
+QUANTITY_PATTERN = rf"^\+?{_DECIMAL}(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?{_DECIMAL}))?$"
+Quantity = (
+    Annotated[StrictInt, Field(ge=0)]
+    | Annotated[str, StringConstraints(strict=True, pattern=QUANTITY_PATTERN, max_length=64)]
+)
 
 
 class ResourceRequirements(ApiModel):

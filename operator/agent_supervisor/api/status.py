@@ -28,7 +28,7 @@ class ResourceStatus(ApiModel):
         json_schema_extra=list_map("type"),
         description=(
             "Ready, Progressing, RestartBudgetExhausted, Invalid and Terminated; agents also report "
-            "ConfigApplied."
+            "ConfigApplied; PolicyAllowed once the operator's policy refused the resource."
         ),
     )
     restart_history: list[StrictInt] | None = Field(
@@ -45,7 +45,13 @@ class ResourceStatus(ApiModel):
     total_restarts: StrictInt = Field(
         default=0,
         ge=0,
-        description="Restarts since creation: of an agent's pod, or of a supervisor's children.",
+        description=(
+            "Restarts since creation, one per restart decided after a child exited or failed to start. "
+            "An Agent's counts only restarts caused by its own exits: being stopped and started again "
+            "because a sibling failed (one_for_all, rest_for_one) does not count, though its attempt "
+            "advances; nor does a pod replaced for a pod-setting change. A supervisor's is the sum of its "
+            "children's: a group restart counts once, for the child that failed, whatever the group's size."
+        ),
     )
     last_exit: ExitInfo | None = Field(
         default=None,

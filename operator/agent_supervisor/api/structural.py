@@ -11,7 +11,8 @@ this module rewrites it:
   null in a non-nullable field before defaulting, so `task: null` means the same as leaving `task` out, which
   is exactly what None means in the models. With `nullable` the null would be stored, CEL's `has()` would see
   the field as present, and defaults would not apply.
-- `int | str` becomes `x-kubernetes-int-or-string` with the string's constraints (as Kubernetes' Quantity).
+- `int | str` becomes `x-kubernetes-int-or-string` with the constraints of both (as Kubernetes' Quantity): the
+  API server applies `minimum` only to the integer, `pattern` and `maxLength` only to the string.
 - `const` becomes a one-value `enum`; JSON Schema's numeric `exclusiveMinimum` becomes OpenAPI 3.0's boolean.
 - `additionalProperties: true` (a free-form `dict[str, Any]`) becomes `x-kubernetes-preserve-unknown-fields`;
   `additionalProperties: false` (pydantic's `extra="forbid"`) is dropped, since pruning already removes
@@ -134,8 +135,8 @@ class _Converter:
         if len(options) == 1:
             return self.convert({**options[0], **rest}, expanding, path)
         if sorted(option.get("type", "") for option in options) == ["integer", "string"]:
-            string_constraints = next(o for o in options if o["type"] == "string")
-            merged = {**{k: v for k, v in string_constraints.items() if k != "type"}, **rest}
+            constraints = {k: v for option in options for k, v in option.items() if k != "type"}
+            merged = {**constraints, **rest}
             converted = self.convert(merged, expanding, path)
             converted["anyOf"] = [{"type": "integer"}, {"type": "string"}]
             converted["x-kubernetes-int-or-string"] = True

@@ -356,7 +356,12 @@ class ChildStatus(ApiModel):
     )
     ready: StrictBool = Field(default=False, description="Whether the child is Ready.")
     restarts: StrictInt = Field(
-        default=0, ge=0, description="How many times this supervisor restarted the child."
+        default=0,
+        ge=0,
+        description=(
+            "How many times this supervisor restarted the child after the child itself exited or failed to "
+            "start; restarts as a sibling in another child's one_for_all or rest_for_one group do not count."
+        ),
     )
     last_exit: ExitInfo | None = Field(default=None, description="How the child last exited.")
 

@@ -1,7 +1,8 @@
 """The local demo stack: local cluster, CRDs, the scripted model server as a pod, and the operator.
 
 `DemoStack` is a context manager; leaving it stops the operator process and the cluster (which stops every
-pod process), also on Ctrl-C. The examples' model endpoint,
+pod process), also on Ctrl-C. While it runs, the operator is restarted whenever it exits (keeper.py), as its
+Deployment would restart it in a cluster. The examples' model endpoint,
 http://model-server.agent-supervisor-system.svc:8000/v1, reaches the model server pod through the local
 cluster's Service DNS for HTTP.
 """
@@ -24,6 +25,7 @@ from typing import Any, TypeVar
 import httpx
 
 from agent_runtime.incarnation_protocol import DEFAULT_CONTROL_PORT
+from agent_supervisor.cli.keeper import Backoff, Keeper
 from agent_supervisor.translate import labels as label_keys
 from agent_supervisor.translate.incarnations import CURRENT_ATTEMPT
 from agent_supervisor.translate.pods import pod_is_ready
@@ -105,9 +107,10 @@ class DemoStack:
             state_dir = Path(self._temp.name)
         self.state_dir = state_dir
         self.cluster: LocalClusterThread | None = None
-        self.operator: subprocess.Popen[bytes] | None = None
+        self.operator: Keeper | None = None
         self.operator_log = state_dir / "operator.log"
         self.metrics_port = _free_port()
+        self.operator_backoff = Backoff()
         self._http: httpx.Client | None = None
 
     # --- starting -----------------------------------------------------------------------------------------
@@ -135,17 +138,19 @@ class DemoStack:
             *("--lease-namespace", SYSTEM_NAMESPACE, "--id", "demo-operator"),
             *("--metrics-host", "127.0.0.1", "--metrics-port", str(self.metrics_port)),
         ]
-        with self.operator_log.open("ab") as log:
-            self.operator = subprocess.Popen(
-                command, env=self.tool_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
+        self.operator = Keeper("operator", command, self.tool_env(), self.operator_log, self.operator_backoff)
+        self.operator.start()
         wait_until(self._operator_healthy, timeout, "the operator to serve /healthz")
 
     def _operator_healthy(self) -> bool:
-        if self.operator is not None and self.operator.poll() is not None:
-            raise DemoError(
-                f"the operator exited with {self.operator.returncode}:\n{self.operator_log_tail()}"
-            )
+        if self.operator is not None and self.operator.restarts == 0:
+            # An exit before it ever served is a setup error (no CRDs, ...): say so rather than retry it.
+            process = self.operator.process
+            if process is not None and process.poll() is not None:
+                raise DemoError(f"the operator exited with {process.returncode}:\n{self.operator_log_tail()}")
+        return self.operator_serving()
+
+    def operator_serving(self) -> bool:
         try:
             url = f"http://127.0.0.1:{self.metrics_port}/healthz"
             return httpx.get(url, timeout=1).status_code == 200
@@ -162,13 +167,8 @@ class DemoStack:
     def stop(self) -> None:
         """Stop the operator, then the cluster and its pods; safe to call more than once."""
         try:
-            if self.operator is not None and self.operator.poll() is None:
-                self.operator.terminate()
-                try:
-                    self.operator.wait(timeout=_STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    self.operator.kill()
-                    self.operator.wait()
+            if self.operator is not None:
+                self.operator.stop(timeout=_STOP_TIMEOUT)
         finally:
             if self._http is not None:
                 self._http.close()

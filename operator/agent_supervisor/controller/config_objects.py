@@ -1,6 +1,8 @@
-"""An Agent's configuration objects: its config ConfigMap, Service, checkpoint ConfigMap, and the Role and
-RoleBinding for that checkpoint. Every Agent (standalone or a supervisor's child) gets them; they are written
-with server-side apply, only when the rendered revision is new to this process.
+"""An Agent's configuration objects: its config ConfigMap, Service, checkpoint ConfigMap, the Role for that
+checkpoint and, unless its spec names a ServiceAccount, its own ServiceAccount and the RoleBinding of the Role
+to it. Every Agent (standalone or a supervisor's child) gets them; they are written with server-side apply
+(the checkpoint ConfigMap and ServiceAccount are created once), only when the rendered revision is new to this
+process.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from agent_supervisor.controller.kube import (
     CONFIG_MAPS,
     ROLE_BINDINGS,
     ROLES,
+    SERVICE_ACCOUNTS,
     SERVICES,
     AlreadyExistsError,
     KubeClient,
 )
-from agent_supervisor.translate import manifests
+from agent_supervisor.translate import labels, manifests
+from agent_supervisor.translate.projection import InvalidResourceError
 from agent_supervisor.translate.runtime_config import RenderedConfig, render
 from agent_supervisor.translate.settings import OperatorSettings
 
@@ -33,7 +37,7 @@ class AgentConfigs:
         """The rendered config, with every object the agent's pod needs in place. Raises RenderError."""
         rendered = render(agent, self._settings.render_context(agent))
         namespace, name = agent.metadata.namespace or "", agent.metadata.name or ""
-        uid = str((agent.metadata.model_extra or {}).get("uid", ""))
+        uid = str(agent.metadata.uid or "")
         if self._written.get((namespace, name)) == (uid, rendered.revision):
             return rendered
         await self._kube.apply(CONFIG_MAPS, namespace, manifests.config_map(agent, rendered))
@@ -42,9 +46,35 @@ class AgentConfigs:
         with contextlib.suppress(AlreadyExistsError):
             await self._kube.create(CONFIG_MAPS, namespace, manifests.checkpoint_config_map(agent))
         await self._kube.apply(ROLES, namespace, manifests.checkpoint_role(agent))
-        await self._kube.apply(ROLE_BINDINGS, namespace, manifests.checkpoint_role_binding(agent))
+        if not agent.spec.service_account_name:
+            await self._own_service_account(agent, uid)
+            # Applied, not created: it re-points the bindings older operators made to `default`.
+            await self._kube.apply(ROLE_BINDINGS, namespace, manifests.checkpoint_role_binding(agent))
         self._written[(namespace, name)] = (uid, rendered.revision)
         return rendered
+
+    async def _own_service_account(self, agent: api.Agent, uid: str) -> None:
+        """Create the agent's ServiceAccount; one of that name that the Agent does not own (a user's, or a
+        previous Agent's not yet collected) is refused rather than taken over or bound to its checkpoint."""
+        namespace = agent.metadata.namespace or ""
+        try:
+            await self._kube.create(SERVICE_ACCOUNTS, namespace, manifests.service_account(agent))
+            return
+        except AlreadyExistsError:
+            pass
+        name = labels.service_account_name(agent.metadata.name or "")
+        existing = await self._kube.get(SERVICE_ACCOUNTS, namespace, name)
+        owners = {ref.get("uid") for ref in existing.get("metadata", {}).get("ownerReferences") or []}
+        if uid not in owners:
+            raise InvalidResourceError(
+                [
+                    api.FieldIssue(
+                        "spec.serviceAccountName",
+                        f"the agent's own ServiceAccount {name} exists but does not belong to this Agent: "
+                        "delete or rename that ServiceAccount, or name the one to run as here",
+                    )
+                ]
+            )
 
     def forget(self, namespace: str, name: str) -> None:
         self._written.pop((namespace, name), None)

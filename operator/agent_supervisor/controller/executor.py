@@ -38,6 +38,7 @@ from agent_supervisor.controller.worker_services import WorkerServices, alive_as
 from agent_supervisor.supervision import (
     Action,
     ChildKind,
+    ChildState,
     RemoveChild,
     ShutdownPolicy,
     StartChild,
@@ -95,6 +96,15 @@ class Target:
         return (kind, self.namespace, self.name)
 
 
+@dataclass(frozen=True)
+class InPlaceStart:
+    """An incarnation the executor started as a new process in an existing pod."""
+
+    child: str
+    attempt: int
+    pod: Mapping[str, Any]
+
+
 def _supervisor(target: Target) -> api.AgentSupervisor:
     if not isinstance(target.resource, api.AgentSupervisor):
         raise TypeError(f"only an AgentSupervisor has child resources, not Agent {target.name!r}")
@@ -147,19 +157,68 @@ class Executor:
         self._ensured: dict[tuple[str, str, str], tuple[str, int, Hashable]] = {}
         """Supervisor key -> (uid, generation, what `ensure_children` last made its children from)."""
 
-    async def execute(self, target: Target, actions: Sequence[Action]) -> None:
+    async def execute(self, target: Target, actions: Sequence[Action]) -> list[InPlaceStart]:
+        """Carry out `actions`; returns the incarnations it started in place (the reconciler may wait for
+        them and go on with the plan's next step at once)."""
+        unrecorded = in_place.unrecorded(target.state, target.observed)
+        if unrecorded:
+            await self._stop_unrecorded(unrecorded)
+            return []
+        started: list[InPlaceStart] = []
+        stops: list[StopChild] = []
         for action in actions:
+            if isinstance(action, StopChild):
+                stops.append(action)
+                continue
+            await self._stop_all(target, stops)
+            stops = []
             match action:
-                case StopChild():
-                    await self._stop(target, action)
                 case StartChild():
-                    await self._start(target, action)
+                    host = await self._start(target, action)
+                    if host is not None:
+                        started.append(InPlaceStart(action.name, action.attempt, host.pod))
                 case RemoveChild(name=name):
                     await self._remove(target, name)
                 case _:
                     pass  # WaitUntil, ShutdownSelf and EmitEvent are the reconciler's
+        await self._stop_all(target, stops)
         await self._release_ended(target)
         await self._delete_leftovers(target)
+        return started
+
+    async def start_chained(
+        self, target: Target, starts: Sequence[tuple[StartChild, ObservedPod]]
+    ) -> list[InPlaceStart]:
+        """The starts of a chain round (in_place.chained_starts), in place only and in order: a pod
+        supervisor that does not take one ends the round there, with no fallback to a new pod, which is
+        never made before the status records it."""
+        started = []
+        for action, host in starts:
+            if not await self._start_in_place(target, host, action):
+                break
+            started.append(InPlaceStart(action.name, action.attempt, host.pod))
+        return started
+
+    async def _stop_all(self, target: Target, stops: Sequence[StopChild]) -> None:
+        """Stops pending together are brutal kills begun at once (supervision/plans.py): sent concurrently,
+        each a request to a different pod, instead of a round trip after another."""
+        if len(stops) == 1:
+            await self._stop(target, stops[0])
+        elif stops:
+            await asyncio.gather(*(self._stop(target, action) for action in stops))
+
+    async def _stop_unrecorded(self, unrecorded: Sequence[tuple[ChildState, ObservedPod, int]]) -> None:
+        if self._incarnations is None:
+            return
+        for child, pod, attempt in unrecorded:
+            name = (pod.pod.get("metadata") or {}).get("name")
+            log.warning(
+                "pod %s runs incarnation %d, which the status does not record (the operator stopped in the "
+                "middle of a chain of starts): stopping it before anything else",
+                name,
+                attempt,
+            )
+            await self._incarnations.stop(pod.pod, attempt, _grace(child.shutdown))
 
     # --- agents: pods -------------------------------------------------------------------------------------
 
@@ -180,22 +239,23 @@ class Executor:
             uid = applied[1]
         return api.Agent.model_validate({**manifest, "metadata": {**manifest["metadata"], "uid": uid}})
 
-    async def _start(self, target: Target, action: StartChild) -> None:
+    async def _start(self, target: Target, action: StartChild) -> ObservedPod | None:
+        """Start `action`'s incarnation; returns the pod when it was started in place there."""
         child = target.state.find(action.name)
         kind = ChildKind.AGENT if child is None else child.kind
         if kind is ChildKind.SUPERVISOR:
             await self._start_supervisor(target, action)
-            return
+            return None
         if action.attempt in target.observed.get(action.name, ObservedChild()).pods:
-            return
+            return None
         if kind is ChildKind.WORKER:
             await self._start_worker(target, action)
-            return
+            return None
         host = in_place.start_host(target.observed, action, kind)
         if isinstance(host, in_place.Awaiting):
-            return
+            return None
         if host is not None and await self._start_in_place(target, host, action):
-            return
+            return host
         agent = self._agent_of(target, action.name)
         if agent is None:
             agent = await self._ensure_child_agent(target, action.name)
@@ -206,8 +266,9 @@ class Executor:
         try:
             await self._kube.create(PODS, target.namespace, pod)
         except AlreadyExistsError:
-            return
+            return None
         self._reacted(target, action.name)
+        return None
 
     async def _start_worker(self, target: Target, action: StartChild) -> None:
         """A worker's incarnation is always a new pod: it has no pod supervisor to start it in place. Its
@@ -246,6 +307,11 @@ class Executor:
         self._annotating.add(task)
         task.add_done_callback(self._annotating.discard)
         return True
+
+    async def close(self) -> None:
+        """Let the pod annotations being written finish (at shutdown): each is one short request."""
+        if self._annotating:
+            await asyncio.gather(*self._annotating, return_exceptions=True)
 
     async def _annotate(self, namespace: str, pod: str, attempt: int) -> None:
         patch = {"metadata": {"annotations": {incarnations.CURRENT_ATTEMPT: str(attempt)}}}

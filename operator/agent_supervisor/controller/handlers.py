@@ -72,6 +72,13 @@ def build_registry(controller: Controller) -> kopf.OperatorRegistry:
             )
         )
 
+    @kopf.on.cleanup(registry=registry)
+    async def stop_acting(**_: Any) -> None:
+        # kopf runs this on SIGTERM once its own watchers have stopped; then it gives every task created since
+        # it started (the per-pod streams among them) 5 s to end by itself before cancelling it. Stopping the
+        # controller here ends them at once, so the operator exits in milliseconds instead of 5 s.
+        await controller.stop()
+
     @kopf.index(*POD_SELECTOR, id="pods", labels=managed, registry=registry)
     async def pods(body: kopf.Body, namespace: str | None, labels: kopf.Labels, **_: Any) -> dict[Any, Any]:
         return {supervising_key(namespace, labels): trim(body, keep_spec=False)}

@@ -74,6 +74,8 @@ class IncarnationWatch:
         self._reports: dict[str, IncarnationState] = {}
         self._watches: dict[str, _Watch] = {}
         self._session: aiohttp.ClientSession | None = None
+        self._changed: dict[str, asyncio.Event] = {}
+        """Pod uid -> set when its report changes, for `settled`."""
 
     @property
     def reports(self) -> Mapping[str, IncarnationState]:
@@ -187,7 +189,28 @@ class IncarnationWatch:
         if self._reports.get(uid) == state:
             return
         self._reports[uid] = state
+        changed = self._changed.pop(uid, None)
+        if changed is not None:
+            changed.set()
         self._on_change(pod)
+
+    async def settled(self, pod: Mapping[str, Any], attempt: int, within_seconds: float) -> bool:
+        """Wait until `pod` reports incarnation `attempt` Ready, or past it (stopped, exited, replaced);
+        False when that takes longer than `within_seconds` (the watch's next report still queues a reconcile).
+        """
+        uid = _uid(pod)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_seconds
+        while not incarnations.settled(self._reports.get(uid), attempt):
+            remaining = deadline - loop.time()
+            if remaining <= 0 or uid not in self._watches:
+                return False
+            changed = self._changed.setdefault(uid, asyncio.Event())
+            try:
+                await asyncio.wait_for(changed.wait(), remaining)
+            except TimeoutError:
+                return False
+        return True
 
     # --- control calls ------------------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from agent_supervisor.controller.leader import LeaderElector, LeadershipLostErro
 from agent_supervisor.controller.reconciler import Controller
 from agent_supervisor.controller.resync import Resync
 from agent_supervisor.translate import labels
+from agent_supervisor.translate.policy import Policy, parse_endpoint_prefix, parse_label
 from agent_supervisor.translate.runtime_config import DEFAULT_PEER_TEMPLATE
 from agent_supervisor.translate.settings import OperatorSettings
 
@@ -124,6 +125,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         action="store_true",
         help="accept test-only tools (crash) in Agent specs; for tests and demos only",
     )
+    _policy_args(parser)
     parser.add_argument("--workers", type=int, default=8, help="concurrent reconciles")
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logs")
     args = parser.parse_args(list(argv))
@@ -135,7 +137,68 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         parser.error("--workers must be at least 1")
     if not 0 < args.lease_renew < args.lease_duration:
         parser.error("--lease-renew must be positive and shorter than --lease-duration")
+    try:
+        args.policy = _policy(args)
+    except ValueError as error:
+        parser.error(str(error))
     return args
+
+
+def _policy_args(parser: argparse.ArgumentParser) -> None:
+    """The admission policy (translate/policy.py, docs/operations.md "Trust model"); each flag repeatable,
+    none given: no restriction."""
+    group = parser.add_argument_group("policy", "what Agents and AgentSupervisors may use; each repeatable")
+    group.add_argument(
+        "--allowed-model-endpoint",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a model.endpoint must lie under one of these URLs (same scheme, host and port; path below)",
+    )
+    group.add_argument(
+        "--allowed-image",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="a spec's image and a worker's image must match one of these shell patterns "
+        "(the default agent image is always allowed)",
+    )
+    group.add_argument(
+        "--allowed-service-account",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="a serviceAccountName must match one of these shell patterns (none: the agent's own account)",
+    )
+    group.add_argument(
+        "--secret-label",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="every Secret a spec references must carry these labels",
+    )
+
+
+def _policy(args: argparse.Namespace) -> Policy:
+    endpoints = []
+    for value in args.allowed_model_endpoint:
+        try:
+            endpoints.append(parse_endpoint_prefix(value))
+        except ValueError as error:
+            raise ValueError(f"--allowed-model-endpoint: {error}") from None
+    secret_labels = {}
+    for value in args.secret_label:
+        try:
+            key, label = parse_label(value)
+        except ValueError as error:
+            raise ValueError(f"--secret-label: {error}") from None
+        secret_labels[key] = label
+    return Policy(
+        model_endpoints=tuple(endpoints),
+        images=tuple(args.allowed_image),
+        service_accounts=tuple(args.allowed_service_account),
+        secret_labels=secret_labels,
+    )
 
 
 class NoDiffBase(kopf.DiffBaseStorage):
@@ -246,6 +309,7 @@ async def _lead(
         api_url_for_pods=args.pod_api_url,
         control_token_sha256=token_sha256(token) if args.in_place_restarts else None,
         allow_test_tools=args.allow_test_tools,
+        policy=args.policy,
     )
     controller = Controller(
         kube, settings, identity=identity, finished_pod_ttl=args.finished_pod_ttl, control_token=token
@@ -253,13 +317,11 @@ async def _lead(
     metrics.register_phases(controller.phases)
     # Long-lived tasks first: kopf treats tasks created after it started as its own, waits for them when it
     # stops and cancels them.
-    workers = controller.start(args.workers)
+    controller.start(args.workers)
     if args.resync_period:
-        workers.append(
-            asyncio.create_task(Resync(controller, args.namespace, args.resync_period).run(), name="resync")
-        )
+        controller.run(Resync(controller, args.namespace, args.resync_period).run(), name="resync")
     if controller.finished.enabled:
-        workers.append(asyncio.create_task(controller.sweep_finished_pods(), name="finished-pods"))
+        controller.run(controller.sweep_finished_pods(), name="finished-pods")
     holding = asyncio.create_task(elector.hold())
     operator = asyncio.create_task(
         kopf.operator(
@@ -277,8 +339,9 @@ async def _lead(
             "leadership lost: %s; exiting so that this replica restarts as a follower", holding.exception()
         )
         code = EXIT_LEADERSHIP_LOST
-    # Stop acting first (the workers), then kopf (it handles SIGTERM itself, or is cancelled here).
-    await controller.stop(workers)
+    # Stop acting first (on SIGTERM kopf's cleanup handler has done it already), then kopf (it handles
+    # SIGTERM itself, or is cancelled here).
+    await controller.stop()
     holding.cancel()
     stopping.cancel()
     operator.cancel()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -29,7 +29,7 @@ from agent_supervisor.controller.agent_statuses import SupervisedAgentStatuses
 from agent_supervisor.controller.config_delivery import ConfigDelivery
 from agent_supervisor.controller.config_objects import AgentConfigs
 from agent_supervisor.controller.dependency_watch import DependencyWatch
-from agent_supervisor.controller.executor import Executor, Target
+from agent_supervisor.controller.executor import Executor, InPlaceStart, Target
 from agent_supervisor.controller.finished import FinishedPods
 from agent_supervisor.controller.incarnation_watch import IncarnationWatch
 from agent_supervisor.controller.indexes import Indexes, ObjectKey, supervising_key
@@ -49,9 +49,10 @@ from agent_supervisor.controller.vanished import Graveyard, uid_of
 from agent_supervisor.controller.workqueue import WorkQueue
 from agent_supervisor.controller.writer import ResourceWriter
 from agent_supervisor.supervision import SupervisorSpec
-from agent_supervisor.translate import dependencies, labels, observe, status
+from agent_supervisor.translate import dependencies, in_place, labels, observe, status
 from agent_supervisor.translate.conditions import Judgement
 from agent_supervisor.translate.pods import serving_pod
+from agent_supervisor.translate.policy import PolicyRefusedError, Refusal
 from agent_supervisor.translate.projection import (
     InvalidResourceError,
     parse_agent,
@@ -67,6 +68,11 @@ log = logging.getLogger(__name__)
 FINALIZER = f"{labels.PREFIX}/stop-children"
 """Held by every AgentSupervisor until its children have stopped in reverse start order."""
 INVALID_RECHECK_SECONDS = 15.0
+CHAIN_WAIT_SECONDS = 3.0
+"""How long a chain of starts in place waits for one to be Ready; a slower one ends the chain (its Ready
+queues the next reconcile, which goes on), so that one slow agent does not hold a worker."""
+MAX_CHAINED_STARTS = 512
+"""A bound on one chain (a supervisor's width at most, twice for a restart that starts a child twice)."""
 """An Invalid resource is checked again this often: a missing Secret may have been created meanwhile."""
 
 
@@ -112,7 +118,9 @@ class Controller:
         self.readings = SupervisorReadings()
         self.agent_statuses = SupervisedAgentStatuses(self.writer, self.queue.add)
         self._phases: dict[ObjectKey, str] = {}
-        self.secret_checks = SecretChecks(kube, settings.allow_test_tools)
+        self.secret_checks = SecretChecks(kube, settings.allow_test_tools, settings.policy)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping: asyncio.Future[None] | None = None
 
     # --- wiring -------------------------------------------------------------------------------------------
 
@@ -214,18 +222,34 @@ class Controller:
     def _delivered(self, namespace: str, agent: str) -> None:
         self.queue.add(ObjectKey(AGENTS.kind, namespace, agent))
 
-    def start(self, workers: int) -> list[asyncio.Task[None]]:
-        return [asyncio.create_task(self._work(), name=f"reconciler-{n}") for n in range(workers)]
+    def start(self, workers: int) -> None:
+        """Start the reconcile workers. They, and every task given to `run`, are stopped by `stop`."""
+        for n in range(workers):
+            self.run(self._work(), name=f"reconciler-{n}")
 
-    async def stop(self, workers: list[asyncio.Task[None]]) -> None:
-        for worker in workers:
-            worker.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+    def run(self, coroutine: Coroutine[Any, Any, None], *, name: str) -> None:
+        """Run a long-lived task of the controller's (resync, finished-pod sweeper) until `stop`."""
+        self._tasks.append(asyncio.create_task(coroutine, name=name))
+
+    async def stop(self) -> None:
+        """Stop acting: the workers and owned tasks, then every per-pod stream and pending write.
+
+        Idempotent, and a second caller waits for the first: it runs from kopf's cleanup (on SIGTERM, so
+        that kopf does not wait out its grace period for these tasks) and again when kopf has stopped."""
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._stop())
+        await asyncio.shield(self._stopping)
+
+    async def _stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         self.queue.close()
         await self.delivery.close()
         await self.dependencies.close()
         if self.incarnations is not None:
             await self.incarnations.close()
+        await self.executor.close()
         await self.recorder.drain()
 
     async def _work(self) -> None:
@@ -297,6 +321,9 @@ class Controller:
         except InvalidResourceError as invalid:
             await self._invalid(key, AGENT_SUPERVISORS, obj, invalid.problems, deleting)
             return
+        except PolicyRefusedError as refused:
+            await self._refused(key, AGENT_SUPERVISORS, obj, refused.refusals, deleting)
+            return
         if not deleting and FINALIZER not in (meta.get("finalizers") or []):
             obj = await self.writer.patch(
                 key,
@@ -313,7 +340,7 @@ class Controller:
             for child in [*self.indexes.agents_of(key), *self.indexes.supervisors_of(key)]
         }
         pods = self.indexes.pods_of(key)
-        observed = self._observe(pods, self.indexes.supervisors_of(key))
+        observed: Mapping[str, observe.ObservedChild] = self._observe(pods, self.indexes.supervisors_of(key))
         degraded = self._degraded(key, pods)
         previous = obj.get("status") or {}
         try:
@@ -332,13 +359,77 @@ class Controller:
         target = Target(sup, outcome.state, observed, children, services, triggered, outcome.restarted)
         if not deleting:
             await self.executor.ensure_children(target)
-        await self.executor.execute(target, outcome.actions)
+        started = await self.executor.execute(target, outcome.actions)
+        if started and not deleting:
+            obj, outcome, observed = await self._chain(
+                key, obj, sup, spec, outcome, target, started, degraded
+            )
         await self.agent_statuses.write(key, self.indexes.agents_of(key), outcome.state, observed, _now())
         self._after(key, obj, spec, outcome)
         self._notify(obj, dependencies.degraded_notice(previous.get("conditions"), status_conditions(obj)))
         if outcome.release_finalizer:
             finalizers = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
             await self.writer.patch(key, AGENT_SUPERVISORS, obj, {"metadata": {"finalizers": finalizers}})
+
+    async def _chain(
+        self,
+        key: ObjectKey,
+        obj: dict[str, Any],
+        sup: api.AgentSupervisor,
+        spec: SupervisorSpec,
+        outcome: Outcome,
+        target: Target,
+        started: list[InPlaceStart],
+        degraded: Judgement,
+    ) -> tuple[dict[str, Any], Outcome, Mapping[str, observe.ObservedChild]]:
+        """Starts in place, one after the other in one reconcile: OTP's synchronous start loop.
+
+        Each start's Ready (or failure) is awaited on the pod supervisor's watch and the plan's next step is
+        decided at once; while every step is a start in an existing pod (in_place.chained_starts says why
+        that is safe) nothing is written in between. The first step that is anything else is written and done
+        as usual; the status is written once at the end. Without this, each step of a group restart was a
+        reconcile of its own: a status write and a watch round trip per child.
+        """
+        assert self.incarnations is not None
+        first, observed = outcome, target.observed
+        events = list(outcome.events)
+        written = True
+        for _ in range(MAX_CHAINED_STARTS):
+            waits = [self.incarnations.settled(s.pod, s.attempt, CHAIN_WAIT_SECONDS) for s in started]
+            if not all(await asyncio.gather(*waits)):
+                break  # a slow start: its Ready queues the next reconcile
+            observed = self._observe(self.indexes.pods_of(key), self.indexes.supervisors_of(key))
+            following = step(
+                obj,
+                sup,
+                spec,
+                observed,
+                _now(),
+                self.settings,
+                stored=outcome.supervision,
+                judgements=[degraded],
+            )
+            if following.state == outcome.state:
+                break
+            outcome = following
+            events += following.events
+            target = replace(target, state=following.state, observed=observed)
+            chain = in_place.chained_starts(following.state, observed, following.actions)
+            if chain is None:
+                obj = await self.writer.write_status(key, AGENT_SUPERVISORS, obj, following.status)
+                self.readings.written(key, obj, following.supervision)
+                written = True
+                await self.executor.execute(target, following.actions)
+                break
+            written = False
+            started = await self.executor.start_chained(target, chain)
+            if len(started) < len(chain):
+                break  # a pod supervisor did not take it: the next reconcile decides again, written first
+        outcome = replace(outcome, before=first.before, events=tuple(events))
+        if not written:
+            obj = await self.writer.write_status(key, AGENT_SUPERVISORS, obj, outcome.status)
+            self.readings.written(key, obj, outcome.supervision)
+        return obj, outcome, observed
 
     # --- Agent --------------------------------------------------------------------------------------------
 
@@ -357,6 +448,9 @@ class Controller:
             rendered = await self.configs.ensure(agent)
         except InvalidResourceError as invalid:
             await self._invalid(key, AGENTS, obj, invalid.problems, deleting=False)
+            return
+        except PolicyRefusedError as refused:
+            await self._refused(key, AGENTS, obj, refused.refusals, deleting=False)
             return
         except RenderError as error:
             field, _, message = str(error).partition(": ")
@@ -402,10 +496,39 @@ class Controller:
     ) -> None:
         meta = obj["metadata"]
         desired = status.invalid_status(meta.get("generation"), problems, _now(), obj.get("status"))
+        message = "; ".join(str(p) for p in problems)
+        await self._not_run(key, resource, obj, desired, ("Invalid", message), deleting)
+
+    async def _refused(
+        self,
+        key: ObjectKey,
+        resource: Resource,
+        obj: dict[str, Any],
+        refusals: list[Refusal],
+        deleting: bool,
+    ) -> None:
+        """The operator's policy refuses the resource: PolicyAllowed False, and nothing is created for it."""
+        meta = obj["metadata"]
+        desired = status.refused_status(meta.get("generation"), refusals, _now(), obj.get("status"))
+        message = "; ".join(str(r) for r in refusals)
+        await self._not_run(key, resource, obj, desired, ("PolicyRefused", message), deleting)
+
+    async def _not_run(
+        self,
+        key: ObjectKey,
+        resource: Resource,
+        obj: dict[str, Any],
+        desired: dict[str, Any],
+        event: tuple[str, str],
+        deleting: bool,
+    ) -> None:
+        """One status write for a resource the operator will not run, and a re-check later: a missing Secret
+        may be created, or a refused one labelled, meanwhile."""
+        meta = obj["metadata"]
         written = await self.writer.write_status(key, resource, obj, desired)
         if written is not obj:
             # Only a new verdict is news; the periodic re-check of an unchanged one posts nothing.
-            self.recorder.record(written, "Warning", "Invalid", "; ".join(str(p) for p in problems))
+            self.recorder.record(written, "Warning", *event)
         obj = written
         self._phases[key] = str((obj.get("status") or {}).get("phase") or "")
         if deleting:

@@ -65,8 +65,8 @@ def pod(
     grace = grace_seconds(policy)
     if grace is not None:
         pod_spec["terminationGracePeriodSeconds"] = grace
-    if spec.service_account_name:
-        pod_spec["serviceAccountName"] = spec.service_account_name
+    # Never the namespace's shared `default` account: the agent's own, or the one its spec names.
+    pod_spec["serviceAccountName"] = spec.service_account_name or labels.service_account_name(name)
     if spec.node_selector:
         pod_spec["nodeSelector"] = dict(spec.node_selector)
     if spec.tolerations:

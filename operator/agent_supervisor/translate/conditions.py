@@ -12,6 +12,7 @@
 |                        | failed to start), Completed (auto_shutdown, a standalone Agent's task done) or    |
 |                        | Stopped (asked to stop)                                                           |
 | Invalid                | (set by `invalid`) the spec has problems the CRD could not catch                  |
+| PolicyAllowed          | (set by `policy_allowed`) False: the spec uses what the operator's policy refuses |
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from agent_supervisor.supervision import (
     SupervisorState,
     restarts_in_window,
 )
-from agent_supervisor.translate import labels
+from agent_supervisor.translate import labels, policy
 
 T, F = api.ConditionStatus.TRUE, api.ConditionStatus.FALSE
 SETTLED = frozenset({ChildLifecycle.RUNNING, ChildLifecycle.EXITED, ChildLifecycle.REMOVED})
@@ -110,6 +111,18 @@ def invalid(problems: Sequence[api.FieldIssue]) -> Judgement:
         return Judgement(api.ConditionType.INVALID, F, "Valid")
     return Judgement(
         api.ConditionType.INVALID, T, "InvalidSpec", "; ".join(str(problem) for problem in problems)
+    )
+
+
+def policy_allowed(refusals: Sequence[policy.Refusal]) -> Judgement:
+    """PolicyAllowed: False with the first broken rule as reason and every refused field in the message."""
+    if not refusals:
+        return Judgement(api.ConditionType.POLICY_ALLOWED, T, "Allowed")
+    return Judgement(
+        api.ConditionType.POLICY_ALLOWED,
+        F,
+        refusals[0].rule.value,
+        "; ".join(str(refusal) for refusal in refusals),
     )
 
 

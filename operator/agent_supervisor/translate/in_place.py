@@ -6,11 +6,26 @@ to the pod-level path (a new pod, deleting the pod) when a pod supervisor cannot
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from agent_supervisor.supervision import ChildKind, StartChild, StopChild, SupervisorState
+from agent_supervisor.supervision import (
+    Action,
+    ChildKind,
+    ChildState,
+    EmitEvent,
+    StartChild,
+    StopChild,
+    SupervisorState,
+    WaitUntil,
+)
 from agent_supervisor.translate import incarnations
-from agent_supervisor.translate.observe import ObservedChild, ObservedPod, awaiting, in_place_host
+from agent_supervisor.translate.observe import (
+    ObservedChild,
+    ObservedPod,
+    ahead_of_state,
+    awaiting,
+    in_place_host,
+)
 
 
 class Awaiting:
@@ -73,3 +88,57 @@ def releases(state: SupervisorState, observed: Mapping[str, ObservedChild]) -> l
         if pod is not None and pod.alive and pod.hosted is not None and pod.hosted.phase == "Exited":
             found.append((pod, child.attempt))
     return found
+
+
+def unrecorded(
+    state: SupervisorState, observed: Mapping[str, ObservedChild]
+) -> list[tuple[ChildState, ObservedPod, int]]:
+    """Living incarnations the state does not record: started in place by a chain of starts (reconciler.py)
+    whose one status write was lost with the operator, and not started again by the replayed decisions
+    (something else happened in between, e.g. an earlier child of the chain crashed).
+
+    They are stopped before any other action is taken: OTP's order (a group is all stopped before it is
+    started again, in order) holds only if nothing the state does not know of runs.
+    """
+    found = []
+    for child in state.children:
+        if child.kind is not ChildKind.AGENT:
+            continue
+        for hosted, pod in sorted(observed.get(child.name, ObservedChild()).pods.items()):
+            if (
+                ahead_of_state(child, hosted)
+                and pod.alive
+                and pod.hosted is not None
+                and pod.hosted.phase in ("Starting", "Ready")
+            ):
+                found.append((child, pod, hosted))
+    return found
+
+
+def chained_starts(
+    state: SupervisorState, observed: Mapping[str, ObservedChild], actions: Sequence[Action]
+) -> list[tuple[StartChild, ObservedPod]] | None:
+    """The starts of a chain round, each with its pod; None when the round does anything else.
+
+    After a start in place is Ready, the reconciler decides again at once and goes on while every action is
+    an agent's start in an existing pod (a group restart's next step, a supervisor's next child at start-up),
+    without a status write in between; the status is written once at the end. That is safe because those
+    starts only ever replay: an operator that dies in between leaves a state whose decisions launch the same
+    children with the same supervisor-wide attempts, finding them running, and whatever it decides
+    differently is stopped first (`unrecorded`). Anything else - a stop, a new pod, a removal, a release -
+    is written before it is done, as always.
+    """
+    starts = []
+    for action in actions:
+        if isinstance(action, EmitEvent | WaitUntil):
+            continue
+        if not isinstance(action, StartChild):
+            return None
+        child = state.find(action.name)
+        if child is None or child.kind is not ChildKind.AGENT:
+            return None
+        host = start_host(observed, action)
+        if not isinstance(host, ObservedPod):
+            return None
+        starts.append((action, host))
+    return starts or None

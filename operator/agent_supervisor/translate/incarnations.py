@@ -95,3 +95,11 @@ def restart_planned(state: SupervisorState, child: str) -> bool:
 
 RELEASABLE: Final = frozenset({ChildLifecycle.EXITED, ChildLifecycle.REMOVED, ChildLifecycle.STOPPED})
 """Lifecycles in which a child's exited incarnation is not followed by another (unless a plan says so)."""
+
+
+def settled(report: IncarnationState | None, attempt: int) -> bool:
+    """The pod supervisor's report shows incarnation `attempt` past starting: Ready, stopping, exited, or
+    replaced by a newer one. A start in place that chains the next one waits for this (reconciler.py)."""
+    if report is None or report.attempt < attempt:
+        return False
+    return report.attempt > attempt or report.phase != "Starting"

@@ -89,6 +89,12 @@ def checkpoint_name(agent: str) -> str:
     return f"{agent}-checkpoint"
 
 
+def service_account_name(agent: str) -> str:
+    """The ServiceAccount the operator makes for an agent that names none: the pod's own identity, so that
+    only its pods can write its checkpoint (the namespace's `default` account is shared by every workload)."""
+    return f"{agent}-agent"
+
+
 def messaging_secret_name(root: str) -> str:
     return f"{root}-messaging"
 

@@ -61,7 +61,9 @@ def checkpoint_config_map(agent: api.Agent) -> Manifest:
 
 
 def checkpoint_role(agent: api.Agent) -> Manifest:
-    """Lets the pod read and write its own checkpoint ConfigMap and nothing else."""
+    """Lets the pod read and write its own checkpoint ConfigMap and nothing else: GET and PUT are the only
+    calls of the runtime's store (agent_runtime/checkpoint/kube_store.py); its POST, for a ConfigMap the
+    operator has not created yet, cannot be limited to a name and is not granted."""
     name, namespace = name_and_namespace(agent)
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -72,14 +74,35 @@ def checkpoint_role(agent: api.Agent) -> Manifest:
                 "apiGroups": [""],
                 "resources": ["configmaps"],
                 "resourceNames": [labels.checkpoint_name(name)],
-                "verbs": ["get", "update", "patch"],
+                "verbs": ["get", "update"],
             }
         ],
     }
 
 
+def service_account(agent: api.Agent) -> Manifest:
+    """`<agent>-agent`: the identity of an agent's pods when its spec names no ServiceAccount. Owned by the
+    Agent, so garbage collection removes it with the Agent. Create only: an existing account of that name
+    that the Agent does not own is never taken over (config_objects.py checks)."""
+    name, namespace = name_and_namespace(agent)
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": metadata(
+            labels.service_account_name(name), namespace, Owner.of(agent), {labels.AGENT: name}
+        ),
+    }
+
+
 def checkpoint_role_binding(agent: api.Agent) -> Manifest:
-    """Binds the checkpoint Role to the service account the agent's pod runs as."""
+    """Binds the checkpoint Role to the agent's own ServiceAccount, and to no other subject. An agent whose
+    spec names a ServiceAccount gets no binding: that account may be shared, and whoever chose it grants it
+    the Role (docs/operations.md, "Agent identity")."""
+    if agent.spec.service_account_name:
+        raise ValueError(
+            f"checkpoint_role_binding: Agent {agent.metadata.name!r} names its own ServiceAccount; "
+            "the operator binds only the accounts it creates"
+        )
     name, namespace = name_and_namespace(agent)
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -93,7 +116,7 @@ def checkpoint_role_binding(agent: api.Agent) -> Manifest:
         "subjects": [
             {
                 "kind": "ServiceAccount",
-                "name": agent.spec.service_account_name or "default",
+                "name": labels.service_account_name(name),
                 "namespace": namespace,
             }
         ],

@@ -329,6 +329,7 @@ def leftover_pods(state: SupervisorState, observed: Mapping[str, ObservedChild])
     """Pods of older incarnations (or of children the state no longer knows) that should be deleted: at once
     while they run, after the finished-pod TTL once they have finished (finished.py).
 
+    Nor is a pod that hosts a newer attempt than the state records (`ahead_of_state`).
     A pod of the current attempt is never a leftover, whatever its phase: it is the child's record of how its
     incarnation ended until a new attempt replaces it - unless that attempt failed to start and its pod has
     not finished (an image that cannot be pulled, a container never Ready in time): a failed start leaves no
@@ -349,8 +350,35 @@ def leftover_pods(state: SupervisorState, observed: Mapping[str, ObservedChild])
             and pod is not host
             and not (pod.awaiting_report and hosted < (attempt or 0))
             and not (failed and child is not None and hosted == child.attempt and _finished(pod))
+            and not (child is not None and ahead_of_state(child, hosted))
         ]
     return leftovers
+
+
+def ahead_of_state(child: ChildState, hosted: int) -> bool:
+    """A pod of `child` hosts an incarnation newer than the one the state records: one started in place by a
+    chain of starts whose status write was lost with the operator (reconciler.py). Its pod is not a leftover:
+    the replayed decisions either start that very attempt again (and find it running), or
+    in_place.unrecorded stops it in place before anything else happens."""
+    return child.lifecycle is not ChildLifecycle.REMOVED and hosted > child.attempt
+
+
+def past_unrecorded(state: SupervisorState, observed: Mapping[str, ObservedChild]) -> SupervisorState:
+    """`state` with its attempt counter past every incarnation a pod hosts ahead of it (`ahead_of_state`).
+
+    Those that the replayed decisions did not start again are stopped (in_place.unrecorded); a later start
+    of the same child must not reuse one of their numbers, or it would find that incarnation's exit and take
+    it for its own.
+    """
+    ahead = [
+        hosted
+        for child in state.children
+        for hosted in observed.get(child.name, ObservedChild()).pods
+        if ahead_of_state(child, hosted)
+    ]
+    if not ahead or max(ahead) <= state.last_attempt:
+        return state
+    return state.model_copy(update={"last_attempt": max(ahead)})
 
 
 def _failed_to_start(child: ChildState) -> bool:

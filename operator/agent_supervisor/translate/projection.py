@@ -92,6 +92,10 @@ def cold_template_hash(template: api.AgentTemplate) -> str:
     headers = mcp_servers.header_env_vars(template)
     if headers:  # MCP header Secrets are pod env; the rest of mcpServers is hot (left out: old hashes hold)
         cold["mcpHeaders"] = headers
+    if template.service_account_name is None:
+        # Pods of operators before issue 16 ran as `default`; this marker moves each such agent onto its own
+        # ServiceAccount by a replacement (not counted as a restart) instead of a checkpoint write refused.
+        cold["serviceAccount"] = "per-agent"
     return _hash(cold)
 
 

@@ -25,6 +25,8 @@ REVISION_LENGTH: Final = 16
 _TOOL_SETTINGS: Final[dict[str, dict[str, str]]] = {
     "http_get": {
         "allowed_hosts": "allowedHosts",
+        "allowed_ports": "allowedPorts",
+        "allowed_networks": "allowedNetworks",
         "max_response_bytes": "maxBytes",
         "timeout_seconds": "timeoutSeconds",
     },

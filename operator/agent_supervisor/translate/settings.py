@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from agent_runtime.incarnation_protocol import DEFAULT_CONTROL_PORT
 from agent_supervisor import api
 from agent_supervisor.translate import labels
+from agent_supervisor.translate.policy import Policy
 from agent_supervisor.translate.runtime_config import DEFAULT_PEER_TEMPLATE, RenderContext
 
 NON_ROOT_UID: Final = 65532
@@ -39,6 +40,8 @@ class OperatorSettings:
     control_port: int = DEFAULT_CONTROL_PORT
     allow_test_tools: bool = False
     """Accept test-only tools (`crash`) in specs: for tests and demos, never in production."""
+    policy: Policy = field(default_factory=Policy)
+    """The model endpoints, images, ServiceAccounts and Secrets resources may use (translate/policy.py)."""
 
     @property
     def in_place_restarts(self) -> bool:

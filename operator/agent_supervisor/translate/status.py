@@ -27,7 +27,7 @@ from agent_supervisor.supervision import (
     restarts_in_window,
 )
 from agent_supervisor.supervision.state import ALIVE
-from agent_supervisor.translate import conditions, labels, pod_exits
+from agent_supervisor.translate import conditions, labels, pod_exits, policy
 from agent_supervisor.translate.conditions import Judgement
 from agent_supervisor.translate.observe import ObservedChild, host_pod_name
 from agent_supervisor.translate.stored_supervision import Supervision
@@ -133,6 +133,7 @@ def supervisor_status(
     judgements = [
         *conditions.supervision_judgements(spec, state, now, standalone=False),
         conditions.invalid([]),
+        *_policy_passed(previous),
         *extra,
     ]
     fields: dict[str, Any] = {
@@ -263,7 +264,10 @@ def standalone_agent_status(
     state = supervision.state
     generation = agent.metadata.generation
     child = state.children[0] if state.children else None
-    judgements = conditions.supervision_judgements(spec, state, now, standalone=True)
+    judgements = [
+        *conditions.supervision_judgements(spec, state, now, standalone=True),
+        *_policy_passed(previous),
+    ]
     fields: dict[str, Any] = {
         "observedGeneration": generation,
         **_incarnation_fields(agent, child, observed),
@@ -349,7 +353,36 @@ def config_status(
         "configRevision": revision,
         "appliedConfigRevision": applied_revision,
     }
-    judgements = [applied, conditions.invalid([]), *([] if dependency is None else [dependency])]
+    judgements = [
+        applied,
+        conditions.invalid([]),
+        *_policy_passed(previous),
+        *([] if dependency is None else [dependency]),
+    ]
+    return _merge(previous, generation, judgements, fields, now)
+
+
+def _policy_passed(previous: Mapping[str, Any] | None) -> list[Judgement]:
+    """PolicyAllowed True once a refused resource passes (the reconciler writes these statuses only then);
+    never added to a resource that was not refused, so an operator without a policy adds no condition."""
+    found = any(
+        entry.get("type") == api.ConditionType.POLICY_ALLOWED
+        for entry in (previous or {}).get("conditions") or []
+        if isinstance(entry, Mapping)
+    )
+    return [conditions.policy_allowed([])] if found else []
+
+
+def refused_status(
+    generation: int | None,
+    refusals: Sequence[policy.Refusal],
+    now: int,
+    previous: Mapping[str, Any] | None = None,
+) -> Status:
+    """The status of a resource the operator's policy refuses: PolicyAllowed False naming each field and
+    rule; its spec is valid (Invalid False), and nothing was created for it."""
+    fields = {"observedGeneration": generation}
+    judgements = [conditions.invalid([]), conditions.policy_allowed(refusals)]
     return _merge(previous, generation, judgements, fields, now)
 
 

@@ -177,7 +177,7 @@ def decide_all(
         events = []
         if state == round_start:
             break
-    return supervision.with_state(state), emitted
+    return supervision.with_state(observe.past_unrecorded(state, observed)), emitted
 
 
 def wake_at(

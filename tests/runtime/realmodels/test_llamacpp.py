@@ -13,6 +13,7 @@ import pytest
 
 from agent_runtime import exitcodes
 from agent_runtime.config import RuntimeConfig, parse_config
+from tests.runtime.conftest import LOOPBACK_ANY_PORT
 from tests.runtime.inprocess import run_task
 from tests.runtime.realmodels.conftest import LlamaServer, Pages, pages_the_model_copies
 
@@ -52,7 +53,7 @@ def agent(llama: LlamaServer, task: str, tools: bool = True, **extra: Any) -> Ru
         **extra,
     }
     if tools:
-        config["tools"] = [{"name": "http_get", "settings": {"allowedHosts": ["127.0.0.1"]}}]
+        config["tools"] = [{"name": "http_get", "settings": LOOPBACK_ANY_PORT}]
     return parse_config(config)
 
 
