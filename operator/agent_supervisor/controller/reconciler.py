@@ -76,6 +76,10 @@ MAX_CHAINED_STARTS = 512
 """An Invalid resource is checked again this often: a missing Secret may have been created meanwhile."""
 
 
+def status_conditions(obj: Mapping[str, Any]) -> Any:
+    return (obj.get("status") or {}).get("conditions")
+
+
 def _now() -> int:
     """Whole seconds of the wall clock: the restart history must mean the same after an operator restart."""
     return int(time.time())
@@ -190,7 +194,14 @@ class Controller:
         return dependencies.agent_dependency(self.dependencies.report(namespace, agent), serving)
 
     def _degraded(self, key: ObjectKey, pods: list[Mapping[str, Any]]) -> Judgement:
-        """The supervisor's Degraded from its agent children, each with its freshest DependencyAvailable."""
+        """The supervisor's Degraded from its agent children, each with its freshest DependencyAvailable, and
+        its child supervisors' Degraded (their status events trigger this parent)."""
+        nested = {
+            (body["metadata"].get("labels") or {}).get(labels.CHILD, body["metadata"]["name"]): (
+                dependencies.with_judgement((body.get("status") or {}).get("conditions"), None)
+            )
+            for body in self.indexes.supervisors_of(key)
+        }
         children = {}
         for body in self.indexes.agents_of(key):
             meta = body["metadata"]
@@ -199,7 +210,7 @@ class Controller:
             children[(meta.get("labels") or {}).get(labels.CHILD, meta["name"])] = (
                 dependencies.with_judgement(conditions, judgement)
             )
-        return dependencies.degraded_judgement(children)
+        return dependencies.degraded_judgement(children, nested)
 
     def _observe(
         self, pods: Iterable[Mapping[str, Any]], supervisors: Iterable[Mapping[str, Any]] = ()
@@ -331,6 +342,7 @@ class Controller:
         pods = self.indexes.pods_of(key)
         observed: Mapping[str, observe.ObservedChild] = self._observe(pods, self.indexes.supervisors_of(key))
         degraded = self._degraded(key, pods)
+        previous = obj.get("status") or {}
         try:
             stored = self.readings.stored(key, obj)
             outcome = step(
@@ -354,6 +366,7 @@ class Controller:
             )
         await self.agent_statuses.write(key, self.indexes.agents_of(key), outcome.state, observed, _now())
         self._after(key, obj, spec, outcome)
+        self._notify(obj, dependencies.degraded_notice(previous.get("conditions"), status_conditions(obj)))
         if outcome.release_finalizer:
             finalizers = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
             await self.writer.patch(key, AGENT_SUPERVISORS, obj, {"metadata": {"finalizers": finalizers}})
@@ -527,8 +540,13 @@ class Controller:
 
     def _notify_dependency(self, written: Mapping[str, Any], previous: Mapping[str, Any]) -> None:
         """After the status write: an Event when the Agent's DependencyAvailable changed."""
-        after = (written.get("status") or {}).get("conditions")
-        notice = dependencies.transition_notice(previous.get("conditions"), after)
+        self._notify(
+            written, dependencies.transition_notice(previous.get("conditions"), status_conditions(written))
+        )
+
+    def _notify(self, written: Mapping[str, Any], notice: dependencies.Notice | None) -> None:
+        """Post `notice` about the object just written (after the write: an Event never runs ahead of the
+        status it describes)."""
         if notice is not None:
             self.recorder.record(written, notice.type, notice.reason, notice.message)
 
