@@ -363,3 +363,12 @@ def test_the_metric_check_knows_a_name_the_code_does_not_export():
     assert _metric_names("rate(agent_supervisor_restart_total[5m])") - exported == {
         "agent_supervisor_restart_total"
     }
+
+
+def test_every_alerts_runbook_anchor_is_a_heading_of_the_operations_guide(render, pick, chart):
+    guide = (chart.parents[1] / "docs" / "operations.md").read_text(encoding="utf-8")
+    headings = {line[4:].strip().lower() for line in guide.splitlines() if line.startswith("### ")}
+    rule = _rule(render, ALL_ON, pick)
+    for alert in (r for group in rule["spec"]["groups"] for r in group["rules"]):
+        anchor = alert["annotations"]["runbook_url"].rpartition("#")[2]
+        assert anchor in headings, f"{alert['alert']}: no '### {alert['alert']}' in docs/operations.md"
