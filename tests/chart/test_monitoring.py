@@ -372,3 +372,9 @@ def test_every_alerts_runbook_anchor_is_a_heading_of_the_operations_guide(render
     for alert in (r for group in rule["spec"]["groups"] for r in group["rules"]):
         anchor = alert["annotations"]["runbook_url"].rpartition("#")[2]
         assert anchor in headings, f"{alert['alert']}: no '### {alert['alert']}' in docs/operations.md"
+
+
+def test_helm_lint_strict_passes_with_every_monitoring_object_on(helm, chart):
+    result = helm.run("lint", str(chart), "--strict", "-f", str(helm.values_file(ALL_ON)))
+    assert "1 chart(s) linted, 0 chart(s) failed" in result.stdout
+    assert "[ERROR]" not in result.stdout and "[WARNING]" not in result.stdout
