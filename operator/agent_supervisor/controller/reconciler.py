@@ -118,6 +118,7 @@ class Controller:
         self.readings = SupervisorReadings()
         self.agent_statuses = SupervisedAgentStatuses(self.writer, self.queue.add)
         self._phases: dict[ObjectKey, str] = {}
+        self._budgets: dict[ObjectKey, metrics.RestartBudget] = {}
         self.secret_checks = SecretChecks(kube, settings.allow_test_tools, settings.policy)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping: asyncio.Future[None] | None = None
@@ -161,6 +162,10 @@ class Controller:
     def phases(self) -> list[tuple[str, str]]:
         """(kind, phase) of every resource reconciled, for the metrics of resources by phase."""
         return [(key.kind, phase) for key, phase in self._phases.items() if phase]
+
+    def budgets(self) -> list[metrics.RestartBudget]:
+        """The restart budget of every supervisor (and standalone Agent) as its last reconcile left it."""
+        return list(self._budgets.values())
 
     def pod_changed(self, pod: Mapping[str, Any], *, deleted: bool) -> None:
         """A pod's watch event: follow its runtime's outages while it serves, and watch its pod supervisor
@@ -299,6 +304,8 @@ class Controller:
         self.readings.forget(key)
         self.writer.forget(key)
         self._phases.pop(key, None)
+        if self._budgets.pop(key, None) is not None:
+            metrics.forget_supervisor(key.namespace, key.name)
         self.secret_checks.forget(key)
         if key.kind == AGENTS.kind:
             self.agent_statuses.forget(key)
@@ -556,6 +563,9 @@ class Controller:
             self.recorder.record(obj, event.type.value, event.reason.value, event.message)
         metrics.count_decisions(key.namespace, key.name, spec.strategy.value, outcome)
         self._phases[key] = str((obj.get("status") or {}).get("phase") or "")
+        self._budgets[key] = metrics.RestartBudget(
+            key.namespace, key.name, spec.max_restarts, spec.period_seconds, tuple(outcome.state.restarts)
+        )
         if outcome.wake_at is not None:
             # Whole seconds are compared with `>=`: wake just after the second begins.
             self.queue.add_after(key, outcome.wake_at - time.time() + 0.05)
