@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -45,6 +45,11 @@ Phase = Literal[
     "starting", "idle", "calling_model", "running_tools", "waiting_for_dependency", "draining", "finished"
 ]
 ModelFactory = Callable[[RuntimeConfig], ModelClient]
+
+
+class StepInterruptedError(Exception):
+    """A wait for a dependency inside a step was ended by a stop or a new config: the step is abandoned
+    (nothing of it is committed) and run again from its start."""
 
 
 @dataclass(frozen=True)
@@ -86,15 +91,16 @@ class Agent:
         self._model_factory = model_factory
         self._model = model_factory(config)
         self._peers = peers
-        self._mcp = McpToolset()
-        self._mcp_started = False
-        self._tools: ToolRegistry = build_registry(config.tools, peers, self._mcp)
         self._metrics = metrics
         self._events = events
         self._wake = asyncio.Event()
         self._interrupt = asyncio.Event()
         """Ends an outage's wait early: a stop, or a new config (perhaps a new endpoint) to try at once."""
         self.dependencies = Dependencies(events, metrics)
+        self._mcp = McpToolset(self.dependencies)
+        self._mcp.wait_for_server = self._wait_for_server
+        self._mcp_started = False
+        self._tools: ToolRegistry = build_registry(config.tools, peers, self._mcp)
         self._stopping = False
         self._outbox_task: asyncio.Task[None] | None = None
         metrics.set_revision(config.revision)
@@ -302,6 +308,8 @@ class Agent:
         self._interrupt.clear()
         try:
             await self._step(task)
+        except StepInterruptedError:
+            return
         except ModelUnavailableError as err:
             if self.config.on_dependency_outage == "exit":
                 raise
@@ -314,6 +322,29 @@ class Agent:
                 await asyncio.wait_for(self._interrupt.wait(), delay)
             return
         self.dependencies.available(MODEL)
+
+    async def _wait_for_server(self, dependency: str, back: Callable[[], Awaitable[None]]) -> bool:
+        """A tool call needs an MCP server without a session. Under `onDependencyOutage: wait` the call waits
+        for it (the step keeps its place: the model is not asked again); under `exit` it does not wait and the
+        model sees an error result (the server is a supervised child: its own restarts are its supervisor's
+        business). A stop or a new config ends the wait and abandons the step."""
+        if self.config.on_dependency_outage == "exit":
+            return False
+        phase, self.phase = self.phase, "waiting_for_dependency"
+        log.warning("%s unavailable; the tool call waits for it", dependency)
+        returned = asyncio.ensure_future(back())
+        interrupted = asyncio.ensure_future(self._interrupt.wait())
+        try:
+            await asyncio.wait({returned, interrupted}, return_when=asyncio.FIRST_COMPLETED)
+            came_back = returned.done() and not returned.cancelled()
+        finally:
+            returned.cancel()
+            interrupted.cancel()
+            self.phase = phase
+        if not came_back:
+            raise StepInterruptedError(dependency)
+        log.info("%s is back; the tool call goes on", dependency)
+        return True
 
     async def _step(self, task: TaskState) -> None:
         if not self._mcp_started:

@@ -2,14 +2,21 @@
 the end-to-end test and the benchmark.
 
     python -m agent_runtime.mcp_tool_server --host 0.0.0.0 --port 8000 [--max-request-bytes N]
+        [--unavailable-while PATH]
+
+`--unavailable-while PATH` answers every request with 503 while PATH exists: a server that is up (its port
+open, so its readiness probe passes) but failing, for outage drills and the end-to-end test of MCP outages.
 """
 
 import argparse
 import os
+from pathlib import Path
 
 import uvicorn
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agent_runtime.body_limit import BodyLimit
 
@@ -35,6 +42,20 @@ def _rpc_error(message: str) -> dict[str, object]:
     return {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": message}}
 
 
+class _UnavailableWhile:
+    """503 to every HTTP request while the file exists; the app otherwise (lifespan always passes)."""
+
+    def __init__(self, app: ASGIApp, path: Path) -> None:
+        self._app = app
+        self._path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self._path.exists():
+            await PlainTextResponse("unavailable", status_code=503)(scope, receive, send)
+            return
+        await self._app(scope, receive, send)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=os.environ.get("POD_IP", "127.0.0.1"))
@@ -45,6 +66,7 @@ def main() -> None:
         default=1024 * 1024,
         help="request bodies (JSON-RPC messages, held whole by the SDK) past this are refused with 413",
     )
+    parser.add_argument("--unavailable-while", type=Path, help="answer 503 while this file exists")
     args = parser.parse_args()
     # Reached through a Service name or a pod IP, not localhost: the SDK's DNS-rebinding guard (a defence for
     # servers on a desktop, reached by browsers) would refuse those Host headers.
@@ -53,7 +75,9 @@ def main() -> None:
     if args.max_request_bytes < 1:
         parser.error(f"--max-request-bytes must be at least 1, not {args.max_request_bytes}")
     # JSON-RPC's error shape, as the SDK answers other bad requests.
-    capped = BodyLimit(app, args.max_request_bytes, lambda message: _rpc_error(message))
+    capped: ASGIApp = BodyLimit(app, args.max_request_bytes, lambda message: _rpc_error(message))
+    if args.unavailable_while is not None:
+        capped = _UnavailableWhile(capped, args.unavailable_while)
     uvicorn.run(capped, host=args.host, port=args.port, log_level="warning", ws="none")
 
 

@@ -53,6 +53,11 @@ class Dependencies:
         self._outages: dict[str, Outage] = {}
         metrics.dependency_available.labels(dependency=MODEL).set(1)
 
+    def known(self, dependency: str) -> None:
+        """A dependency the agent now has (an MCP server in the config): its gauge reads 1 until an outage."""
+        if dependency not in self._outages:
+            self._metrics.dependency_available.labels(dependency=dependency).set(1)
+
     def unavailable(self, dependency: str, host: str, reason: str) -> Outage:
         """Record a failed attempt; the first one of an outage is announced."""
         outage = self._outages.get(dependency)

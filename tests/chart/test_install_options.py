@@ -123,7 +123,13 @@ def test_pdb_and_network_policies_are_installed_as_rendered_and_removed_on_unins
         (operator_peer,) = agents["ingress"][0]["from"]
         assert operator_peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": NAMESPACE}
         assert operator_peer["podSelector"] == deployment["spec"]["selector"]
-        egress_blocks = [peer["ipBlock"] for rule in agents["egress"] for peer in rule.get("to", ())]
+        peers = [peer for rule in agents["egress"] for peer in rule.get("to", ())]
+        egress_blocks = [peer["ipBlock"] for peer in peers if "ipBlock" in peer]
+        # DNS only to the cluster DNS pods, never to any address.
+        dns = next(
+            rule for rule in agents["egress"] if {"port": 53, "protocol": "UDP"} in rule.get("ports", ())
+        )
+        assert [peer["podSelector"]["matchLabels"] for peer in dns["to"]] == [{"k8s-app": "kube-dns"}]
         assert {"cidr": "10.0.0.0/8", "except": ["10.0.5.0/24"]} in egress_blocks
         assert {"cidr": "172.18.0.2/32"} in egress_blocks and {"cidr": "192.0.2.10/32"} in egress_blocks
         tree = cluster.get("netpol", f"{RELEASE}-tree-pipeline", namespace)["spec"]

@@ -44,3 +44,9 @@ def test_notes_warn_about_a_network_policy_that_blocks_what_agents_need(notes):
     assert "networkPolicy.trees is empty" in text
     assert "networkPolicy.modelEndpoints is empty" in text
     assert "networkPolicy.apiServer.cidrs is empty" in text
+
+
+def test_notes_warn_that_the_network_policy_keeps_prometheus_from_agent_pods(notes):
+    assert "Prometheus cannot scrape them" not in notes("--set", "networkPolicy.enabled=true")
+    text = notes("--set", "networkPolicy.enabled=true", "--set", "metrics.agentPodMonitor.enabled=true")
+    assert "WARNING: agent pods accept only the operator, so Prometheus cannot scrape them" in text

@@ -38,6 +38,22 @@ BAD_VALUES = {
         {"metrics": {"service": {"enabled": False}, "serviceMonitor": {"enabled": True}}},
         ["metrics.serviceMonitor.enabled needs metrics.service.enabled"],
     ),
+    "misspelt monitoring key": (
+        {"metrics": {"prometheusRule": {"enable": True}}},
+        ["/metrics/prometheusRule", "'enable' not allowed"],
+    ),
+    "negative budget threshold": (
+        {"metrics": {"prometheusRule": {"budgetLeftThreshold": -1}}},
+        ["/metrics/prometheusRule/budgetLeftThreshold", "minimum"],
+    ),
+    "runbook URL with an anchor": (
+        {"metrics": {"prometheusRule": {"runbookUrl": "https://wiki.example.com/runbook#alerts"}}},
+        ["/metrics/prometheusRule/runbookUrl", "does not match"],
+    ),
+    "dashboard label value not text": (
+        {"metrics": {"dashboard": {"labels": {"grafana_dashboard": 1}}}},
+        ["/metrics/dashboard/labels/grafana_dashboard", "want string"],
+    ),
     "existing service account without a name": (
         {"serviceAccount": {"create": False}},
         ["serviceAccount.name is required when serviceAccount.create is false"],

@@ -156,11 +156,14 @@ def test_an_operator_killed_during_an_in_place_group_restart_completes_it_exactl
     recorder = start_team(env, "one_for_all")
     kill_incarnation(env, "team-b-2")
     recorder.wait("team-a-1", 4, "Starting")
-    # Hold the operator's next status write (a Ready, b to start) and kill it there: a's start is done but
-    # not recorded, b's is decided but not made.
+    # Starts in place chain without a status write in between (the chain writes once at its end, held
+    # here): kill the operator once b's incarnation 5 has started. The status records a's start only; the
+    # next operator must find b's start done (not make it again) and go on with c.
     env.cluster.delay("PATCH", r"/agentsupervisors/team/status", 5.0, count=1)
-    recorder.wait("team-a-1", 4, "Ready")
+    recorder.wait("team-b-2", 5, "Starting")
     env.operators[0].kill(signal.SIGKILL)
+    recorded = env.status("agentsupervisors", "team")["supervision"]["state"]["children"]
+    assert [(c["name"], c["attempt"]) for c in recorded] == [("a", 4), ("b", 2), ("c", 3)], "b 5 unrecorded"
     env.operator("op-2", "--in-place-restarts")
 
     wait_for(lambda: settled(env, {"a": 4, "b": 5, "c": 6}), timeout=60, what="the group restart completed")
@@ -172,6 +175,36 @@ def test_an_operator_killed_during_an_in_place_group_restart_completes_it_exactl
         ("team-c-3", 3),
     ]
     assert env.status("agentsupervisors", "team")["restartsInWindow"] == "1/3"
+
+
+def test_an_incarnation_started_by_a_lost_chain_is_stopped_before_the_group_restarts_again(env: Env) -> None:
+    recorder = start_team(env, "one_for_all")
+    uids = pod_uids(env)
+    kill_incarnation(env, "team-b-2")
+    env.cluster.delay("PATCH", r"/agentsupervisors/team/status", 5.0, count=1)
+    recorder.wait("team-b-2", 5, "Starting")
+    env.operators[0].kill(signal.SIGKILL)
+    # While no operator runs, a's incarnation 4 (the one the status records) crashes: the next operator
+    # restarts the group again, and must first stop b's incarnation 5, which the status does not know of.
+    recorder.wait("team-b-2", 5, "Ready")
+    kill_incarnation(env, "team-a-1")
+    recorder.wait("team-a-1", 4, "Exited")
+    env.operator("op-2", "--in-place-restarts")
+
+    wait_for(lambda: settled(env, {"a": 5, "b": 6, "c": 7}), timeout=60, what="the second group restart")
+    assert recorder.events("Starting") == [
+        ("team-a-1", 4),
+        ("team-b-2", 5),
+        ("team-a-1", 5),
+        ("team-b-2", 6),
+        ("team-c-3", 7),
+    ]
+    assert recorder.first("team-b-2", 5, "Exited") < recorder.first("team-a-1", 5, "Starting"), (
+        "the group is all down before it starts again"
+    )
+    status = env.status("agentsupervisors", "team")
+    assert status["restartsInWindow"] == "2/3", "b's crash and a's; stopping b 5 is no restart"
+    assert pod_uids(env) == uids, "every incarnation in its child's pod"
 
 
 def test_a_crash_looping_agent_restarts_in_its_pod_until_its_budget_is_spent_then_its_pod_ends(

@@ -23,10 +23,18 @@ def test_crashes_within_the_intensity_restart_and_one_more_escalates(env: Env) -
     env.operator()
     env.apply(supervisor("solo", [agent_child("a"), agent_child("b")], maxRestarts=2, periodSeconds=60))
     wait_running(env, "solo", 2)
+    operator = env.operators[0]
+    solo = {"supervisor": "solo"}
+    wait_for(lambda: operator.metric("agent_supervisor_restart_budget_max", solo) == 2, what="solo's budget")
+    assert operator.metric("agent_supervisor_restart_budget_left", solo) == 2
 
-    for restarts in ("1/2", "2/2"):
+    for restarts, left in (("1/2", 1), ("2/2", 0)):
         env.kill_pod(f"solo-a-{attempt_pods(env)['a']}")
         wait_for(partial(window_is, env, "solo", restarts), what=f"{restarts} restarts in the window")
+        wait_for(
+            lambda: operator.metric("agent_supervisor_restart_budget_left", solo) == left,  # noqa: B023
+            what=f"the metric of {left} restarts left",
+        )
         wait_running(env, "solo", 2)
     pods = env.record_pods()
 
@@ -47,7 +55,6 @@ def test_crashes_within_the_intensity_restart_and_one_more_escalates(env: Env) -
     )
     last_exit = env.status("agentsupervisors", "solo")["lastExit"]
     assert (last_exit["classification"], last_exit["reason"]) == ("shutdown", "IntensityExceeded")
-    operator = env.operators[0]
     assert operator.metric("agent_supervisor_restart_budget_exhaustions_total") == 1
     assert operator.metric("agent_supervisor_escalations_total") == 1
     failed = {"kind": "AgentSupervisor", "phase": "Failed"}

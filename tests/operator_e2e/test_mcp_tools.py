@@ -10,7 +10,8 @@ from typing import Any
 from tests.operator_e2e.harness import Env, agent_template, supervisor, wait_for, wait_running
 
 
-def tool_server() -> dict[str, Any]:
+def tool_server(*args: str) -> dict[str, Any]:
+    """The runtime image's MCP tool server as a worker child named `tools`; `args` are extra flags."""
     return {
         "name": "tools",
         "shutdown": {"brutalKill": True},
@@ -24,6 +25,7 @@ def tool_server() -> dict[str, Any]:
                 "$(POD_IP)",
                 "--port",
                 "8000",
+                *args,
             ],
             "ports": [{"name": "mcp", "containerPort": 8000}],
             "readinessProbe": {"tcpSocket": {"port": "mcp"}, "periodSeconds": 1},
@@ -31,7 +33,7 @@ def tool_server() -> dict[str, Any]:
     }
 
 
-def calculator(env: Env) -> dict[str, Any]:
+def calculator(env: Env, restart: str = "transient") -> dict[str, Any]:
     """A task agent whose scripted model (scenario `mcp-add`) calls tools__add, then finishes with it."""
     template = agent_template(
         model={"endpoint": env.model_url, "name": "mcp-add"},
@@ -39,7 +41,7 @@ def calculator(env: Env) -> dict[str, Any]:
         tools=[{"name": "finish"}],
         mcpServers=[{"name": "tools", "child": "tools", "allowedTools": ["add"], "timeoutSeconds": 10}],
     )
-    return {"name": "calc", "restart": "transient", "shutdown": {"brutalKill": True}, "agent": template}
+    return {"name": "calc", "restart": restart, "shutdown": {"brutalKill": True}, "agent": template}
 
 
 def children_by_name(env: Env) -> dict[str, dict[str, Any]]:

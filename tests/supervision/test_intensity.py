@@ -1,10 +1,14 @@
 """Restart intensity (OTP add_restart, restart/2): one shared history, inclusive window, checked first."""
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from agent_supervisor.supervision import (
     EventReason,
     ShutdownReason,
     ShutdownSelf,
     SupervisorLifecycle,
+    budget_left,
     restarts_in_window,
 )
 from agent_supervisor.supervision.intensity import record_restart, within_intensity
@@ -154,3 +158,27 @@ def test_record_restart_trims_the_history_to_the_window_and_puts_the_newest_firs
     assert record_restart([1004, 1000, 990], now=1005, period_seconds=5) == [1005, 1004, 1000]
     assert within_intensity([1005, 1004, 1000], max_restarts=3)
     assert not within_intensity([1005, 1004, 1000], max_restarts=2)
+
+
+def test_budget_left_is_what_the_window_leaves_of_the_intensity():
+    history = [1010, 1005, 1001]
+    assert budget_left(history, now=1010, max_restarts=3, period_seconds=5) == 1
+    assert budget_left(history, now=1020, max_restarts=3, period_seconds=5) == 3
+    assert budget_left(history, now=1010, max_restarts=1, period_seconds=10) == 0
+
+
+@given(
+    st.lists(st.integers(0, 100), max_size=10).map(lambda xs: sorted(xs, reverse=True)),
+    st.integers(0, 200),
+    st.integers(0, 5),
+    st.integers(1, 50),
+)
+def test_budget_left_never_goes_below_zero_and_refills_once_the_window_has_passed(
+    history, now, max_restarts, period
+):
+    left = budget_left(history, now, max_restarts, period)
+    assert 0 <= left <= max_restarts
+    # A restart more (recorded at `now`) takes one from a budget that had some left.
+    after = budget_left(record_restart(history, now, period), now, max_restarts, period)
+    assert after == max(0, left - 1)
+    assert budget_left(history, now + period + 101, max_restarts, period) == max_restarts

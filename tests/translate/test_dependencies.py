@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agent_supervisor import api
 from agent_supervisor.translate import conditions, dependencies, labels, runtime_config
@@ -137,3 +141,96 @@ def test_small_retries_reach_the_runtime_config(make_agent) -> None:
 
     retry = rendered.document["model"]["retry"]
     assert (retry["maxAttempts"], retry["maxBackoffSeconds"], retry["maxRetryAfterSeconds"]) == (2, 0.5, 1)
+
+
+def test_an_unavailable_mcp_server_is_named_with_its_own_reason() -> None:
+    down = {
+        "dependencies": [
+            {"name": "mcp:tools", "available": False, "host": "team-tools:8000", "reason": "HTTP 503"},
+            DOWN["dependencies"][0],
+        ]
+    }
+
+    judgement = dependency_judgement(down)
+
+    assert (judgement.status, judgement.reason) == (api.ConditionStatus.FALSE, "McpServerUnavailable")
+    assert judgement.message.startswith("mcp:tools endpoint team-tools:8000 unavailable past its retries")
+    assert "HTTP 503" in judgement.message and judgement.message.endswith("also unavailable: model")
+
+
+def test_any_name_the_runtime_reports_makes_a_valid_condition_reason() -> None:
+    reason_format = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")  # metav1.Condition's
+    for name in ("vector-store", "db", "9lives", "a.b/c", "-"):
+        reason = dependency_judgement({"dependencies": [{"name": name, "available": False}]}).reason
+        assert reason_format.match(reason), reason
+    assert dependency_judgement({"dependencies": [{"name": "vector-store", "available": False}]}).reason == (
+        "VectorStoreUnavailable"
+    )
+
+
+def degraded(status: api.ConditionStatus) -> list[api.Condition]:
+    reason = "DependencyUnavailable" if status == api.ConditionStatus.TRUE else "AllAvailable"
+    return stamped(conditions.Judgement(api.ConditionType.DEGRADED, status, reason, "inner: job"))
+
+
+def test_a_degraded_child_supervisor_makes_its_parent_degraded_and_is_named() -> None:
+    fine_agent = stamped(dependency_judgement({"dependencies": []}))
+
+    judgement = degraded_judgement(
+        {"reader": fine_agent}, {"inner": degraded(api.ConditionStatus.TRUE), "calm": degraded(F)}
+    )
+
+    assert (judgement.status, judgement.reason) == (api.ConditionStatus.TRUE, "DependencyUnavailable")
+    assert "inner (a degraded child supervisor)" in judgement.message
+    assert "calm" not in judgement.message and "reader" not in judgement.message
+    quiet = degraded_judgement({"reader": fine_agent}, {"calm": degraded(F), "new": []})
+    assert (quiet.status, quiet.reason) == (F, "AllAvailable")
+
+
+F = api.ConditionStatus.FALSE
+STATUSES = st.sampled_from([api.ConditionStatus.TRUE, api.ConditionStatus.FALSE, None])
+
+
+@given(
+    agents=st.dictionaries(st.from_regex(r"a[0-9]{1,2}", fullmatch=True), STATUSES, max_size=4),
+    supervisors=st.dictionaries(st.from_regex(r"s[0-9]{1,2}", fullmatch=True), STATUSES, max_size=4),
+)
+def test_degraded_is_any_waiting_agent_or_degraded_child_supervisor_and_names_each(
+    agents: dict[str, api.ConditionStatus | None], supervisors: dict[str, api.ConditionStatus | None]
+) -> None:
+    def agent_conditions(status: api.ConditionStatus | None) -> list[api.Condition]:
+        if status is None:
+            return []
+        down = DOWN if status == F else {"dependencies": []}
+        return stamped(dependency_judgement(down))
+
+    judgement = degraded_judgement(
+        {name: agent_conditions(status) for name, status in agents.items()},
+        {name: [] if status is None else degraded(status) for name, status in supervisors.items()},
+    )
+
+    waiting = [name for name, status in agents.items() if status == F]
+    nested = [name for name, status in supervisors.items() if status == api.ConditionStatus.TRUE]
+    assert (judgement.status == api.ConditionStatus.TRUE) == bool(waiting or nested)
+    if len(waiting) + len(nested) <= dependencies.MAX_NAMED:
+        for name in waiting + nested:
+            assert name in judgement.message
+
+
+def raw(*judgements: conditions.Judgement) -> list[dict[str, Any]]:
+    return [c.model_dump(by_alias=True, mode="json") for c in conditions.apply([], list(judgements), 1, 1000)]
+
+
+def test_an_event_marks_each_change_of_degraded_and_only_a_change() -> None:
+    on = conditions.Judgement(
+        api.ConditionType.DEGRADED, api.ConditionStatus.TRUE, "DependencyUnavailable", "x"
+    )
+    off = conditions.Judgement(api.ConditionType.DEGRADED, F, "AllAvailable")
+
+    went = dependencies.degraded_notice(raw(off), raw(on))
+    assert went is not None and (went.type, went.reason, went.message) == ("Warning", "Degraded", "x")
+    back = dependencies.degraded_notice(raw(on), raw(off))
+    assert back is not None and (back.type, back.reason) == ("Normal", "AllAvailable")
+    assert dependencies.degraded_notice(raw(on), raw(on)) is None
+    assert dependencies.degraded_notice(None, raw(off)) is None  # never degraded: nothing to tell
+    assert dependencies.degraded_notice(None, raw(on)) is not None

@@ -5,12 +5,16 @@ round trip or two, and a tool call on a live session is one POST (the overhead b
 
 A server that is not up yet, or goes away, is retried forever with capped backoff (kagent#2255: a toolset
 dropped for good because its server started late). Its tools are offered whenever it has answered a listing.
+A 5xx answer to a call is a lost session too (the server is failing, not refusing this call): the session is
+made again, and while that fails the server counts as unavailable. After OUTAGE_AFTER_FAILURES failed attempts
+in a row its toolset reports an outage (agent_runtime.outage), which ends when a session is made again.
 """
 
 import asyncio
 import logging
 import os
 import random
+import re
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -28,6 +32,9 @@ MAX_BACKOFF_SECONDS: Final = 10.0
 CONNECT_TIMEOUT_SECONDS: Final = 10.0
 CONNECTION_CLOSED: Final = -32000
 """The SDK's JSON-RPC code for a call on a session whose transport has ended."""
+OUTAGE_AFTER_FAILURES: Final = 3
+"""Failed attempts in a row (about 0.7-1.4 s of backoff) after which the server is an outage, not a blip."""
+_URL: Final = re.compile(r"\w+://[^\s'\"]+")
 
 
 class McpUnavailableError(Exception):
@@ -47,6 +54,9 @@ class ConnectionState:
     tools: dict[str, ListedTool] = field(default_factory=dict)
     listed_once: bool = False
     last_error: str | None = None
+    """The last failure, without any URL (a query string may carry a credential)."""
+    failures: int = 0
+    """Failed attempts to make a session since the last one that worked."""
 
 
 def _headers(config: McpServerConfig) -> dict[str, str]:
@@ -61,11 +71,22 @@ def _headers(config: McpServerConfig) -> dict[str, str]:
 
 
 class McpConnection:
-    def __init__(self, config: McpServerConfig, on_tools_changed: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        config: McpServerConfig,
+        on_tools_changed: Callable[[], None],
+        on_health: Callable[["McpConnection"], None] = lambda connection: None,
+    ) -> None:
         self.config = config
         self.state = ConnectionState()
         self._on_tools_changed = on_tools_changed
+        self._on_health = on_health
+        """Told after every attempt that failed and every session made: the toolset reports outages."""
         self._session: ClientSession | None = None
+        self._up = asyncio.Event()
+        """Set while a session is live; what a call waiting for the server awaits."""
+        self._http_failure: str | None = None
+        """`HTTP <status>` of the last 5xx response: the SDK turns one into a generic JSON-RPC error."""
         self._listed = asyncio.Event()
         self._lost = asyncio.Event()
         self._relist = asyncio.Event()
@@ -82,6 +103,14 @@ class McpConnection:
             return False
         return True
 
+    @property
+    def up(self) -> bool:
+        return self._up.is_set()
+
+    async def wait_up(self) -> None:
+        """Return once a session is live (at once if one is)."""
+        await self._up.wait()
+
     async def aclose(self) -> None:
         if self._task is not None:
             self._task.cancel()
@@ -96,6 +125,7 @@ class McpConnection:
         if session is None:
             raise McpUnavailableError(self.state.last_error or "not connected yet")
         timeout = self.config.timeout_seconds
+        self._http_failure = None
         try:
             async with asyncio.timeout(timeout):
                 # The SDK's own timeout a second later: ours fires first, so a timeout always reads the same.
@@ -103,10 +133,12 @@ class McpConnection:
         except (TimeoutError, asyncio.CancelledError):
             raise
         except Exception as err:
-            if _is_transport_error(err):
-                # The session is gone (the server restarted, or its session expired): make a new one.
-                self._mark_lost(f"{type(err).__name__}: {err}")
-                raise McpUnavailableError(f"connection lost: {type(err).__name__}") from err
+            if _is_transport_error(err) or self._http_failure is not None:
+                # The session is gone (the server restarted, or its session expired) or the server is failing
+                # (a 5xx): make a new one, which tells whether the server is back.
+                problem = self._http_failure or _describe(err)
+                self._mark_lost(problem)
+                raise McpUnavailableError(f"connection lost: {problem}") from err
             raise
 
     # ----- the session's life ----------------------------------------------------------------------
@@ -120,12 +152,15 @@ class McpConnection:
             except asyncio.CancelledError:
                 raise
             except BaseException as err:  # anyio groups wrap anything: each is a lost session
-                problem = _describe(err)
+                problem = self._http_failure or _describe(err)
                 if problem != self.state.last_error:
                     log.warning("MCP server %s unavailable: %s", self.config.name, problem)
                 self.state.last_error = problem
             self._session = None
+            self._up.clear()
             self.state.connected = False
+            self.state.failures += 1
+            self._on_health(self)
             await asyncio.sleep(backoff * (0.5 + random.random() / 2))
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
@@ -133,6 +168,7 @@ class McpConnection:
         from mcp import ClientSession
 
         self._lost.clear()
+        self._http_failure = None
         async with AsyncExitStack() as stack:
             streams = await stack.enter_async_context(self._transport())
             session = await stack.enter_async_context(
@@ -144,6 +180,9 @@ class McpConnection:
             self._session = session
             self.state.connected = True
             self.state.last_error = None
+            self.state.failures = 0
+            self._up.set()
+            self._on_health(self)
             log.info("MCP server %s connected: %d tools", self.config.name, len(self.state.tools))
             while not self._lost.is_set():
                 relist = asyncio.create_task(self._relist.wait())
@@ -165,7 +204,9 @@ class McpConnection:
         if self.config.transport == "sse":
             return sse_client(self.config.url, headers=headers, timeout=CONNECT_TIMEOUT_SECONDS)
         timeout = httpx2.Timeout(CONNECT_TIMEOUT_SECONDS, read=max(300.0, self.config.timeout_seconds))
-        client = httpx2.AsyncClient(headers=headers, timeout=timeout)
+        client = httpx2.AsyncClient(
+            headers=headers, timeout=timeout, event_hooks={"response": [self._note_response]}
+        )
         return _Owned(client, streamable_http_client(self.config.url, http_client=client))
 
     async def _list(self, session: "ClientSession") -> None:
@@ -194,10 +235,15 @@ class McpConnection:
         if isinstance(message, types.ToolListChangedNotification):
             self._relist.set()
         elif isinstance(message, Exception):
-            self._mark_lost(f"{type(message).__name__}: {message}")
+            self._mark_lost(self._http_failure or _describe(message))
+
+    async def _note_response(self, response: Any) -> None:
+        if response.status_code >= 500:
+            self._http_failure = f"HTTP {response.status_code}"
 
     def _mark_lost(self, problem: str) -> None:
         self.state.last_error = problem
+        self._up.clear()  # calls wait for the new session, not this dead one
         self._lost.set()
 
 
@@ -229,4 +275,6 @@ def _describe(err: BaseException) -> str:
     """The innermost useful error of an exception group (anyio wraps transport failures in groups)."""
     while isinstance(err, BaseExceptionGroup) and err.exceptions:
         err = err.exceptions[0]
-    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+    # Reported in status and to the operator: never a URL, whose query string may carry a credential.
+    text = _URL.sub("<url>", str(err))
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__

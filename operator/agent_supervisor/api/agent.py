@@ -352,7 +352,9 @@ class AgentTemplate(ApiModel):
             "The model endpoint still unavailable after the retries (connection errors, 429, 5xx, "
             "timeouts): wait keeps the task's place, reports condition DependencyAvailable=False and tries "
             "again with capped backoff (no restart, no restart intensity spent); exit ends the agent with "
-            "ModelUnavailable (75) so its supervisor restarts it, as OTP would."
+            "ModelUnavailable (75) so its supervisor restarts it, as OTP would. An MCP server down past "
+            "three attempts is reported the same way (McpServerUnavailable); under wait a tool call that "
+            "needs it waits for it, under exit the call is an error result the model sees."
         ),
     )
     resume: StrictBool = Field(

@@ -52,7 +52,8 @@ AGENT_COLUMNS = [
         "Dependencies",
         '.status.conditions[?(@.type=="DependencyAvailable")].reason',
         "string",
-        "Available, or which dependency the agent waits for (ModelUnavailable): no restart meanwhile.",
+        "Available, or which dependency the agent waits for (ModelUnavailable, McpServerUnavailable): no "
+        "restart meanwhile.",
     ),
     _AGE,
 ]
@@ -72,7 +73,8 @@ SUPERVISOR_COLUMNS = [
         "Degraded",
         '.status.conditions[?(@.type=="Degraded")].status',
         "string",
-        "True while a child waits for an unavailable dependency (condition Degraded names them).",
+        "True while a child waits for an unavailable dependency or a child supervisor is Degraded "
+        "(condition Degraded names them).",
     ),
     _AGE,
 ]

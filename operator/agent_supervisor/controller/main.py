@@ -315,6 +315,7 @@ async def _lead(
         kube, settings, identity=identity, finished_pod_ttl=args.finished_pod_ttl, control_token=token
     )
     metrics.register_phases(controller.phases)
+    metrics.register_budgets(controller.budgets)
     # Long-lived tasks first: kopf treats tasks created after it started as its own, waits for them when it
     # stops and cancels them.
     controller.start(args.workers)

@@ -6,9 +6,12 @@ are read from the reconciler's in-memory table at scrape time, so they cost noth
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from collections import Counter as Tally
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Final
 
 from aiohttp import web
@@ -16,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, His
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from agent_supervisor.supervision import EventReason
+from agent_supervisor.supervision import EventReason, budget_left
 from agent_supervisor.translate.step import Outcome
 
 log = logging.getLogger(__name__)
@@ -124,6 +127,57 @@ def register_phases(phases: Callable[[], PhaseTable]) -> Collector:
     return collector
 
 
+@dataclass(frozen=True, slots=True)
+class RestartBudget:
+    """A supervisor's (or a standalone Agent's) restart intensity and the restarts its last reconcile saw."""
+
+    namespace: str
+    supervisor: str
+    max_restarts: int
+    period_seconds: int
+    history: Sequence[int]
+    """Unix times in whole seconds, newest first (SupervisorState.restarts)."""
+
+
+class BudgetCollector(Collector):
+    """`agent_supervisor_restart_budget_left` and `agent_supervisor_restart_budget_max` per supervisor.
+
+    The budget refills as restarts leave the window, with no reconcile to notice, so it is computed from the
+    history at scrape time rather than copied from the status (whose restartBudgetLeft is as of its write).
+    """
+
+    def __init__(self, budgets: Callable[[], Iterable[RestartBudget]], clock: Callable[[], float]) -> None:
+        self._budgets = budgets
+        self._clock = clock
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        labels = ["namespace", "supervisor"]
+        left = GaugeMetricFamily(
+            f"{PREFIX}_restart_budget_left",
+            "Restarts a supervisor may still make before it exceeds its restart intensity (status "
+            "restartBudgetLeft, as of the scrape).",
+            labels=labels,
+        )
+        most = GaugeMetricFamily(
+            f"{PREFIX}_restart_budget_max",
+            "A supervisor's restart intensity: the restarts allowed within its period (spec maxRestarts).",
+            labels=labels,
+        )
+        now = int(self._clock())
+        for budget in self._budgets():
+            key = [budget.namespace, budget.supervisor]
+            left.add_metric(key, budget_left(budget.history, now, budget.max_restarts, budget.period_seconds))
+            most.add_metric(key, budget.max_restarts)
+        yield left
+        yield most
+
+
+def register_budgets(budgets: Callable[[], Iterable[RestartBudget]]) -> Collector:
+    collector = BudgetCollector(budgets, time.time)
+    REGISTRY.register(collector)
+    return collector
+
+
 class HealthServer:
     """Serves /metrics, /healthz (the process and its event loop answer) and /readyz (it is acting)."""
 
@@ -166,6 +220,10 @@ class HealthServer:
 
 def count_decisions(namespace: str, supervisor: str, strategy: str, outcome: Outcome) -> None:
     """The restart counters of what one reconcile decided."""
+    # Both counters exist at 0 from the first reconcile on, so that the alert on their increase() sees the
+    # first exhaustion: a series born at 1 has no earlier sample to increase from.
+    exhaustions = BUDGET_EXHAUSTIONS.labels(namespace, supervisor)
+    escalations = ESCALATIONS.labels(namespace, supervisor)
     for name in outcome.restarted:
         child = outcome.state.find(name)
         if child is not None:
@@ -175,6 +233,13 @@ def count_decisions(namespace: str, supervisor: str, strategy: str, outcome: Out
         if event.reason is EventReason.GROUP_RESTARTED:
             GROUP_RESTARTS.labels(namespace, supervisor, strategy).inc()
         elif event.reason is EventReason.INTENSITY_EXCEEDED:
-            BUDGET_EXHAUSTIONS.labels(namespace, supervisor).inc()
+            exhaustions.inc()
         elif event.reason is EventReason.ESCALATED:
-            ESCALATIONS.labels(namespace, supervisor).inc()
+            escalations.inc()
+
+
+def forget_supervisor(namespace: str, supervisor: str) -> None:
+    """Drop a deleted supervisor's per-supervisor counters, so that they do not pile up in the operator."""
+    for counter in (BUDGET_EXHAUSTIONS, ESCALATIONS):
+        with contextlib.suppress(KeyError):
+            counter.remove(namespace, supervisor)

@@ -76,6 +76,10 @@ MAX_CHAINED_STARTS = 512
 """An Invalid resource is checked again this often: a missing Secret may have been created meanwhile."""
 
 
+def status_conditions(obj: Mapping[str, Any]) -> Any:
+    return (obj.get("status") or {}).get("conditions")
+
+
 def _now() -> int:
     """Whole seconds of the wall clock: the restart history must mean the same after an operator restart."""
     return int(time.time())
@@ -114,6 +118,7 @@ class Controller:
         self.readings = SupervisorReadings()
         self.agent_statuses = SupervisedAgentStatuses(self.writer, self.queue.add)
         self._phases: dict[ObjectKey, str] = {}
+        self._budgets: dict[ObjectKey, metrics.RestartBudget] = {}
         self.secret_checks = SecretChecks(kube, settings.allow_test_tools, settings.policy)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping: asyncio.Future[None] | None = None
@@ -158,6 +163,10 @@ class Controller:
         """(kind, phase) of every resource reconciled, for the metrics of resources by phase."""
         return [(key.kind, phase) for key, phase in self._phases.items() if phase]
 
+    def budgets(self) -> list[metrics.RestartBudget]:
+        """The restart budget of every supervisor (and standalone Agent) as its last reconcile left it."""
+        return list(self._budgets.values())
+
     def pod_changed(self, pod: Mapping[str, Any], *, deleted: bool) -> None:
         """A pod's watch event: follow its runtime's outages while it serves, and watch its pod supervisor
         while it runs (in-place restarts)."""
@@ -190,7 +199,14 @@ class Controller:
         return dependencies.agent_dependency(self.dependencies.report(namespace, agent), serving)
 
     def _degraded(self, key: ObjectKey, pods: list[Mapping[str, Any]]) -> Judgement:
-        """The supervisor's Degraded from its agent children, each with its freshest DependencyAvailable."""
+        """The supervisor's Degraded from its agent children, each with its freshest DependencyAvailable, and
+        its child supervisors' Degraded (their status events trigger this parent)."""
+        nested = {
+            (body["metadata"].get("labels") or {}).get(labels.CHILD, body["metadata"]["name"]): (
+                dependencies.with_judgement((body.get("status") or {}).get("conditions"), None)
+            )
+            for body in self.indexes.supervisors_of(key)
+        }
         children = {}
         for body in self.indexes.agents_of(key):
             meta = body["metadata"]
@@ -199,7 +215,7 @@ class Controller:
             children[(meta.get("labels") or {}).get(labels.CHILD, meta["name"])] = (
                 dependencies.with_judgement(conditions, judgement)
             )
-        return dependencies.degraded_judgement(children)
+        return dependencies.degraded_judgement(children, nested)
 
     def _observe(
         self, pods: Iterable[Mapping[str, Any]], supervisors: Iterable[Mapping[str, Any]] = ()
@@ -288,6 +304,8 @@ class Controller:
         self.readings.forget(key)
         self.writer.forget(key)
         self._phases.pop(key, None)
+        if self._budgets.pop(key, None) is not None:
+            metrics.forget_supervisor(key.namespace, key.name)
         self.secret_checks.forget(key)
         if key.kind == AGENTS.kind:
             self.agent_statuses.forget(key)
@@ -331,6 +349,7 @@ class Controller:
         pods = self.indexes.pods_of(key)
         observed: Mapping[str, observe.ObservedChild] = self._observe(pods, self.indexes.supervisors_of(key))
         degraded = self._degraded(key, pods)
+        previous = obj.get("status") or {}
         try:
             stored = self.readings.stored(key, obj)
             outcome = step(
@@ -354,6 +373,7 @@ class Controller:
             )
         await self.agent_statuses.write(key, self.indexes.agents_of(key), outcome.state, observed, _now())
         self._after(key, obj, spec, outcome)
+        self._notify(obj, dependencies.degraded_notice(previous.get("conditions"), status_conditions(obj)))
         if outcome.release_finalizer:
             finalizers = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
             await self.writer.patch(key, AGENT_SUPERVISORS, obj, {"metadata": {"finalizers": finalizers}})
@@ -527,8 +547,13 @@ class Controller:
 
     def _notify_dependency(self, written: Mapping[str, Any], previous: Mapping[str, Any]) -> None:
         """After the status write: an Event when the Agent's DependencyAvailable changed."""
-        after = (written.get("status") or {}).get("conditions")
-        notice = dependencies.transition_notice(previous.get("conditions"), after)
+        self._notify(
+            written, dependencies.transition_notice(previous.get("conditions"), status_conditions(written))
+        )
+
+    def _notify(self, written: Mapping[str, Any], notice: dependencies.Notice | None) -> None:
+        """Post `notice` about the object just written (after the write: an Event never runs ahead of the
+        status it describes)."""
         if notice is not None:
             self.recorder.record(written, notice.type, notice.reason, notice.message)
 
@@ -538,6 +563,9 @@ class Controller:
             self.recorder.record(obj, event.type.value, event.reason.value, event.message)
         metrics.count_decisions(key.namespace, key.name, spec.strategy.value, outcome)
         self._phases[key] = str((obj.get("status") or {}).get("phase") or "")
+        self._budgets[key] = metrics.RestartBudget(
+            key.namespace, key.name, spec.max_restarts, spec.period_seconds, tuple(outcome.state.restarts)
+        )
         if outcome.wake_at is not None:
             # Whole seconds are compared with `>=`: wake just after the second begins.
             self.queue.add_after(key, outcome.wake_at - time.time() + 0.05)

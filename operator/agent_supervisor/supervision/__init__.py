@@ -32,7 +32,7 @@ from agent_supervisor.supervision.events import (
     Tick,
 )
 from agent_supervisor.supervision.exits import ExitReason, ExitRecord
-from agent_supervisor.supervision.intensity import restarts_in_window
+from agent_supervisor.supervision.intensity import budget_left, restarts_in_window
 from agent_supervisor.supervision.pending import pending_actions
 from agent_supervisor.supervision.spec import (
     AutoShutdown,
@@ -89,6 +89,7 @@ __all__ = [
     "SupervisorState",
     "Tick",
     "WaitUntil",
+    "budget_left",
     "decide",
     "pending_actions",
     "restarts_in_window",

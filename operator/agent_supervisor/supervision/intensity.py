@@ -29,3 +29,8 @@ def restarts_in_window(history: Sequence[int], now: int, period_seconds: int) ->
     """How many restarts count against the intensity at `now` (for status: budget used and left)."""
     threshold = window_start(now, period_seconds)
     return sum(1 for at in history if at >= threshold)
+
+
+def budget_left(history: Sequence[int], now: int, max_restarts: int, period_seconds: int) -> int:
+    """How many more restarts the intensity allows at `now` (never below 0: an exceeded budget is empty)."""
+    return max(0, max_restarts - restarts_in_window(history, now, period_seconds))

@@ -5,9 +5,11 @@ unavailable now, with its host and the last failure) into conditions. An outage 
 touches the supervision core, so no restart happens and no restart intensity is spent.
 
 - Agent, DependencyAvailable: False with reason ModelUnavailable while the runtime reports the model
-  unavailable (the message names the host and the last failure, never the URL); True (Available) otherwise.
-- AgentSupervisor, Degraded: True with reason DependencyUnavailable naming the children whose
-  DependencyAvailable is False; False (AllAvailable) otherwise.
+  unavailable, McpServerUnavailable for an MCP tool server (`mcp:<server>`) (the message names the
+  dependency, its host and the last failure, never the URL); True (Available) otherwise.
+- AgentSupervisor, Degraded: True with reason DependencyUnavailable naming the agent children whose
+  DependencyAvailable is False and the child supervisors that are Degraded themselves (so an outage deep in
+  a tree shows at its root); False (AllAvailable) otherwise. An Event marks each change of its status.
 
 The operator reads the runtime status of each serving agent pod when its `/v1/events` stream (re)connects or
 sends a `dependency_*` event (controller/dependency_watch.py); which pods to follow, what to keep of a status,
@@ -16,6 +18,7 @@ and which Event a change posts are decided here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -28,6 +31,8 @@ from agent_supervisor.translate.pods import pod_is_ready
 T, F = api.ConditionStatus.TRUE, api.ConditionStatus.FALSE
 REASONS: Final = {"model": "ModelUnavailable"}
 """The condition reason per dependency the runtime names; others get `<Name>Unavailable`."""
+PREFIX_REASONS: Final = {"mcp:": "McpServerUnavailable"}
+"""The reason per family of dependency the runtime names with a prefix (`mcp:<server>`)."""
 MAX_NAMED: Final = 5
 STREAM_EVENTS: Final = frozenset({"dependency_unavailable", "dependency_available"})
 """The runtime's `/v1/events` types after which its `/v1/status` is read again."""
@@ -35,7 +40,15 @@ _KEPT: Final = ("name", "available", "host", "reason", "since", "waits")
 
 
 def _reason(dependency: str) -> str:
-    return REASONS.get(dependency, f"{dependency[:1].upper()}{dependency[1:]}Unavailable")
+    for prefix, reason in PREFIX_REASONS.items():
+        if dependency.startswith(prefix):
+            return reason
+    if dependency in REASONS:
+        return REASONS[dependency]
+    # A condition reason is CamelCase letters and digits: anything else in a name the runtime invents is
+    # dropped rather than making the whole status write invalid.
+    camel = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", dependency))
+    return f"{camel if camel[:1].isalpha() else 'Dependency'}Unavailable"
 
 
 def outages(runtime_status: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
@@ -70,13 +83,26 @@ def dependency_judgement(runtime_status: Mapping[str, Any] | None) -> Judgement:
     return Judgement(api.ConditionType.DEPENDENCY_AVAILABLE, F, _reason(name), message)
 
 
-def degraded_judgement(children: Mapping[str, Sequence[api.Condition]]) -> Judgement:
-    """The supervisor's Degraded from its children's conditions (child name -> its conditions)."""
+def _has(conditions: Sequence[api.Condition], kind: api.ConditionType, status: api.ConditionStatus) -> bool:
+    found = api.find_condition(conditions, kind)
+    return found is not None and found.status == status
+
+
+def degraded_judgement(
+    children: Mapping[str, Sequence[api.Condition]],
+    supervisors: Mapping[str, Sequence[api.Condition]] | None = None,
+) -> Judgement:
+    """The supervisor's Degraded from its children's conditions (child name -> its conditions): its agent
+    children's DependencyAvailable and its child supervisors' own Degraded."""
     waiting = sorted(
         name
         for name, conditions in children.items()
-        if (found := api.find_condition(conditions, api.ConditionType.DEPENDENCY_AVAILABLE)) is not None
-        and found.status == F
+        if _has(conditions, api.ConditionType.DEPENDENCY_AVAILABLE, F)
+    )
+    waiting += sorted(
+        f"{name} (a degraded child supervisor)"
+        for name, conditions in (supervisors or {}).items()
+        if _has(conditions, api.ConditionType.DEGRADED, T)
     )
     if not waiting:
         return Judgement(api.ConditionType.DEGRADED, F, "AllAvailable")
@@ -149,6 +175,20 @@ class Notice:
     type: str
     reason: str
     message: str
+
+
+def degraded_notice(before: Any, after: Any) -> Notice | None:
+    """The Event a change of the supervisor's Degraded between two raw condition lists is worth, if any: only
+    a change of its status (a first False, a supervisor that never was degraded, posts nothing)."""
+    old = api.find_condition(parse_conditions(before), api.ConditionType.DEGRADED)
+    new = api.find_condition(parse_conditions(after), api.ConditionType.DEGRADED)
+    if new is None or (old is not None and old.status == new.status):
+        return None
+    if new.status == T:
+        return Notice("Warning", "Degraded", new.message)
+    if old is None:
+        return None
+    return Notice("Normal", "AllAvailable", "no child waits for an unavailable dependency any more")
 
 
 def transition_notice(before: Any, after: Any) -> Notice | None:

@@ -24,6 +24,7 @@ from agent_supervisor.supervision import (
     SupervisorLifecycle,
     SupervisorSpec,
     SupervisorState,
+    budget_left,
     restarts_in_window,
 )
 from agent_supervisor.supervision.state import ALIVE
@@ -104,9 +105,7 @@ def _window_fields(spec: SupervisorSpec, state: SupervisorState, now: int) -> di
     history = [at for at in state.restarts if at >= threshold]
     return {
         "restartHistory": history,
-        "restartBudgetLeft": max(
-            0, spec.max_restarts - restarts_in_window(history, now, spec.period_seconds)
-        ),
+        "restartBudgetLeft": budget_left(history, now, spec.max_restarts, spec.period_seconds),
         "totalRestarts": sum(child.restarts for child in state.children),
     }
 

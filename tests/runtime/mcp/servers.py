@@ -15,6 +15,8 @@ from mcp.server.lowlevel import Server
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 def free_port() -> int:
@@ -60,8 +62,23 @@ def demo_server() -> MCPServer:
     return server
 
 
+class Failing:
+    """An ASGI app that answers every HTTP request with `status` while `status` is set (a server that is up
+    but failing, as behind a proxy whose backend is gone), and passes everything to `app` otherwise."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.status: int | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.status is not None and scope["type"] == "http":
+            await PlainTextResponse("unavailable", status_code=self.status)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 @contextlib.asynccontextmanager
-async def serving(app: Starlette, port: int | None = None) -> AsyncIterator[str]:
+async def serving(app: ASGIApp, port: int | None = None) -> AsyncIterator[str]:
     """Serve `app` on 127.0.0.1 in this event loop; yields the MCP endpoint URL."""
     port = port or free_port()
     server = uvicorn.Server(

@@ -15,7 +15,7 @@ from agent_runtime import exitcodes
 from agent_runtime.config import RuntimeConfig, parse_config
 from tests.runtime.conftest import LOOPBACK_ANY_PORT
 from tests.runtime.inprocess import run_task
-from tests.runtime.realmodels.conftest import LlamaServer, pages_the_model_copies
+from tests.runtime.realmodels.conftest import LlamaServer, Pages, pages_the_model_copies
 
 pytestmark = pytest.mark.models
 
@@ -114,3 +114,50 @@ async def test_finish_reason_length_is_reported_as_truncated(llama: LlamaServer)
     assert [step["truncated"] for step in steps] == [True, True]
     assert run.exit.code == exitcodes.EXIT_BUDGET_EXHAUSTED  # a cut reply is never taken as the result
     assert "cut off" in run.messages[3]["content"]
+
+
+PAIR = {"/a": b"alpha page", "/b": b"beta page"}
+PARALLEL = {"temperature": 0, "seed": 1, "parallel_tool_calls": True}
+
+
+@pytest.mark.timeout(900)  # two steps of up to 150 tokens: minutes when the 2 cores are shared
+async def test_several_tool_calls_in_one_message_each_run_and_each_answered(llama: LlamaServer) -> None:
+    # With `parallel_tool_calls` and the template's worked example, SmolLM2 asked about two pages calls
+    # http_get twice in one message (3 runs of 3 on 2026-12-07). As with `pages`, a port whose digits it
+    # garbles is swapped for another.
+    for _ in range(3):
+        site = Pages(PAIR)
+        urls = [site.url + path for path in PAIR]
+        task = f"What do {urls[0]} and {urls[1]} say?"
+        try:
+            run = await run_task(
+                None, agent(llama, task, maxSteps=2, model={"parameters": PARALLEL, "maxOutputTokens": 150})
+            )
+        finally:
+            site.close()
+        calls = run.messages[2].get("tool_calls") or []
+        if [json.loads(call["function"]["arguments"]) for call in calls] == [{"url": url} for url in urls]:
+            break
+    else:
+        raise AssertionError("the model made no two-call message for 3 ports in a row")
+
+    assert run.requests[0]["parallel_tool_calls"] is True
+    # Every call ran, in order, and each result answers its own call's id, right after the assistant turn.
+    answers = run.messages[3:5]
+    assert [(m["role"], m["tool_call_id"]) for m in answers] == [("tool", call["id"]) for call in calls]
+    assert [m["content"] for m in answers] == ["alpha page", "beta page"]
+    assert len({call["id"] for call in calls}) == 2
+    # The server took the conversation back with both results in it.
+    assert run.statuses == [200, 200]
+    assert run.requests[1]["messages"][3:5] == answers
+
+
+async def test_a_parameter_the_server_refuses_with_400_fails_the_task_naming_it(llama: LlamaServer) -> None:
+    # llama.cpp serves one choice per request: `n: 2` is refused with a 400 that names the field.
+    run = await run_task(None, agent(llama, "Say hello.", tools=False, model={"parameters": {"n": 2}}))
+
+    assert run.exit.code == exitcodes.EXIT_MODEL_REJECTED
+    assert run.statuses == [400]  # a rejection is never retried
+    assert "400" in run.exit.message and "Field 'n'" in run.exit.message
+    task = run.agent.state.task
+    assert task is not None and task.outcome == "failed"  # recorded: a restart reports it, never resends
