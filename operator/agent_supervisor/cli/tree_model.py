@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from agent_supervisor.api.common import DEFAULT_MAX_RESTARTS, DEFAULT_PERIOD_SECONDS
-from agent_supervisor.supervision import restarts_in_window
+from agent_supervisor.supervision import budget_left, restarts_in_window
 from agent_supervisor.translate import labels
 
 Body = Mapping[str, Any]
@@ -161,7 +161,7 @@ def _window(body: Body, now: int) -> tuple[tuple[int, int], int]:
     period = DEFAULT_PERIOD_SECONDS if period is None else period
     history = [at for at in _list(status.get("restartHistory")) if _int(at) is not None]
     used = restarts_in_window(history, now, period)
-    return (used, max_restarts), max(0, max_restarts - used)
+    return (used, max_restarts), budget_left(history, now, max_restarts, period)
 
 
 # --- Nodes of resources -------------------------------------------------------------------------------------
