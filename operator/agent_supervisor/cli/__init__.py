@@ -26,10 +26,17 @@ def _run_demo(rest: Sequence[str]) -> int:
     return demo_main(list(rest))
 
 
+def _run_chaos(rest: Sequence[str]) -> int:
+    from agent_supervisor.cli.chaos import main as chaos_main
+
+    return chaos_main(list(rest))
+
+
 COMMANDS = {
     "operator": ("run the operator (reconciles Agents and AgentSupervisors)", _run_operator),
     "local": ("run the local development cluster (up, down, status)", _run_local),
     "demo": ("run the local demo end to end", _run_demo),
+    "chaos": ("run the chaos soak on the local cluster and audit it", _run_chaos),
 }
 
 
