@@ -57,8 +57,9 @@ class Incarnation:
 
     `started`, `ready` and `ended` are the pod supervisor's own timestamps; `ended` is None when its exit was
     never reported (the pod was deleted with it), `started` when its pod supervisor was never reached (then
-    `created`, its pod's creation second, bounds it). `alive_until` is a time it was still running: the
-    second its container's end was recorded in (Kubernetes keeps whole seconds).
+    `created`, its pod's creation second, bounds it). `alive_until` is a time it was still running: when the
+    observer found its process alive as a newer incarnation started, or the second its container's end was
+    recorded in (Kubernetes keeps whole seconds).
     """
 
     agent: str

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+import psutil
 
 from agent_runtime.incarnation_protocol import DEFAULT_CONTROL_PORT, IncarnationState, WatchLine
 from agent_supervisor.cli.chaos.ledger import (
@@ -28,6 +29,7 @@ from agent_supervisor.cli.chaos.ledger import (
     Incarnation,
 )
 from agent_supervisor.translate import labels
+from localcluster import procid
 
 GROUP = "/apis/otp.agents.dev/v1alpha1"
 # A failed request or a dropped stream is retried after this pause: the faults make both routine.
@@ -67,6 +69,7 @@ class Observer:
         self._child_readings: list[ChildReading] = []
         self._agent_readings: list[AgentReading] = []
         self._token: str | None = None
+        self._processes: dict[tuple[str, int], tuple[int, str]] = {}
         self.errors: list[str] = []
 
     # --- lifecycle -------------------------------------------------------------------------------------
@@ -244,6 +247,11 @@ class Observer:
                 known = self._incarnations.get(key) or Incarnation(agent, done.attempt, pod, started=None)
                 self._incarnations[key] = replace(known, pod=pod, ended=_time(done.finished_at))
             key = (agent, state.attempt)
+            if state.pid is not None and key not in self._processes:
+                self._probe_older(agent, state.attempt)
+                recorded = procid.identity(state.pid)
+                if recorded is not None:
+                    self._processes[key] = (state.pid, recorded)
             known = self._incarnations.get(key) or Incarnation(agent, state.attempt, pod, started=None)
             self._incarnations[key] = replace(
                 known,
@@ -251,6 +259,20 @@ class Observer:
                 started=_time(state.started_at),
                 ready=_time(state.ready_at) if state.ready_at else known.ready,
             )
+
+    def _probe_older(self, agent: str, attempt: int) -> None:
+        """A new incarnation of `agent` runs: is any older one's process still alive? (The local cluster's
+        pods are local processes.) One that is gets `alive_until` now, which the auditor finds later than
+        the new one's start. Only a process the exit of which was never reported can still be alive."""
+        now = time.time()
+        for (other, older), (pid, recorded) in list(self._processes.items()):
+            if other != agent or older >= attempt:
+                continue
+            if _alive(pid, recorded):
+                known = self._incarnations[(agent, older)]
+                self._incarnations[(agent, older)] = replace(known, alive_until=now)
+            else:
+                del self._processes[(other, older)]
 
     # --- what the injector and the auditor read --------------------------------------------------------
 
@@ -315,6 +337,13 @@ class Observer:
                 if state.phase != "Exited":
                     found[agent].append(state.attempt)
         return found
+
+
+def _alive(pid: int, recorded: str) -> bool:
+    try:
+        return procid.same_process(pid, recorded) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _running(pod: dict[str, Any]) -> bool:

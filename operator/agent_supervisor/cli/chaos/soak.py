@@ -16,10 +16,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import httpx
 import yaml
@@ -29,6 +29,7 @@ from agent_supervisor.cli.chaos.observe import Observer, wait_until
 from agent_supervisor.cli.chaos.tree import SupervisorNode, leaves, restart_set, supervisors
 from localcluster.cluster import LocalCluster, LocalClusterThread
 
+T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[4]
 KUBECTL = REPO / ".tools" / "bin" / "kubectl"
 NAMESPACE = "chaos"
@@ -120,6 +121,7 @@ class Soak:
     rng: random.Random = field(init=False)
     faults: list[Fault] = field(default_factory=list)
     settled_marks: list[float] = field(default_factory=list)
+    _bags: dict[str, list[Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.settings.seed)
@@ -181,6 +183,14 @@ class Soak:
 
     # --- faults ----------------------------------------------------------------------------------------
 
+    def _draw(self, name: str, choices: Sequence[T]) -> T:
+        """Each choice once, in a random order, then again: even a short soak injects every kind of fault."""
+        bag = self._bags.setdefault(name, [])
+        if not bag:
+            bag.extend(choices)
+            self.rng.shuffle(bag)
+        return cast(T, bag.pop())
+
     def _record(self, kind: FaultKind, **fields: Any) -> Fault:
         fault = Fault(seq=len(self.faults) + 1, at=time.time(), kind=kind, **fields)
         self.faults.append(fault)
@@ -194,7 +204,7 @@ class Soak:
         agent, attempt, pid, pod = self.rng.choice(targets)
         supervisor, child = self.parent[agent]
         before = int(self.observer.child_status(supervisor, child).get("restarts") or 0)
-        kind = self.rng.choice([FaultKind.KILL_PROCESS, FaultKind.DELETE_POD])
+        kind = self._draw("crash", [FaultKind.KILL_PROCESS, FaultKind.DELETE_POD])
         at = time.time()
         if kind is FaultKind.KILL_PROCESS:
             try:
@@ -234,9 +244,9 @@ class Soak:
         self.operator.start()
 
     def api_fault(self) -> None:
-        kind = self.rng.choice([FaultKind.FAIL_REQUESTS, FaultKind.DROP_WATCHES, FaultKind.COMPACT_HISTORY])
+        kind = self._draw("api", [FaultKind.FAIL_REQUESTS, FaultKind.DROP_WATCHES, FaultKind.COMPACT_HISTORY])
         if kind is FaultKind.FAIL_REQUESTS:
-            method, path, status, count = self.rng.choice(REQUEST_FAULTS)
+            method, path, status, count = self._draw("request", REQUEST_FAULTS)
             fault = self._record(kind, detail=f"next {count} {method} {path} -> {status}")
             self.cluster.fail_next(method, path, status, count)
         elif kind is FaultKind.DROP_WATCHES:
