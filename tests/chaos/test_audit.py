@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent_supervisor.cli.chaos.audit import Report, audit
@@ -102,15 +102,48 @@ def test_a_correct_run_has_no_violation_and_counts_each_restart() -> None:
     assert (report.counters_expected, report.counters_observed) == (2, 2)
 
 
-@given(st.lists(st.tuples(st.floats(1, 100), st.sampled_from(AGENTS)), max_size=12))
+CRASHES = st.lists(st.tuples(st.floats(1, 100), st.sampled_from(AGENTS)), max_size=12)
+PROPERTY = settings(max_examples=100, deadline=None)
+
+
+@PROPERTY
+@given(CRASHES)
 def test_any_sequence_of_correctly_handled_crashes_passes(crashes: list[tuple[float, str]]) -> None:
     ledger, history = world(crashes)
     assert audit(TREE, ledger, history).violations == []
 
 
+@PROPERTY
+@given(CRASHES.filter(bool), st.data())
+def test_any_restart_left_out_is_found(crashes: list[tuple[float, str]], data: st.DataObject) -> None:
+    ledger, history = world(crashes)
+    baseline = {a: min(i.attempt for i in history.incarnations if i.agent == a) for a in AGENTS}
+    restarts = [i for i in history.incarnations if i.attempt != baseline[i.agent]]
+    left_out = data.draw(st.sampled_from(restarts))
+    assert audit(TREE, ledger, _drop(history, left_out.agent, left_out.attempt)).violations
+
+
+@PROPERTY
+@given(CRASHES, st.sampled_from(AGENTS), st.floats(0, 200))
+def test_any_extra_restart_is_found(crashes: list[tuple[float, str]], agent: str, at: float) -> None:
+    ledger, history = world(crashes)
+    extra = Incarnation(agent, 10_000, f"{agent}-extra", at, at + 0.1)
+    assert audit(TREE, ledger, replace(history, incarnations=[*history.incarnations, extra])).violations
+
+
 def _drop(history: History, agent: str, attempt: int) -> History:
     kept = [i for i in history.incarnations if (i.agent, i.attempt) != (agent, attempt)]
     return replace(history, incarnations=kept)
+
+
+def test_a_restart_after_the_tree_was_seen_settled_is_lost() -> None:
+    # Two crashes of the planner, the tree settled in between, yet workers-1 restarted only once, late.
+    ledger, history = world([(1, "chaos-team-crew-planner"), (20, "chaos-team-crew-planner")])
+    first_restart = [i for i in history.incarnations if i.agent == "chaos-team-crew-workers-1"][1]
+    report = audit(TREE, ledger, _drop(history, first_restart.agent, first_restart.attempt))
+    assert [(v.check, v.subject, v.fault) for v in report.violations] == [
+        ("lost", "chaos-team-crew-workers-1", 1)
+    ]
 
 
 def test_a_restart_that_never_happened_is_lost() -> None:

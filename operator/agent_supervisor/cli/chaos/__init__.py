@@ -19,6 +19,7 @@ from pathlib import Path
 
 from agent_supervisor.cli.chaos.audit import audit
 from agent_supervisor.cli.chaos.observe import Observer
+from agent_supervisor.cli.chaos.record import load, save
 from agent_supervisor.cli.chaos.soak import (
     AGENT_TEMPLATE,
     KUBECTL,
@@ -26,7 +27,6 @@ from agent_supervisor.cli.chaos.soak import (
     OperatorProcess,
     Settings,
     Soak,
-    dump,
     start_cluster,
 )
 from agent_supervisor.cli.chaos.table import render
@@ -52,6 +52,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--state-dir", type=Path, default=None, help="keep the cluster state, logs and ledger here"
+    )
+    parser.add_argument(
+        "--audit",
+        type=Path,
+        default=None,
+        metavar="LEDGER",
+        help="audit the ledger.yaml of an earlier run again and print its table; runs nothing",
     )
     args = parser.parse_args(list(argv))
     if args.duration <= 0:
@@ -91,7 +98,7 @@ def run(settings: Settings, state_dir: Path) -> int:
         final = soak.final_state()
         history = observer.history(final)
         report = audit(tree, soak.ledger(), history)
-        dump(state_dir / "ledger.yaml", soak, history)
+        save(state_dir / "ledger.yaml", settings.seed, soak.ledger(), history)
         date = datetime.now(UTC).strftime("%Y-%m-%d")
         header = (
             f"Chaos soak {date}: seed {settings.seed}, {settings.duration:.0f}s, tree {tree.child} "
@@ -106,8 +113,18 @@ def run(settings: Settings, state_dir: Path) -> int:
         cluster.stop()
 
 
+def reaudit(path: Path) -> int:
+    seed, ledger, history = load(path)
+    tree = default_tree()
+    report = audit(tree, ledger, history)
+    print(render(report, f"Audit of {path} (seed {seed}, {len(ledger.faults)} faults)"), flush=True)
+    return 0 if report.ok else 1
+
+
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
+    if args.audit is not None:
+        return reaudit(args.audit)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     print(f"chaos soak seed: {seed} (replay with --seed {seed})", flush=True)
     settings = Settings(args.duration, seed, args.operator_every, args.overlap)

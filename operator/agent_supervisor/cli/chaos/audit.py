@@ -31,7 +31,7 @@ from agent_supervisor.cli.chaos.ledger import (
     Incarnation,
     Ledger,
 )
-from agent_supervisor.cli.chaos.tree import SupervisorNode, leaves, restart_set, supervisors
+from agent_supervisor.cli.chaos.tree import SupervisorNode, leaves, restart_set, siblings, supervisors
 
 CHECKS = {
     "lost": "a restart OTP requires never happened",
@@ -87,7 +87,8 @@ def audit(tree: SupervisorNode, ledger: Ledger, history: History) -> Report:
     by_agent = _incarnations_by_agent(history.incarnations)
     violations: list[Violation] = []
     violations += _attempts_in_start_order(by_agent)
-    unexplained, causes = _explain_restarts(by_agent, crashes, required)
+    nested = {f.seq: set(required[f.seq]) - siblings(tree, str(f.target)) for f in crashes}
+    unexplained, causes = _explain_restarts(by_agent, crashes, required, nested)
     violations += unexplained
     violations += _lost(by_agent, crashes, required)
     violations += _overlaps(by_agent)
@@ -123,20 +124,35 @@ def _attempts_in_start_order(by_agent: dict[str, list[Incarnation]]) -> list[Vio
 
 
 def _explain_restarts(
-    by_agent: dict[str, list[Incarnation]], crashes: list[Fault], required: dict[int, list[str]]
+    by_agent: dict[str, list[Incarnation]],
+    crashes: list[Fault],
+    required: dict[int, list[str]],
+    nested: dict[int, set[str]],
 ) -> tuple[list[Violation], dict[tuple[str, int], int]]:
     """Each incarnation after an agent's first must have a cause: a crash fault requiring the agent since
     the previous incarnation started, and not already the cause of another incarnation of it (a fault
     restarts each agent once). Taking the earliest such fault finds a cause for every incarnation whenever
-    one exists: the gaps are ordered by both ends. Faults left over were merged into another's restart."""
+    one exists: the gaps are ordered by their ends. Faults left over were merged into another's restart.
+
+    One exception, as in OTP: a crash that restarts a nested supervisor condemns that supervisor's current
+    incarnation, but until its parent's plan reaches it, that supervisor goes on with its own work, and may
+    still start an agent for an earlier crash of its own (a restart of its own, under way). That agent is
+    then stopped with its supervisor and started once more for the later crash: so a crash that requires
+    an agent through a nested supervisor may cause the incarnation after the first one started after it."""
     found: list[Violation] = []
     causes: dict[tuple[str, int], int] = {}
     for agent, incarnations in by_agent.items():
         used: set[int] = set()
-        for before, after in itertools.pairwise(incarnations):
+        for index, (before, after) in enumerate(itertools.pairwise(incarnations)):
             since, until = before.earliest_start(), after.latest_start()
+            since_nested = incarnations[index - 1].earliest_start() if index > 0 else float("-inf")
             candidates = [
-                f for f in crashes if agent in required[f.seq] and since < f.at < until and f.seq not in used
+                f
+                for f in crashes
+                if agent in required[f.seq]
+                and f.seq not in used
+                and f.at < until
+                and (since < f.at or (agent in nested[f.seq] and since_nested < f.at))
             ]
             if candidates:
                 causes[(agent, after.attempt)] = candidates[0].seq
@@ -229,19 +245,31 @@ def _order(
     crashes: list[Fault],
     required: dict[int, list[str]],
 ) -> list[Violation]:
-    """For a fault alone (no other crash fault before the tree settled again): its restarts in start order,
-    each started once the previous one was Ready."""
+    """For a fault alone (no other crash fault before the tree settled again): its restarts all happened
+    before the tree was seen settled, in start order, each started once the previous one was Ready."""
     found = []
     for fault in crashes:
         settled = [t for t in ledger.settled if t > fault.at]
-        if not settled or any(
-            other.seq != fault.seq and fault.at < other.at <= settled[0] for other in crashes
-        ):
+        earlier = [t for t in ledger.settled if t <= fault.at]
+        if not settled or not earlier:
+            continue
+        if any(other.seq != fault.seq and earlier[-1] < other.at <= settled[0] for other in crashes):
             continue
         firsts = []
         for agent in required[fault.seq]:
             later = [i for i in by_agent.get(agent, []) if i.latest_start() > fault.at]
             if not later:
+                break  # lost: reported by _lost
+            if later[0].earliest_start() > settled[0]:
+                found.append(
+                    Violation(
+                        "lost",
+                        agent,
+                        f"not restarted before the tree was seen settled {settled[0] - fault.at:.1f}s after "
+                        f"the {fault.kind} of {fault.target} (attempt {later[0].attempt} started later)",
+                        fault.seq,
+                    )
+                )
                 break
             firsts.append(later[0])
         for before, after in itertools.pairwise(firsts):

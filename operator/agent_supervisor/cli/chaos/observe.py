@@ -152,18 +152,20 @@ class Observer:
                 ).start()
 
     def _note_pod_incarnation(self, agent: str, attempt: int, pod: str, body: dict[str, Any]) -> None:
-        """A pod's first incarnation, known from the pod even if its pod supervisor was never reached; its
-        container's end time (whole seconds, rounded down) is a time it was still alive."""
+        """A pod's first incarnation, known from the pod even if its pod supervisor was never reached. Its
+        container's end time (whole seconds, rounded down) is a time the pod's last incarnation was alive."""
         key = (agent, attempt)
         current = self._incarnations.get(key) or Incarnation(agent, attempt, pod, started=None)
         if current.created is None:
             current = replace(current, created=_time(body["metadata"].get("creationTimestamp")))
+        self._incarnations[key] = current
         for status in (body.get("status") or {}).get("containerStatuses") or []:
             finished = _time(((status.get("state") or {}).get("terminated") or {}).get("finishedAt"))
-            if finished is not None:
-                latest = max(finished, current.alive_until or finished)
-                current = replace(current, alive_until=latest)
-        self._incarnations[key] = current
+            if finished is None:
+                continue
+            last = max((i for i in self._incarnations.values() if i.pod == pod), key=lambda i: i.attempt)
+            latest = max(finished, last.alive_until or finished)
+            self._incarnations[(agent, last.attempt)] = replace(last, alive_until=latest)
 
     def _on_agent(self, event: str, agent: dict[str, Any]) -> None:
         name = agent["metadata"]["name"]

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import httpx
-import yaml
 
 from agent_supervisor.cli.chaos.ledger import CRASHES, Fault, FaultKind, FinalState, Ledger
 from agent_supervisor.cli.chaos.observe import Observer, wait_until
@@ -309,21 +308,6 @@ class Soak:
 
 def _with_detail(fault: Fault, detail: str) -> Fault:
     return Fault(fault.seq, fault.at, fault.kind, fault.target, fault.attempt, fault.landed, detail)
-
-
-def dump(path: Path, soak: Soak, history: Any) -> None:
-    """The ledger and the history as YAML, to replay or inspect a failing run."""
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "seed": soak.settings.seed,
-                "faults": [vars(f) | {"kind": str(f.kind)} for f in soak.faults],
-                "settled": soak.settled_marks,
-                "incarnations": [vars(i) for i in history.incarnations],
-            },
-            sort_keys=False,
-        )
-    )
 
 
 def start_cluster(state_dir: Path) -> LocalClusterThread:

@@ -139,6 +139,12 @@ def _restart_set(node: SupervisorNode, resource: str, agent: str) -> list[str] |
     return None
 
 
+def siblings(root: SupervisorNode, agent: str) -> set[str]:
+    """The agents supervised by the same supervisor as `agent` (itself included)."""
+    parent = {leaf.agent: leaf.supervisor for leaf in leaves(root)}
+    return {other for other, supervisor in parent.items() if supervisor == parent[agent]}
+
+
 def _agents_below(node: Node, resource: str) -> list[str]:
     if isinstance(node, SupervisorNode):
         return [leaf.agent for leaf in _leaves_below(node, resource)]
