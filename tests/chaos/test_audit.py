@@ -213,6 +213,20 @@ def test_a_group_restart_out_of_start_order_is_reported() -> None:
     assert checks(report) == {"order"}
 
 
+def test_a_start_after_the_pods_ready_condition_is_in_order() -> None:
+    # The operator may see a new pod Ready by the kubelet's probe before its pod supervisor reports it; the
+    # condition's time is whole seconds, rounded down.
+    ledger, history = world([(1, "chaos-team-lead")])
+    lead = [i for i in history.incarnations if i.agent == "chaos-team-lead"][-1]
+    planner = [i for i in history.incarnations if i.agent == "chaos-team-crew-planner"][-1]
+    assert lead.ready is not None and lead.started is not None
+    early = replace(planner, started=lead.ready - 0.05)
+    for pod_ready, expected in ((float(int(lead.started)), set()), (None, {"order"})):
+        seen = replace(lead, pod_ready=pod_ready)
+        incarnations = [early if i == planner else seen if i == lead else i for i in history.incarnations]
+        assert checks(audit(TREE, ledger, replace(history, incarnations=incarnations))) == expected
+
+
 def test_overlapping_faults_may_share_one_restart() -> None:
     # Two crashes of pool members 0.1 s apart, before anything restarted: one restart each serves both.
     ledger, history = world([(1, "chaos-pool-0")])

@@ -11,6 +11,7 @@ from agent_supervisor.cli import main
         (("--duration", "0"), "--duration must be positive"),
         (("--overlap", "1.5"), "--overlap must be between 0 and 1"),
         (("--operator-every", "-1"), "--operator-every must be positive"),
+        (("--api-every", "0"), "--api-every must be positive"),
         (("--seed", "x"), "argument --seed: invalid int value: 'x'"),
     ],
 )

@@ -13,7 +13,9 @@ from agent_supervisor.cli.chaos.ledger import DESCRIPTIONS, FaultKind
 
 pytestmark = pytest.mark.cluster
 
-# Faults for 60 s, an operator kill about every 25 s; with start-up and the final settle about 2 minutes.
+# Faults for 60 s, an operator kill about every 25 s and an API fault about every 8 s (each kind comes from a
+# shuffled bag, so at least 3 API faults cover the three kinds); with start-up and the final settle about
+# 2 minutes.
 DURATION = 60
 SEED = 16
 
@@ -23,7 +25,7 @@ def test_a_short_soak_injects_every_kind_of_fault_and_finds_no_violation(tmp_pat
     result = subprocess.run(
         [
             *(sys.executable, "-m", "agent_supervisor", "chaos"),
-            *("--duration", str(DURATION), "--seed", str(SEED), "--operator-every", "25"),
+            *("--duration", str(DURATION), "--seed", str(SEED), "--operator-every", "25", "--api-every", "8"),
             *("--state-dir", str(tmp_path)),
         ],
         capture_output=True,

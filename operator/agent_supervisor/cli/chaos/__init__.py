@@ -45,6 +45,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--operator-every", type=float, default=60.0, help="seconds between operator kills, about (60)"
     )
     parser.add_argument(
+        "--api-every", type=float, default=15.0, help="seconds between API faults, about (default 15)"
+    )
+    parser.add_argument(
         "--overlap",
         type=float,
         default=0.35,
@@ -67,6 +70,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         parser.error("--overlap must be between 0 and 1")
     if args.operator_every <= 0:
         parser.error("--operator-every must be positive")
+    if args.api_every <= 0:
+        parser.error("--api-every must be positive")
     return args
 
 
@@ -127,7 +132,7 @@ def main(argv: Sequence[str]) -> int:
         return reaudit(args.audit)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     print(f"chaos soak seed: {seed} (replay with --seed {seed})", flush=True)
-    settings = Settings(args.duration, seed, args.operator_every, args.overlap)
+    settings = Settings(args.duration, seed, args.operator_every, args.overlap, args.api_every)
     if args.state_dir is not None:
         args.state_dir.mkdir(parents=True, exist_ok=True)
         return run(settings, args.state_dir.absolute())

@@ -273,13 +273,14 @@ def _order(
                 break
             firsts.append(later[0])
         for before, after in itertools.pairwise(firsts):
-            if before.ready is None or after.started is None or after.started >= before.ready:
+            ready = before.earliest_ready()
+            if ready is None or after.started is None or after.started >= ready:
                 continue
             found.append(
                 Violation(
                     "order",
                     after.agent,
-                    f"attempt {after.attempt} started {before.ready - after.started:.3f}s before "
+                    f"attempt {after.attempt} started {ready - after.started:.3f}s before "
                     f"{before.agent} attempt {before.attempt} was Ready (start order: "
                     f"{', '.join(required[fault.seq])})",
                     fault.seq,

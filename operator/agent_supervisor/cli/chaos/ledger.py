@@ -70,6 +70,14 @@ class Incarnation:
     ended: float | None = None
     alive_until: float | None = None
     created: float | None = None
+    pod_ready: float | None = None
+    """For a pod's first incarnation: the second (rounded down) its pod's Ready condition turned True. The
+    operator may act on that (the kubelet's probe) before the pod supervisor reports readiness."""
+
+    def earliest_ready(self) -> float | None:
+        """No later than the first moment anyone could see it Ready."""
+        times = [t for t in (self.ready, self.pod_ready) if t is not None]
+        return min(times) if times else None
 
     def earliest_start(self) -> float:
         """No later than its start (for a gap that must contain its cause: the widest one)."""

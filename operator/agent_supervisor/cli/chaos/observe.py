@@ -158,6 +158,10 @@ class Observer:
         current = self._incarnations.get(key) or Incarnation(agent, attempt, pod, started=None)
         if current.created is None:
             current = replace(current, created=_time(body["metadata"].get("creationTimestamp")))
+        if current.pod_ready is None:
+            for condition in (body.get("status") or {}).get("conditions") or []:
+                if condition.get("type") == "Ready" and condition.get("status") == "True":
+                    current = replace(current, pod_ready=_time(condition.get("lastTransitionTime")))
         self._incarnations[key] = current
         for status in (body.get("status") or {}).get("containerStatuses") or []:
             finished = _time(((status.get("state") or {}).get("terminated") or {}).get("finishedAt"))

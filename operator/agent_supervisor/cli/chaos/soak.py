@@ -25,7 +25,7 @@ import httpx
 
 from agent_supervisor.cli.chaos.ledger import CRASHES, Fault, FaultKind, FinalState, Ledger
 from agent_supervisor.cli.chaos.observe import Observer, wait_until
-from agent_supervisor.cli.chaos.tree import SupervisorNode, leaves, restart_set, supervisors
+from agent_supervisor.cli.chaos.tree import SupervisorNode, leaves, restart_set, siblings, supervisors
 from localcluster.cluster import LocalCluster, LocalClusterThread
 
 T = TypeVar("T")
@@ -56,8 +56,7 @@ class Settings:
     seed: int
     operator_every: float = 60.0
     overlap: float = 0.35
-    api_faults: float = 0.25
-    state_dir: Path | None = None
+    api_every: float = 15.0
 
 
 @dataclass
@@ -158,11 +157,18 @@ class Soak:
 
     def _condemned(self, agent: str, started: float | None) -> bool:
         """An incarnation some counted crash already requires to be replaced: its supervisor may be about to
-        stop it, and whether its end counts would depend on timing."""
-        return any(
-            f.crash and agent in restart_set(self.tree, str(f.target)) and (started is None or started < f.at)
-            for f in self.faults
-        )
+        stop it, and whether its end counts would depend on timing. Below a nested supervisor that a crash
+        restarts, even an incarnation started after the crash is condemned until the tree settles: the
+        nested supervisor may have started it for a restart of its own before its parent stopped it."""
+        last_settled = self.settled_marks[-1] if self.settled_marks else float("-inf")
+        for fault in self.faults:
+            if not fault.crash or agent not in restart_set(self.tree, str(fault.target)):
+                continue
+            if started is None or started < fault.at:
+                return True
+            if agent not in siblings(self.tree, str(fault.target)) and fault.at > last_settled:
+                return True
+        return False
 
     def targets(self) -> list[tuple[str, int, int, str]]:
         """(agent, attempt, pid, pod) of incarnations whose crash OTP counts for certain."""
@@ -265,27 +271,33 @@ class Soak:
 
     def run(self) -> None:
         deadline = time.monotonic() + self.settings.duration
-        next_operator_kill = time.monotonic() + self.rng.uniform(0.5, 1.5) * self.settings.operator_every
+        due = {
+            "operator": self._next(self.settings.operator_every),
+            "api": self._next(self.settings.api_every),
+        }
         while time.monotonic() < deadline:
             if not self.wait_settled():
                 self.say("the tree did not settle; going on with the faults")
             fault = self.crash()
-            # While the restart runs: more faults at once, with some probability each.
+            # While the restart runs (the operator has counted the crash, its plan is under way): the faults
+            # that are due, and with --overlap chance another crash.
             while fault is not None and time.monotonic() < deadline:
-                roll = self.rng.random()
-                if time.monotonic() >= next_operator_kill and roll < 0.5:
-                    self.kill_operator()
-                    next_operator_kill = time.monotonic() + self.settings.operator_every
-                elif roll < self.settings.api_faults:
-                    self.api_fault()
+                self._due_faults(due)
                 if self.rng.random() >= self.settings.overlap:
                     break
                 fault = self.crash()
-            if time.monotonic() >= next_operator_kill:
-                self.kill_operator()
-                next_operator_kill = time.monotonic() + self.settings.operator_every
-            elif self.rng.random() < self.settings.api_faults:
-                self.api_fault()
+            self._due_faults(due)
+
+    def _next(self, every: float) -> float:
+        return time.monotonic() + self.rng.uniform(0.5, 1.5) * every
+
+    def _due_faults(self, due: dict[str, float]) -> None:
+        if time.monotonic() >= due["operator"]:
+            self.kill_operator()
+            due["operator"] = self._next(self.settings.operator_every)
+        if time.monotonic() >= due["api"]:
+            self.api_fault()
+            due["api"] = self._next(self.settings.api_every)
 
     def final_state(self) -> FinalState:
         settled = self.wait_settled()
