@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import signal
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 
 from agent_supervisor.cli.chaos.audit import audit
 from agent_supervisor.cli.chaos.observe import Observer
@@ -126,6 +128,10 @@ def reaudit(path: Path) -> int:
     return 0 if report.ok else 1
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
     if args.audit is not None:
@@ -133,11 +139,17 @@ def main(argv: Sequence[str]) -> int:
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     print(f"chaos soak seed: {seed} (replay with --seed {seed})", flush=True)
     settings = Settings(args.duration, seed, args.operator_every, args.overlap, args.api_every)
-    if args.state_dir is not None:
-        args.state_dir.mkdir(parents=True, exist_ok=True)
-        return run(settings, args.state_dir.absolute())
-    with tempfile.TemporaryDirectory(prefix="agent-supervisor-chaos-") as temp:
-        return run(settings, Path(temp))
+    # SIGTERM unwinds like Ctrl-C, so that the operator, the pods and the cluster are stopped either way.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        if args.state_dir is not None:
+            args.state_dir.mkdir(parents=True, exist_ok=True)
+            return run(settings, args.state_dir.absolute())
+        with tempfile.TemporaryDirectory(prefix="agent-supervisor-chaos-") as temp:
+            return run(settings, Path(temp))
+    except KeyboardInterrupt:
+        print(f"interrupted; everything was stopped (replay with --seed {seed})", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
