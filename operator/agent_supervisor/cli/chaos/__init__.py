@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import signal
 import sys
 import tempfile
@@ -145,8 +146,14 @@ def main(argv: Sequence[str]) -> int:
         if args.state_dir is not None:
             args.state_dir.mkdir(parents=True, exist_ok=True)
             return run(settings, args.state_dir.absolute())
-        with tempfile.TemporaryDirectory(prefix="agent-supervisor-chaos-") as temp:
-            return run(settings, Path(temp))
+        # A temporary state directory, kept when the audit fails: its ledger.yaml and logs explain why.
+        temp = Path(tempfile.mkdtemp(prefix="agent-supervisor-chaos-"))
+        code = run(settings, temp)
+        if code == 0:
+            shutil.rmtree(temp, ignore_errors=True)
+        else:
+            print(f"kept {temp} (ledger.yaml, operator.log, the cluster's pod logs)", file=sys.stderr)
+        return code
     except KeyboardInterrupt:
         print(f"interrupted; everything was stopped (replay with --seed {seed})", file=sys.stderr)
         return 130
