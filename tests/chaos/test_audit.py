@@ -57,7 +57,7 @@ def world(
     restarts: dict[tuple[str, str], int] = {}
     for seq, (at, agent) in enumerate(sorted(crashes), start=1):
         t = max(t, at) + 0.05
-        faults.append(Fault(seq, t - 0.01, FaultKind.KILL_PROCESS, agent, attempt[agent]))
+        faults.append(Fault(seq, t - 0.01, FaultKind.KILL_PROCESS, agent, attempt[agent], acked_at=t))
         for other in restart_set(TREE, agent):
             end(other, t)
         t += 0.05
@@ -242,6 +242,33 @@ def test_overlapping_faults_may_share_one_restart() -> None:
     report = audit(TREE, replace(ledger, faults=[fault, second]), overlapped)
     assert report.violations == []
     assert report.kinds[FaultKind.DELETE_POD].merged + report.kinds[FaultKind.KILL_PROCESS].merged == 1
+
+
+def test_a_start_for_an_earlier_crash_before_the_operator_heard_of_the_next_is_explained() -> None:
+    # pool-0 crashes (rest_for_one: pool-0, pool-1 restart), then front (everything restarts). pool-1's
+    # restart for the first crash starts just after front's crash, before the operator counted it; then
+    # front's restart stops it and starts it again. That second start is front's.
+    ledger, history = world([(1, "chaos-pool-0"), (40, "chaos-front")])
+    first, second = ledger.faults
+    pool_1 = [i for i in history.incarnations if i.agent == "chaos-pool-1"]
+    assert [i.started is not None for i in pool_1] == [True, True, True]
+    for_first = pool_1[1]
+    assert second.acked_at is not None
+    # The first crash's restart of pool-1 moves to just after the second crash, before it was counted.
+    late = replace(for_first, started=second.at + 0.005, ready=second.at + 0.006, ended=second.at + 0.009)
+    incarnations = [late if i == for_first else i for i in history.incarnations]
+    # The two crashes overlapped: the tree did not settle in between.
+    settled = [t for t in ledger.settled if not first.at < t < second.at]
+    heard_late = replace(second, acked_at=second.at + 0.01)
+    run = Ledger([first, heard_late], settled)
+    assert audit(TREE, run, replace(history, incarnations=incarnations)).violations == []
+    # Had the operator counted the second crash before that start, the start would have been its restart,
+    # and the one after it a restart for nothing.
+    heard_early = replace(second, acked_at=second.at + 0.001)
+    report = audit(
+        TREE, replace(ledger, faults=[first, heard_early]), replace(history, incarnations=incarnations)
+    )
+    assert [v.subject for v in report.violations if v.check == "unexplained"] == ["chaos-pool-1"]
 
 
 def test_status_counters_must_equal_the_ledger() -> None:

@@ -134,25 +134,28 @@ def _explain_restarts(
     restarts each agent once). Taking the earliest such fault finds a cause for every incarnation whenever
     one exists: the gaps are ordered by their ends. Faults left over were merged into another's restart.
 
-    One exception, as in OTP: a crash that restarts a nested supervisor condemns that supervisor's current
-    incarnation, but until its parent's plan reaches it, that supervisor goes on with its own work, and may
-    still start an agent for an earlier crash of its own (a restart of its own, under way). That agent is
-    then stopped with its supervisor and started once more for the later crash: so a crash that requires
-    an agent through a nested supervisor may cause the incarnation after the first one started after it."""
+    Two exceptions, both as in OTP, where a crash may cause the incarnation after the first one started
+    after it, because that first one was started for an earlier crash and then stopped for this one:
+
+    * the operator had not yet heard of the crash when it started that incarnation (it started before the
+      crash was seen counted): a plan under way for an earlier crash went on for a moment;
+    * a crash that restarts a nested supervisor condemns that supervisor's current incarnation, but until its
+      parent's plan reaches it, that supervisor goes on with its own work, and may still start an agent for
+      an earlier crash of its own (a restart of its own, under way)."""
     found: list[Violation] = []
     causes: dict[tuple[str, int], int] = {}
     for agent, incarnations in by_agent.items():
         used: set[int] = set()
         for index, (before, after) in enumerate(itertools.pairwise(incarnations)):
             since, until = before.earliest_start(), after.latest_start()
-            since_nested = incarnations[index - 1].earliest_start() if index > 0 else float("-inf")
+            since_earlier = incarnations[index - 1].earliest_start() if index > 0 else float("-inf")
             candidates = [
                 f
                 for f in crashes
                 if agent in required[f.seq]
                 and f.seq not in used
                 and f.at < until
-                and (since < f.at or (agent in nested[f.seq] and since_nested < f.at))
+                and (since < f.at or (_unheard(f, before, agent, nested) and since_earlier < f.at))
             ]
             if candidates:
                 causes[(agent, after.attempt)] = candidates[0].seq
@@ -167,6 +170,12 @@ def _explain_restarts(
                 )
             )
     return found, causes
+
+
+def _unheard(fault: Fault, incarnation: Incarnation, agent: str, nested: dict[int, set[str]]) -> bool:
+    """Whether `incarnation`, started after `fault`, may still have been started for an earlier crash."""
+    heard = fault.acked_at if fault.acked_at is not None else float("inf")
+    return agent in nested[fault.seq] or incarnation.earliest_start() < heard
 
 
 def _lost(

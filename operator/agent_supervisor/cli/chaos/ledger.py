@@ -45,6 +45,9 @@ class Fault:
     attempt: int | None = None
     landed: bool = True
     detail: str = ""
+    acked_at: float | None = None
+    """For a crash: when the injector saw the operator count it (its restart counter in status moved); the
+    operator decided about it no later than that. None: never seen counted."""
 
     @property
     def crash(self) -> bool:

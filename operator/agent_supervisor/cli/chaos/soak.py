@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -164,7 +164,9 @@ class Soak:
         for fault in self.faults:
             if not fault.crash or agent not in restart_set(self.tree, str(fault.target)):
                 continue
-            if started is None or started < fault.at:
+            # Started before the operator was seen to count the crash: maybe for an earlier plan, which the
+            # crash's own plan will stop.
+            if started is None or fault.acked_at is None or started < fault.acked_at:
                 return True
             if agent not in siblings(self.tree, str(fault.target)) and fault.at > last_settled:
                 return True
@@ -236,7 +238,10 @@ class Soak:
                 lambda: int(self.observer.child_status(supervisor, child).get("restarts") or 0) > before,
                 ACK_TIMEOUT,
             )
-            if not acked:
+            if acked:
+                fault = replace(fault, acked_at=time.time())
+                self.faults[-1] = fault
+            else:
                 self.say(f"   the operator did not count #{fault.seq} within {ACK_TIMEOUT:.0f}s")
         return fault
 
@@ -319,7 +324,7 @@ class Soak:
 
 
 def _with_detail(fault: Fault, detail: str) -> Fault:
-    return Fault(fault.seq, fault.at, fault.kind, fault.target, fault.attempt, fault.landed, detail)
+    return replace(fault, detail=detail)
 
 
 def start_cluster(state_dir: Path) -> LocalClusterThread:
