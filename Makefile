@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TOOLS := .tools/bin
 export PATH := $(CURDIR)/$(TOOLS):$(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup tools test lint typecheck layers unit hostile crds demo kind-demo kind-test models test-models bench clean
+.PHONY: setup tools test lint typecheck layers unit hostile crds demo chaos kind-demo kind-test models test-models bench clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -63,6 +63,12 @@ crds: $(STAMP) tools
 
 demo: setup
 	$(BIN)/python -m agent_supervisor demo
+
+# The chaos soak: random faults for 10 minutes against the real operator and real agents on the local cluster,
+# each checked against OTP's rules; exits non-zero on any violation (docs/reliability.md). SEED=n replays a run,
+# DURATION=seconds changes its length. A 1-minute version runs in `make test` (tests/chaos/test_soak.py).
+chaos: setup
+	$(BIN)/python -m agent_supervisor chaos --duration $(or $(DURATION),600) $(if $(SEED),--seed $(SEED))
 
 # `make demo` on kind: builds both images, installs the chart, crashes an agent (needs Docker and kind).
 # KEEP=1 keeps the cluster afterwards.

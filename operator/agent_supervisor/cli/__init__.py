@@ -32,11 +32,18 @@ def _run_tree(rest: Sequence[str]) -> int:
     return tree_main(list(rest))
 
 
+def _run_chaos(rest: Sequence[str]) -> int:
+    from agent_supervisor.cli.chaos import main as chaos_main
+
+    return chaos_main(list(rest))
+
+
 COMMANDS = {
     "operator": ("run the operator (reconciles Agents and AgentSupervisors)", _run_operator),
     "local": ("run the local development cluster (up, down, status)", _run_local),
     "demo": ("run the local demo end to end", _run_demo),
     "tree": ("show the supervision trees in the terminal (also `kubectl otp tree`)", _run_tree),
+    "chaos": ("run the chaos soak on the local cluster and audit it", _run_chaos),
 }
 
 
