@@ -8,8 +8,9 @@ Agent they were written onto, and an Agent whose inputs and version are unchange
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+import asyncio
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from typing import Any, Final
 
 from agent_supervisor.controller.indexes import ObjectKey
 from agent_supervisor.controller.kube import AGENTS, ConflictError, NotFoundError
@@ -17,6 +18,9 @@ from agent_supervisor.controller.writer import ResourceWriter
 from agent_supervisor.supervision import SupervisorState
 from agent_supervisor.translate import labels, observe, status
 from agent_supervisor.translate.projection import InvalidResourceError, parse_agent
+
+CONCURRENT_WRITES: Final = 16
+"""Status writes to different Agents in flight at once."""
 
 
 class SupervisedAgentStatuses:
@@ -37,6 +41,7 @@ class SupervisedAgentStatuses:
         observed: Mapping[str, observe.ObservedChild],
         now: int,
     ) -> None:
+        writes: list[Coroutine[Any, Any, None]] = []
         for body in agents:
             meta = body["metadata"]
             child = state.find((meta.get("labels") or {}).get(labels.CHILD, ""))
@@ -59,14 +64,29 @@ class SupervisedAgentStatuses:
                 continue
             previous = body.get("status")
             desired = status.supervised_agent_status(agent, supervisor.name, state, now, previous, observed)
-            try:
-                written = await self._writer.write_status(key, AGENTS, dict(body), desired)
-            except ConflictError:
-                # The agent's own reconcile wrote its config fields meanwhile: ask the parent to go again.
-                self._written.pop(key, None)
-                self._retry(supervisor)
-                continue
-            except NotFoundError:
-                continue
-            # Until the index has the version just written, it serves the one that was written onto.
-            self._written[key] = (inputs, frozenset({version, str(written["metadata"]["resourceVersion"])}))
+            writes.append(self._write(supervisor, key, body, desired, inputs, version))
+        # Concurrently: a group restart changes every child's status at once, and one request after the other
+        # held the supervisor's next step (its reconcile) for a round trip per child.
+        for first in range(0, len(writes), CONCURRENT_WRITES):
+            await asyncio.gather(*writes[first : first + CONCURRENT_WRITES])
+
+    async def _write(
+        self,
+        supervisor: ObjectKey,
+        key: ObjectKey,
+        body: Mapping[str, Any],
+        desired: dict[str, Any],
+        inputs: tuple[object, ...],
+        version: str,
+    ) -> None:
+        try:
+            written = await self._writer.write_status(key, AGENTS, dict(body), desired)
+        except ConflictError:
+            # The agent's own reconcile wrote its config fields meanwhile: ask the parent to go again.
+            self._written.pop(key, None)
+            self._retry(supervisor)
+            return
+        except NotFoundError:
+            return
+        # Until the index has the version just written, it serves the one that was written onto.
+        self._written[key] = (inputs, frozenset({version, str(written["metadata"]["resourceVersion"])}))
