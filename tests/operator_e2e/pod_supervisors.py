@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -71,6 +72,10 @@ class Seen:
     phase: str
     exit_code: int | None
     stopped: bool
+    started_at: str = ""
+    """The pod supervisor's own clock (RFC 3339, milliseconds): when it started the incarnation."""
+    ready_at: str | None = None
+    finished_at: str | None = None
 
 
 @dataclass
@@ -134,6 +139,9 @@ class IncarnationRecorder:
                             line.state.phase,
                             None if done is None else done.exit_code,
                             bool(done and done.stopped),
+                            line.state.started_at,
+                            line.state.ready_at,
+                            None if done is None else done.finished_at,
                         )
                     )
 
@@ -153,6 +161,26 @@ class IncarnationRecorder:
                 if (s.pod, s.attempt, s.phase) == (pod, attempt, phase):
                     return index
         raise AssertionError(f"{pod} never reported attempt {attempt} {phase}")
+
+    def ready_before_started(self, ready: tuple[str, int], started: tuple[str, int]) -> bool:
+        """Incarnation `ready` was Ready before incarnation `started` began (see `_clock`)."""
+        return self._clock(ready, "ready_at") <= self._clock(started, "started_at")
+
+    def exited_before_started(self, exited: tuple[str, int], started: tuple[str, int]) -> bool:
+        """Incarnation `exited` had ended before incarnation `started` began (see `_clock`)."""
+        return self._clock(exited, "finished_at") <= self._clock(started, "started_at")
+
+    def _clock(self, incarnation: tuple[str, int], field_name: str) -> datetime:
+        """A moment of an incarnation by its pod supervisor's own clock (the host's, in milliseconds). The
+        order in which this recorder receives changes from different pods' streams does not tell: a start that
+        follows another pod's Ready within milliseconds may be received first."""
+        with self._lock:
+            value = next(
+                getattr(s, field_name)
+                for s in self.seen
+                if (s.pod, s.attempt) == incarnation and getattr(s, field_name)
+            )
+        return datetime.fromisoformat(value)
 
     def wait(self, pod: str, attempt: int, phase: str, timeout: float = 30) -> None:
         what = f"{pod} to report attempt {attempt} {phase}"

@@ -71,9 +71,9 @@ def test_one_for_all_restarts_every_child_in_its_own_pod_in_otp_order(env: Env) 
     assert exits[0].exit_code == 128 + signal.SIGKILL
     assert recorder.first("team-c-3", 3, "Exited") < recorder.first("team-a-1", 1, "Stopping")
     assert recorder.events("Starting") == [("team-a-1", 4), ("team-b-2", 5), ("team-c-3", 6)]
-    assert recorder.first("team-a-1", 1, "Exited") < recorder.first("team-a-1", 4, "Starting")
-    assert recorder.first("team-a-1", 4, "Ready") < recorder.first("team-b-2", 5, "Starting")
-    assert recorder.first("team-b-2", 5, "Ready") < recorder.first("team-c-3", 6, "Starting")
+    assert recorder.exited_before_started(("team-a-1", 1), ("team-a-1", 4))
+    assert recorder.ready_before_started(("team-a-1", 4), ("team-b-2", 5))
+    assert recorder.ready_before_started(("team-b-2", 5), ("team-c-3", 6))
     # The attempt is on each pod too (written after the start), and the restart counted once.
     for pod, attempt in (("team-a-1", 4), ("team-b-2", 5), ("team-c-3", 6)):
         wait_for(
@@ -100,11 +100,10 @@ def test_brutal_kills_of_a_group_restart_go_out_together_and_starts_wait_for_eve
         ("team-a-1", 1, True),
         ("team-c-3", 3, True),
     ]
-    last_exit = max(recorder.first(e.pod, e.attempt, "Exited") for e in exits)
-    assert last_exit < recorder.first("team-a-1", 4, "Starting")
+    assert all(recorder.exited_before_started((e.pod, e.attempt), ("team-a-1", 4)) for e in exits)
     assert recorder.events("Starting") == [("team-a-1", 4), ("team-b-2", 5), ("team-c-3", 6)]
-    assert recorder.first("team-a-1", 4, "Ready") < recorder.first("team-b-2", 5, "Starting")
-    assert recorder.first("team-b-2", 5, "Ready") < recorder.first("team-c-3", 6, "Starting")
+    assert recorder.ready_before_started(("team-a-1", 4), ("team-b-2", 5))
+    assert recorder.ready_before_started(("team-b-2", 5), ("team-c-3", 6))
 
 
 def test_rest_for_one_restarts_the_crashed_child_and_those_after_it_in_place(env: Env) -> None:
@@ -199,7 +198,7 @@ def test_an_incarnation_started_by_a_lost_chain_is_stopped_before_the_group_rest
         ("team-b-2", 6),
         ("team-c-3", 7),
     ]
-    assert recorder.first("team-b-2", 5, "Exited") < recorder.first("team-a-1", 5, "Starting"), (
+    assert recorder.exited_before_started(("team-b-2", 5), ("team-a-1", 5)), (
         "the group is all down before it starts again"
     )
     status = env.status("agentsupervisors", "team")

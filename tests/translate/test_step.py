@@ -29,7 +29,7 @@ from agent_supervisor.translate import labels, projection
 from agent_supervisor.translate.observe import observe
 from agent_supervisor.translate.settings import OperatorSettings
 from agent_supervisor.translate.status import status_patch
-from agent_supervisor.translate.step import ConfigReport, Outcome, step
+from agent_supervisor.translate.step import ConfigReport, Outcome, step, with_supervisor_status
 from agent_supervisor.translate.stored_supervision import CorruptSupervisionError, Supervision
 from tests.translate.conftest import agent_body, pod, supervisor_body, template
 
@@ -140,6 +140,20 @@ def test_each_child_starts_when_the_one_before_is_ready():
     outcome = tree.run([running("a", 1)], T0 + 1)
     assert starts(outcome) == [("b", 2)]
     assert outcome.status["readyChildren"] == "1/3"
+
+
+def test_a_decision_made_without_its_status_renders_the_same_status_later():
+    # A chain of starts decides without rendering the status at each step and renders it once at its end.
+    tree = team()
+    tree.run([], T0)
+    pods = [running("a", 1)]
+    full = tree.decide(pods, T0 + 1)
+    bare = step(tree.body, tree.resource, tree.spec, observe(pods), T0 + 1, SETTINGS, render_status=False)
+    assert bare.status == {} and bare.supervision == full.supervision and bare.actions == full.actions
+    resource = tree.resource
+    assert isinstance(resource, api.AgentSupervisor)
+    rendered = with_supervisor_status(bare, tree.body, resource, tree.spec, observe(pods), T0 + 1)
+    assert rendered.status == full.status
 
 
 def test_a_starting_child_wakes_the_reconcile_at_its_start_deadline():

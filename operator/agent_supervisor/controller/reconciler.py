@@ -60,7 +60,7 @@ from agent_supervisor.translate.projection import (
 )
 from agent_supervisor.translate.runtime_config import RenderError
 from agent_supervisor.translate.settings import OperatorSettings
-from agent_supervisor.translate.step import ConfigReport, Outcome, step
+from agent_supervisor.translate.step import ConfigReport, Outcome, step, with_supervisor_status
 from agent_supervisor.translate.stored_supervision import CorruptSupervisionError
 
 log = logging.getLogger(__name__)
@@ -415,6 +415,7 @@ class Controller:
                 self.settings,
                 stored=outcome.supervision,
                 judgements=[degraded],
+                render_status=False,
             )
             if following.state == outcome.state:
                 break
@@ -423,8 +424,9 @@ class Controller:
             target = replace(target, state=following.state, observed=observed)
             chain = in_place.chained_starts(following.state, observed, following.actions)
             if chain is None:
-                obj = await self.writer.write_status(key, AGENT_SUPERVISORS, obj, following.status)
-                self.readings.written(key, obj, following.supervision)
+                outcome = with_supervisor_status(following, obj, sup, spec, observed, _now(), [degraded])
+                obj = await self.writer.write_status(key, AGENT_SUPERVISORS, obj, outcome.status)
+                self.readings.written(key, obj, outcome.supervision)
                 written = True
                 await self.executor.execute(target, following.actions)
                 break
@@ -434,6 +436,7 @@ class Controller:
                 break  # a pod supervisor did not take it: the next reconcile decides again, written first
         outcome = replace(outcome, before=first.before, events=tuple(events))
         if not written:
+            outcome = with_supervisor_status(outcome, obj, sup, spec, observed, _now(), [degraded])
             obj = await self.writer.write_status(key, AGENT_SUPERVISORS, obj, outcome.status)
             self.readings.written(key, obj, outcome.supervision)
         return obj, outcome, observed

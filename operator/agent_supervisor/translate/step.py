@@ -13,7 +13,7 @@ new and finds the same actions still pending.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from agent_supervisor import api
@@ -97,12 +97,15 @@ def step(
     *,
     stored: Supervision | None = None,
     judgements: Sequence[Judgement] = (),
+    render_status: bool = True,
 ) -> Outcome:
     """Decide for a supervising resource (an AgentSupervisor, or a standalone Agent with `config`) at `now`.
 
     `body` is the resource as read (metadata and status); `resource` and `spec` are its parsed and projected
     spec; `observed` is what exists of its children (observe.observe); `stored`, when the caller knows it,
-    is what `body`'s status.supervision holds (its parse is saved). Raises CorruptSupervisionError when
+    is what `body`'s status.supervision holds (its parse is saved). With `render_status` False an
+    AgentSupervisor's Outcome has an empty status, for decisions that are not written yet (a chain of starts
+    in place): `with_supervisor_status` renders it before the write. Raises CorruptSupervisionError when
     status.supervision cannot be read: acting on a guess could restart or orphan children.
     """
     meta = body.get("metadata") or {}
@@ -122,8 +125,12 @@ def step(
         spec, supervision, facts, observed, now, start_deadline_seconds=settings.start_deadline_seconds
     )
     if isinstance(resource, api.AgentSupervisor):
-        desired = status.supervisor_status(
-            resource, spec, supervision, observed, now, previous=previous, extra=judgements
+        desired = (
+            status.supervisor_status(
+                resource, spec, supervision, observed, now, previous=previous, extra=judgements
+            )
+            if render_status
+            else {}
         )
     else:
         if config is None:
@@ -141,6 +148,28 @@ def step(
         wake_at=wake_at(supervision.state, observed, start_deadline_seconds=settings.start_deadline_seconds),
         deleting=deleting,
     )
+
+
+def with_supervisor_status(
+    outcome: Outcome,
+    body: Mapping[str, Any],
+    resource: api.AgentSupervisor,
+    spec: SupervisorSpec,
+    observed: Mapping[str, ObservedChild],
+    now: int,
+    judgements: Sequence[Judgement] = (),
+) -> Outcome:
+    """`outcome` with the status its decisions give (for one made with `render_status=False`)."""
+    desired = status.supervisor_status(
+        resource,
+        spec,
+        outcome.supervision,
+        observed,
+        now,
+        previous=body.get("status") or {},
+        extra=judgements,
+    )
+    return replace(outcome, status=desired)
 
 
 def decide_all(
