@@ -6,9 +6,14 @@ the end-to-end test and the benchmark.
 
 `--unavailable-while PATH` answers every request with 503 while PATH exists: a server that is up (its port
 open, so its readiness probe passes) but failing, for outage drills and the end-to-end test of MCP outages.
+
+`slow` and `big` exist to exercise an agent's `timeoutSeconds` and `maxResultBytes` end to end. They are
+harmless by construction: `slow` sleeps asynchronously (other calls go on) for at most SLOW_MAX_SECONDS, and
+`big` returns at most BIG_MAX_BYTES, so no caller can make the server hang or hold much memory.
 """
 
 import argparse
+import asyncio
 import os
 from pathlib import Path
 
@@ -36,6 +41,23 @@ def echo(text: str) -> str:
 @server.tool(description="Which process answered: its pid (it changes when the server is restarted).")
 def whoami() -> str:
     return f"pid {os.getpid()}"
+
+
+SLOW_MAX_SECONDS = 30.0
+BIG_MAX_BYTES = 1024 * 1024
+
+
+@server.tool(description=f"Wait `seconds` (at most {SLOW_MAX_SECONDS:g}), then answer.")
+async def slow(seconds: float) -> str:
+    waited = min(max(seconds, 0.0), SLOW_MAX_SECONDS)
+    await asyncio.sleep(waited)
+    return f"slept {waited:g}s"
+
+
+@server.tool(description=f"Return `size` bytes (at most {BIG_MAX_BYTES}) of the digits 0-9, repeated.")
+def big(size: int) -> str:
+    size = min(max(size, 0), BIG_MAX_BYTES)
+    return ("0123456789" * (size // 10 + 1))[:size]
 
 
 def _rpc_error(message: str) -> dict[str, object]:

@@ -40,6 +40,26 @@ SCENARIOS = {
             {"toolCalls": [{"name": "finish", "arguments": {"result": "sum: {last_tool}"}}]},
         ]
     },
+    # The MCP limits on the cluster (test_mcp_tools.py): one tool call each, then finish with exactly what the
+    # model saw of it. One agent per limit, because a finish can only quote the last tool result.
+    "mcp-denied": {
+        "steps": [
+            {"toolCalls": [{"name": "tools__whoami", "arguments": {}}]},
+            {"toolCalls": [{"name": "finish", "arguments": {"result": "{last_tool}"}}]},
+        ]
+    },
+    "mcp-slow": {
+        "steps": [
+            {"toolCalls": [{"name": "tools__slow", "arguments": {"seconds": 5}}]},
+            {"toolCalls": [{"name": "finish", "arguments": {"result": "{last_tool}"}}]},
+        ]
+    },
+    "mcp-big": {
+        "steps": [
+            {"toolCalls": [{"name": "tools__big", "arguments": {"size": 1000}}]},
+            {"toolCalls": [{"name": "finish", "arguments": {"result": "{last_tool}"}}]},
+        ]
+    },
 }
 
 

@@ -1,6 +1,7 @@
 """An agent using the MCP tools of a tool server it is supervised with, on the local cluster with the real
 operator: rest_for_one [tool server worker, agent]. The tool server is the runtime image's MCP server
-(agent_runtime.mcp_tool_server); the agent reaches it by `child: tools` (its Service)."""
+(agent_runtime.mcp_tool_server); the agent reaches it by `child: tools` (its Service). And the per-server
+limits (allowedTools, timeoutSeconds, maxResultBytes) on the cluster: each is a tool result the model sees."""
 
 from __future__ import annotations
 
@@ -44,8 +45,9 @@ def calculator(env: Env, restart: str = "transient") -> dict[str, Any]:
     return {"name": "calc", "restart": restart, "shutdown": {"brutalKill": True}, "agent": template}
 
 
-def children_by_name(env: Env) -> dict[str, dict[str, Any]]:
-    return {child["name"]: child for child in env.status("agentsupervisors", "team").get("children") or []}
+def children_by_name(env: Env, supervisor_name: str = "team") -> dict[str, dict[str, Any]]:
+    children = env.status("agentsupervisors", supervisor_name).get("children") or []
+    return {child["name"]: child for child in children}
 
 
 def test_the_agent_gets_a_real_tool_result_and_a_killed_tool_server_restarts_it_and_the_agent(
@@ -90,3 +92,63 @@ def task_result(env: Env, child: str) -> str | None:
                 if isinstance(result, str):
                     return result
     return None
+
+
+def limited(env: Env, child: str, **limits: Any) -> dict[str, Any]:
+    """A task agent whose scripted model (scenario `mcp-<child>`) makes one call on the tool server and then
+    finishes with exactly what it saw of it; `limits` are the agent's settings for that server."""
+    template = agent_template(
+        model={"endpoint": env.model_url, "name": f"mcp-{child}"},
+        task=f"exercise the {child} limit",
+        tools=[{"name": "finish"}],
+        mcpServers=[{"name": "tools", "child": "tools", **limits}],
+    )
+    return {"name": child, "restart": "transient", "shutdown": {"brutalKill": True}, "agent": template}
+
+
+def test_the_mcp_limits_reach_the_model_as_tool_results(env: Env) -> None:
+    env.operator("op-1")
+    env.apply(
+        supervisor(
+            "limits",
+            [
+                tool_server(),
+                # The tool server lists whoami, but this agent may only call add.
+                limited(env, "denied", allowedTools=["add"]),
+                # slow(5) cannot answer within the agent's one second.
+                limited(env, "slow", allowedTools=["slow"], timeoutSeconds=1),
+                # big(1000) answers 1000 bytes; the agent keeps 256 of them.
+                limited(env, "big", allowedTools=["big"], maxResultBytes=256),
+            ],
+            strategy="rest_for_one",
+            periodSeconds=600,
+        )
+    )
+
+    for child in ("denied", "slow", "big"):
+        wait_for(
+            lambda child=child: env.status("agents", f"limits-{child}").get("phase") == "Succeeded",
+            timeout=60,
+            what=f"agent {child} to finish its task",
+        )
+    # Each limit is a tool result the model sees and works on, never a crash: the tasks finished normally and
+    # nothing restarted.
+    children = children_by_name(env, "limits")
+    assert {name: child["restarts"] for name, child in children.items()} == {
+        "tools": 0,
+        "denied": 0,
+        "slow": 0,
+        "big": 0,
+    }
+    for child in ("denied", "slow", "big"):
+        assert env.status("agents", f"limits-{child}")["lastExit"]["classification"] == "normal"
+
+    seen = {
+        child: wait_for(
+            lambda child=child: task_result(env, child), what=f"the {child} pod's termination message"
+        )
+        for child in ("denied", "slow", "big")
+    }
+    assert seen["denied"] == "error: tool 'whoami' of MCP server 'tools' is not allowed; allowed: add"
+    assert seen["slow"] == "error: tools__slow did not answer within 1s (timeoutSeconds)"
+    assert seen["big"] == ("0123456789" * 26)[:256] + "\n[truncated at 256 bytes of 1000]"
