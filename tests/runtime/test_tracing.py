@@ -1,4 +1,4 @@
-"""OpenTelemetry traces of the agent loop: in memory in this process, and over OTLP/HTTP from real runtimes."""
+"""OpenTelemetry traces of the agent loop: in memory in this process, and over OTLP/HTTP from runtimes."""
 
 import gzip
 import http.server
