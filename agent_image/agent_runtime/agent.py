@@ -11,9 +11,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
-from agent_runtime import context_budget, exitcodes
+from agent_runtime import context_budget, exitcodes, tracing
 from agent_runtime.checkpoint import CheckpointStore
 from agent_runtime.config import ConfigError, RuntimeConfig
 from agent_runtime.conversation import sanitise
@@ -28,6 +28,9 @@ from agent_runtime.peers import DeliveryError, PeerClient
 from agent_runtime.persistence import Persister
 from agent_runtime.state import AgentState, ChatMessage, Outgoing, TaskState
 from agent_runtime.tools import ToolContext, ToolRegistry, ToolResult, build_registry
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +106,8 @@ class Agent:
         self._tools: ToolRegistry = build_registry(config.tools, peers, self._mcp)
         self._stopping = False
         self._outbox_task: asyncio.Task[None] | None = None
+        self._traced_task: str | None = None
+        self._task_span: Span | None = None
         metrics.set_revision(config.revision)
 
     # ----- start-up --------------------------------------------------------------------------------
@@ -183,6 +188,7 @@ class Agent:
             return await self._run_service_agent()
         finally:
             self.ready = False
+            self._end_task_span(None)  # a stop or a crash leaves the task unfinished in this process
 
     def _new_task(self, task_id: str, prompt: str, source: AgentMessage | None) -> TaskState:
         callers = [source] if source is not None and source.kind == "call" else []
@@ -346,7 +352,24 @@ class Agent:
         log.info("%s is back; the tool call goes on", dependency)
         return True
 
+    def _task_trace(self, task: TaskState) -> "Span | None":
+        """The open span of `task` in this process, started at its first step here."""
+        if self._traced_task != task.id:
+            self._end_task_span(None)  # a task agent's task replaced by a new task text
+            carrier = task.source.trace_context if task.source is not None else None
+            self._task_span = tracing.start_task(task.id, self.config.agent.name, carrier)
+            self._traced_task = task.id
+        return self._task_span
+
+    def _end_task_span(self, outcome: str | None) -> None:
+        tracing.end_task(self._task_span, outcome)
+        self._task_span = self._traced_task = None
+
     async def _step(self, task: TaskState) -> None:
+        with tracing.step(self._task_trace(task), task.step):
+            await self._traced_step(task)
+
+    async def _traced_step(self, task: TaskState) -> None:
         if not self._mcp_started:
             self.phase = "starting"
             await self._mcp.wait_started()
@@ -381,7 +404,9 @@ class Agent:
         cap = self.config.context.max_tool_result_chars
         for index, call in enumerate(completion.tool_calls):
             context = ToolContext(self.config.agent.name, task.id, task.step, index)
-            result = await self._run_call(call, context, completion)
+            with tracing.tool_call(call.name, call.id, call.arguments) as span:
+                result = await self._run_call(call, context, completion)
+                tracing.tool_returned(span, result.content, result.is_error)
             outcome = "error" if result.is_error else "ok"
             self._metrics.tool_calls.labels(tool=call.name, outcome=outcome).inc()
             content = context_budget.cap_result(result.content, cap)
@@ -427,6 +452,8 @@ class Agent:
         if task.settled:
             return
         task.settled = True
+        if self._traced_task == task.id:
+            self._end_task_span(task.outcome)
         result = task.result or ""
         for caller in task.callers:
             self._owe_reply(caller, result)

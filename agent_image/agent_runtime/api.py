@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from agent_runtime import tracing
 from agent_runtime.agent import Agent
 from agent_runtime.body_limit import BodyLimit
 from agent_runtime.config import ConfigError
@@ -92,6 +93,9 @@ def create_app(
                 return _detail(422, _validation_errors(err))
             invalid = {"type": "json_invalid", "loc": ["body"], "msg": f"JSON decode error: {err}"}
             return _detail(422, [invalid])
+        carrier = {name: request.headers[name] for name in tracing.TRACE_HEADERS if name in request.headers}
+        if carrier:
+            message = message.model_copy(update={"trace_context": carrier})
         if not agent.ready:
             return _detail(503, f"agent is {agent.phase}; retry", {"Retry-After": "1"})
         accepted = await agent.accept(message)

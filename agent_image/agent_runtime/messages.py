@@ -25,6 +25,11 @@ class AgentMessage(BaseModel):
     kind: MessageKind = "cast"
     reply_to: str | None = Field(default=None, description="call: the agent name the reply is sent to.")
     correlation_id: str | None = Field(default=None, description="call/reply: pairs a reply with its call.")
+    trace_context: dict[str, str] | None = Field(
+        default=None,
+        description="The W3C trace headers (traceparent, tracestate) the message arrived with: kept with it "
+        "in the inbox so the task answering it joins the sender's trace. Sent as headers, never in the body.",
+    )
 
     @model_validator(mode="after")
     def _routing(self) -> "AgentMessage":
@@ -42,4 +47,4 @@ class AgentMessage(BaseModel):
         return self.correlation_id or self.id
 
     def wire(self) -> dict[str, object]:
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"trace_context"})

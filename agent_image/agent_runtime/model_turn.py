@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from agent_runtime import context_budget
+from agent_runtime import context_budget, tracing
 from agent_runtime.config import RuntimeConfig
 from agent_runtime.model import Completion, ContextOverflowError, ModelClient
 from agent_runtime.state import ChatMessage
@@ -38,7 +38,10 @@ class _Caller:
             self.elided = True
         while True:
             try:
-                completion = await self.model.complete(messages, self.schemas, max_output_tokens)
+                limit = max_output_tokens or self.config.model.max_output_tokens
+                with tracing.model_call(self.config.model.name, messages, limit) as span:
+                    completion = await self.model.complete(messages, self.schemas, max_output_tokens)
+                    tracing.model_answered(span, completion)
             except ContextOverflowError as err:
                 self.seconds += self.model.last_call_seconds
                 if not context_budget.elide_oldest_result(messages):

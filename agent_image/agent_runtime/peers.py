@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Final
 
-from agent_runtime import tls
+from agent_runtime import tls, tracing
 from agent_runtime.config import PeersConfig
 from agent_runtime.kube import KubeAccess
 from agent_runtime.messages import AgentMessage
@@ -68,9 +68,11 @@ class PeerClient:
         import httpx
 
         url = f"{self.address(to)}/v1/messages"
+        # The sender's current span (an ask_agent's tool call) becomes the parent of the peer's task.
+        headers = {**self._headers(), **tracing.inject()}
         for attempt in range(1, _DELIVERY_ATTEMPTS + 1):
             try:
-                response = await self._http.post(url, json=message.wire(), headers=self._headers())
+                response = await self._http.post(url, json=message.wire(), headers=headers)
             except httpx.TransportError as err:
                 if attempt == _DELIVERY_ATTEMPTS:
                     raise DeliveryError(f"agent {to!r} unreachable at {url}: {type(err).__name__}") from err

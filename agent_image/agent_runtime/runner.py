@@ -12,7 +12,7 @@ from typing import Final
 import uvicorn
 from starlette.applications import Starlette
 
-from agent_runtime import exitcodes, termination
+from agent_runtime import exitcodes, termination, tracing
 from agent_runtime.agent import Agent, Exit, ModelFactory
 from agent_runtime.api import DEFAULT_MAX_REQUEST_BYTES, create_app
 from agent_runtime.checkpoint import CheckpointError, CheckpointTooLargeError
@@ -200,6 +200,7 @@ async def run_agent() -> int:
         outcome = Exit(exitcodes.EXIT_CONFIG_INVALID, str(err))
         _summarise(outcome, None)
         return outcome.code
+    tracing.configure_from_env(config.agent.name, config.agent.namespace)
     token = os.environ.get(TOKEN_ENV) or None
     server, serving = await _serve(
         create_app(agent, reloader, events, metrics, token, max_request_bytes), sock
@@ -212,6 +213,7 @@ async def run_agent() -> int:
     server.stop()
     await asyncio.wait({serving}, timeout=3)
     await agent.aclose()
+    tracing.shutdown()
     _summarise(outcome, agent)
     return outcome.code
 

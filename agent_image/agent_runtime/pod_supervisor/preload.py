@@ -21,7 +21,7 @@ import agent_runtime.logs
 import agent_runtime.pod_supervisor.child
 import agent_runtime.runner
 import agent_runtime.tools.http_get
-from agent_runtime import kube, tls
+from agent_runtime import kube, tls, tracing
 from agent_runtime.config import ConfigError, config_path_from_env, load_config
 
 # The TLS contexts every incarnation's clients use (tls.py): built here once instead of in each of them.
@@ -34,6 +34,11 @@ with contextlib.suppress(ConfigError, OSError):
         import mcp.client.session
         import mcp.client.sse
         import mcp.client.streamable_http  # noqa: F401
+# OpenTelemetry (about 0.3 s to import with its exporter) only when the pod's environment asks for traces.
+if tracing.requested():
+    import opentelemetry.exporter.otlp.proto.http.trace_exporter
+    import opentelemetry.sdk.trace.export
+    import opentelemetry.trace.propagation.tracecontext  # noqa: F401
 with contextlib.suppress(OSError, ssl.SSLError, ValueError, kube.KubeAccessError):
     ca = kube.kube_access().ca_file
     if ca is not None:
