@@ -9,7 +9,7 @@ Agent they were written onto, and an Agent whose inputs and version are unchange
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 from agent_supervisor.controller.indexes import ObjectKey
@@ -41,7 +41,7 @@ class SupervisedAgentStatuses:
         observed: Mapping[str, observe.ObservedChild],
         now: int,
     ) -> None:
-        writes: list[Coroutine[Any, Any, None]] = []
+        writes: list[tuple[ObjectKey, Mapping[str, Any], dict[str, Any], tuple[object, ...], str]] = []
         for body in agents:
             meta = body["metadata"]
             child = state.find((meta.get("labels") or {}).get(labels.CHILD, ""))
@@ -64,11 +64,13 @@ class SupervisedAgentStatuses:
                 continue
             previous = body.get("status")
             desired = status.supervised_agent_status(agent, supervisor.name, state, now, previous, observed)
-            writes.append(self._write(supervisor, key, body, desired, inputs, version))
+            writes.append((key, body, desired, inputs, version))
         # Concurrently: a group restart changes every child's status at once, and one request after the other
-        # held the supervisor's next step (its reconcile) for a round trip per child.
+        # held the supervisor's next step (its reconcile) for a round trip per child. Each batch's requests
+        # are made only when it runs, so an error that ends the reconcile leaves no request half-created.
         for first in range(0, len(writes), CONCURRENT_WRITES):
-            await asyncio.gather(*writes[first : first + CONCURRENT_WRITES])
+            batch = writes[first : first + CONCURRENT_WRITES]
+            await asyncio.gather(*(self._write(supervisor, *write) for write in batch))
 
     async def _write(
         self,

@@ -202,9 +202,7 @@ class Executor:
     async def _stop_all(self, target: Target, stops: Sequence[StopChild]) -> None:
         """Stops pending together are brutal kills begun at once (supervision/plans.py): sent concurrently,
         each a request to a different pod, instead of a round trip after another."""
-        if len(stops) == 1:
-            await self._stop(target, stops[0])
-        elif stops:
+        if stops:
             await asyncio.gather(*(self._stop(target, action) for action in stops))
 
     async def _stop_unrecorded(self, unrecorded: Sequence[tuple[ChildState, ObservedPod, int]]) -> None:
