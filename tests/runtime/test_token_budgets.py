@@ -1,8 +1,8 @@
 """Issue 14 item 4: token budgets. A service agent over its hourly budget pauses (Ready, answering 429) and
 resumes when the window frees; a task agent ends its task with BudgetExhausted; the window outlives restarts.
 
-The scripted model counts tokens as words: a service message `[message from s]\\nhello` under the system prompt
-`[[scenario:x]]` is a 5-token prompt, and the reply `ok` one more token: 6 tokens per message.
+The scripted model counts tokens as words: a service message `[message from s]\\nhello` under the system
+prompt `[[scenario:x]]` is a 5-token prompt, and the reply `ok` one more token: 6 tokens per message.
 """
 
 import asyncio
@@ -136,7 +136,9 @@ async def test_the_hourly_window_outlives_a_restart(tmp_path: Path) -> None:
     await again.aclose()
 
 
-async def test_a_task_agent_over_its_hourly_budget_ends_its_task_with_budget_exhausted(tmp_path: Path) -> None:
+async def test_a_task_agent_over_its_hourly_budget_ends_its_task_with_budget_exhausted(
+    tmp_path: Path,
+) -> None:
     store = FileCheckpointStore(tmp_path / "c")
     first = Step(tool_calls=[ScriptedToolCall(name="no_such_tool")])
     finish = Step(tool_calls=[ScriptedToolCall(name="finish", arguments={"result": "done"})])
