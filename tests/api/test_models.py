@@ -253,6 +253,8 @@ FULL_MODELS: list[BaseModel] = [
             last_exit=_exits(),
             config_revision="r2",
             applied_config_revision="r1",
+            hourly_tokens_used=130,
+            hourly_token_budget_left=0,
             supervision={"opaque": [1, {"nested": True}]},
         ),
     ),

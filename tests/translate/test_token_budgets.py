@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from agent_runtime.config import Budgets, parse_config
 from agent_supervisor import api
-from agent_supervisor.translate import manifests
+from agent_supervisor.translate import budgets, manifests, status
 from agent_supervisor.translate.projection import InvalidResourceError, parse_agent, parse_supervisor
 from agent_supervisor.translate.runtime_config import RenderContext, render
 
@@ -96,3 +96,97 @@ def test_each_field_comes_from_the_nearest_level_that_sets_it(levels):
     for field in ("per_task", "per_hour"):
         nearest = next((getattr(b, field) for b in levels if b is not None and getattr(b, field)), None)
         assert (getattr(inherited, field) if inherited is not None else None) == nearest
+
+
+# --- What the runtime reports, as the Agent's status ------------------------------------------------------
+
+FREES_AT = 1_800_003_600.0
+EXHAUSTED = {
+    "tokenBudget": {
+        "perHour": 100,
+        "usedInWindow": 130,
+        "leftInWindow": 0,
+        "exhausted": True,
+        "freesAt": FREES_AT,
+    }
+}
+ROOMY = {"tokenBudget": {"perHour": 100, "usedInWindow": 40, "leftInWindow": 60, "exhausted": False}}
+UNBUDGETED = {"tokenBudget": {"perHour": None, "usedInWindow": 40, "exhausted": False}}
+
+
+def _status(previous: dict[str, Any] | None, runtime_status: dict[str, Any]) -> dict[str, Any]:
+    report = budgets.kept(runtime_status)
+    return status.config_status(3, "rev", "rev", 1_800_000_000, previous, None, report)
+
+
+def _condition(written: dict[str, Any]) -> dict[str, Any] | None:
+    return next((c for c in written["conditions"] if c["type"] == "BudgetAvailable"), None)
+
+
+def test_an_exhausted_hourly_budget_is_a_false_condition_with_the_window_in_the_status():
+    running = {
+        "phase": "Running",
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": "True",
+                "reason": "Running",
+                "lastTransitionTime": "2026-01-01T00:00:00Z",
+            }
+        ],
+    }
+    written = _status(running, EXHAUSTED)
+
+    condition = _condition(written)
+    assert condition is not None
+    assert (condition["status"], condition["reason"]) == ("False", "HourlyBudgetExhausted")
+    assert "130 tokens" in condition["message"] and "2027-01-15T09:00:00Z" in condition["message"]
+    assert "no restart" in condition["message"]
+    assert (written["hourlyTokensUsed"], written["hourlyTokenBudgetLeft"]) == (130, 0)
+    assert written["phase"] == "Running"  # a pause is not a failure: the agent is still up and Ready
+
+
+def test_exhaustion_and_recovery_post_one_event_each_and_nothing_else_does():
+    fresh = _status(None, ROOMY)
+    exhausted = _status(fresh, EXHAUSTED)
+    still = _status(exhausted, EXHAUSTED)
+    recovered = _status(still, ROOMY)
+
+    assert budgets.transition_notice(None, fresh["conditions"]) is None  # never exhausted: no news
+    went = budgets.transition_notice(fresh["conditions"], exhausted["conditions"])
+    assert went is not None and (went.type, went.reason) == ("Warning", "HourlyBudgetExhausted")
+    assert budgets.transition_notice(exhausted["conditions"], still["conditions"]) is None
+    back = budgets.transition_notice(still["conditions"], recovered["conditions"])
+    assert back is not None and (back.type, back.reason) == ("Normal", "BudgetAvailable")
+    assert (recovered["hourlyTokensUsed"], recovered["hourlyTokenBudgetLeft"]) == (40, 60)
+
+
+def test_an_agent_without_an_hourly_budget_gets_no_condition_and_a_removed_one_is_cleared():
+    assert _condition(_status(None, UNBUDGETED)) is None
+    assert "hourlyTokensUsed" not in _status(None, UNBUDGETED)
+    removed = _status(_status(None, EXHAUSTED), UNBUDGETED)
+    condition = _condition(removed)
+    assert condition is not None and (condition["status"], condition["reason"]) == ("True", "NoHourlyBudget")
+    assert "hourlyTokensUsed" not in removed and "hourlyTokenBudgetLeft" not in removed
+
+
+def test_without_a_report_the_stored_budget_status_is_kept():
+    exhausted = _status(None, EXHAUSTED)
+    kept = status.config_status(3, "rev", "rev", 1_800_000_100, exhausted, None, None)
+    assert _condition(kept) == _condition(exhausted)
+    assert kept["hourlyTokensUsed"] == 130
+
+
+def test_malformed_runtime_figures_are_dropped_not_written():
+    report = budgets.kept(
+        {
+            "tokenBudget": {
+                "perHour": 100,
+                "usedInWindow": -1,
+                "leftInWindow": "x",
+                "exhausted": "yes",
+                "freesAt": True,
+            }
+        }
+    )
+    assert report == {"perHour": 100, "exhausted": False}

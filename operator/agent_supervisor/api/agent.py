@@ -572,6 +572,21 @@ class AgentStatus(ResourceStatus):
         max_length=128,
         description="Revision of the configuration the running agent reports as applied.",
     )
+    hourly_tokens_used: StrictInt | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "With tokenBudget.perHour: tokens the agent used in the rolling hour, as of its last report "
+            "(read after each finished task and at each budget pause and resume)."
+        ),
+    )
+    hourly_token_budget_left: StrictInt | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "With tokenBudget.perHour: tokens left in the rolling hour, as of the agent's last report."
+        ),
+    )
 
 
 class Agent(ApiModel):
