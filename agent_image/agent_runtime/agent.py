@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from agent_runtime import context_budget, exitcodes, token_window, tracing
-from agent_runtime.checkpoint import CheckpointStore
+from agent_runtime.checkpoint import CheckpointError, CheckpointStore
 from agent_runtime.config import ConfigError, RuntimeConfig
 from agent_runtime.conversation import sanitise
 from agent_runtime.events import EventBus
@@ -129,7 +129,7 @@ class Agent:
     async def restore(self) -> None:
         """Resume from the last checkpoint, or start clean when `resume: false` (OTP's fresh restart)."""
         if not self.config.resume:
-            await self._persister.clear()
+            await self._start_fresh()
         elif (saved := await self._persister.load()) is not None:
             if saved.agent != self.config.agent.name:
                 raise ConfigError(
@@ -147,6 +147,19 @@ class Agent:
         self._events.publish("started", mode=self.config.mode, revision=self.config.revision)
         self.ready = True
         self._kick_outbox()
+
+    async def _start_fresh(self) -> None:
+        """`resume: false`: everything of the last incarnation goes but its token window, so that a crash
+        loop cannot reset the hourly budget. An unreadable checkpoint is discarded whole."""
+        try:
+            saved = await self._persister.load()
+        except CheckpointError:
+            saved = None
+        await self._persister.clear()
+        if saved is not None and saved.agent == self.config.agent.name and saved.hourly_tokens:
+            self.state.hourly_tokens = saved.hourly_tokens
+            self._persister.changed()
+            await self._persister.persist()
 
     # ----- requests from the HTTP API and the config watcher ---------------------------------------
 

@@ -136,6 +136,27 @@ async def test_the_hourly_window_outlives_a_restart(tmp_path: Path) -> None:
     await again.aclose()
 
 
+async def test_a_fresh_start_keeps_only_the_token_window(tmp_path: Path) -> None:
+    clock, store = Clock(), FileCheckpointStore(tmp_path / "c")
+    agent, events, _ = _agent(_service(PER_MESSAGE), store, clock)
+    with events.subscription() as queue:
+        await agent.restore()
+        running = asyncio.create_task(agent.run())
+        await agent.accept(AgentMessage.model_validate(_message(1)))
+        await _until(queue, "budget_exhausted")
+        await agent.accept(AgentMessage.model_validate(_message(2)))  # still in the inbox: paused
+        agent.request_stop()
+        await running
+    await agent.aclose()
+
+    fresh = _service(PER_MESSAGE).model_copy(update={"resume": False})
+    again, _, _ = _agent(fresh, store, clock)
+    await again.restore()
+    assert again.state.inbox == [] and again.state.tasks_completed == 0  # the rest is gone
+    assert again.budget_refusal() is not None  # the window is not
+    await again.aclose()
+
+
 async def test_a_task_agent_over_its_hourly_budget_ends_its_task_with_budget_exhausted(
     tmp_path: Path,
 ) -> None:
