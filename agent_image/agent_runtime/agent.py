@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from agent_runtime import context_budget, exitcodes, tracing
-from agent_runtime.checkpoint import CheckpointStore
+from agent_runtime import context_budget, exitcodes, token_window, tracing
+from agent_runtime.checkpoint import CheckpointError, CheckpointStore
 from agent_runtime.config import ConfigError, RuntimeConfig
 from agent_runtime.conversation import sanitise
 from agent_runtime.events import EventBus
@@ -27,6 +27,7 @@ from agent_runtime.outage import MODEL, Dependencies, endpoint_host
 from agent_runtime.peers import DeliveryError, PeerClient
 from agent_runtime.persistence import Persister
 from agent_runtime.state import AgentState, ChatMessage, Outgoing, TaskState
+from agent_runtime.token_window import Verdict
 from agent_runtime.tools import ToolContext, ToolRegistry, ToolResult, build_registry
 
 if TYPE_CHECKING:
@@ -45,8 +46,16 @@ CUT_CALL: Final = (
     "it did not run. Call it again with shorter arguments."
 )
 Phase = Literal[
-    "starting", "idle", "calling_model", "running_tools", "waiting_for_dependency", "draining", "finished"
+    "starting",
+    "idle",
+    "calling_model",
+    "running_tools",
+    "waiting_for_dependency",
+    "waiting_for_budget",
+    "draining",
+    "finished",
 ]
+Clock = Callable[[], float]
 ModelFactory = Callable[[RuntimeConfig], ModelClient]
 
 
@@ -81,6 +90,7 @@ class Agent:
         peers: PeerClient,
         metrics: Metrics,
         events: EventBus,
+        clock: Clock = time.time,
     ) -> None:
         self.config = config
         self.state = AgentState(agent=config.agent.name)
@@ -108,14 +118,18 @@ class Agent:
         self._outbox_task: asyncio.Task[None] | None = None
         self._traced_task: str | None = None
         self._task_span: Span | None = None
+        self._clock = clock
+        """Wall-clock time of the hourly token window: it is checkpointed, so it must outlive the process."""
+        self._budget_paused = False
         metrics.set_revision(config.revision)
+        metrics.watch_hourly_tokens(lambda: (self.hourly_tokens_used(), self.hourly_budget()))
 
     # ----- start-up --------------------------------------------------------------------------------
 
     async def restore(self) -> None:
         """Resume from the last checkpoint, or start clean when `resume: false` (OTP's fresh restart)."""
         if not self.config.resume:
-            await self._persister.clear()
+            await self._start_fresh()
         elif (saved := await self._persister.load()) is not None:
             if saved.agent != self.config.agent.name:
                 raise ConfigError(
@@ -133,6 +147,19 @@ class Agent:
         self._events.publish("started", mode=self.config.mode, revision=self.config.revision)
         self.ready = True
         self._kick_outbox()
+
+    async def _start_fresh(self) -> None:
+        """`resume: false`: everything of the last incarnation goes but its token window, so that a crash
+        loop cannot reset the hourly budget. An unreadable checkpoint is discarded whole."""
+        try:
+            saved = await self._persister.load()
+        except CheckpointError:
+            saved = None
+        await self._persister.clear()
+        if saved is not None and saved.agent == self.config.agent.name and saved.hourly_tokens:
+            self.state.hourly_tokens = saved.hourly_tokens
+            self._persister.changed()
+            await self._persister.persist()
 
     # ----- requests from the HTTP API and the config watcher ---------------------------------------
 
@@ -242,6 +269,8 @@ class Agent:
             self._apply_pending_config()
             if self._stopping:
                 return await self._drained()
+            if await self._paused_for_budget():
+                continue
             task = self.state.task
             if task is None:
                 if not self.state.inbox:
@@ -280,13 +309,98 @@ class Agent:
             problem = f"maxSteps ({config.max_steps}) reached"
         elif config.budgets.max_tokens is not None and tokens >= config.budgets.max_tokens:
             problem = f"token budget ({config.budgets.max_tokens}) used up: {tokens} tokens"
+            self._metrics.budget_exhaustions.labels(budget="per_task").inc()
+            self._events.publish(
+                "budget_exhausted",
+                budget="perTask",
+                limit=config.budgets.max_tokens,
+                used=tokens,
+                task=task.id,
+            )
         elif config.budgets.max_seconds is not None and task.elapsed_seconds >= config.budgets.max_seconds:
             problem = f"time budget ({config.budgets.max_seconds:g}s) used up"
+        elif config.mode == "task" and (hourly := self.hourly_budget()) is not None and hourly.exhausted:
+            # A service agent pauses instead (_paused_for_budget). A task agent ends its task: exit 3, which
+            # its supervisor does not restart when transient (a task failed, not a crash).
+            problem = f"hourly token budget ({hourly.limit}) used up: {hourly.used} tokens in the last hour"
+            self._announce_exhausted("perHour", hourly)
         else:
             return True
         self._end(task, "budget_exhausted", f"budget exhausted before the task finished: {problem}")
         self._persister.changed()
         return False
+
+    # ----- the hourly token budget ------------------------------------------------------------------
+
+    def now(self) -> float:
+        """The wall-clock time the budgets are judged at."""
+        return self._clock()
+
+    def hourly_tokens_used(self) -> int:
+        return token_window.used(self.state.hourly_tokens, self._clock())
+
+    def hourly_budget(self) -> Verdict | None:
+        """The hourly budget now; None when the config sets none."""
+        limit = self.config.budgets.max_tokens_per_hour
+        return None if limit is None else token_window.judge(self.state.hourly_tokens, self._clock(), limit)
+
+    def budget_refusal(self) -> Verdict | None:
+        """The exhausted hourly budget new messages are refused for (HTTP 429); None while it has room."""
+        verdict = self.hourly_budget()
+        return verdict if verdict is not None and verdict.exhausted else None
+
+    def _announce_exhausted(self, budget: str, verdict: Verdict) -> None:
+        assert verdict.frees_at is not None
+        self._metrics.budget_exhaustions.labels(budget="per_hour").inc()
+        self._events.publish(
+            "budget_exhausted",
+            budget=budget,
+            limit=verdict.limit,
+            used=verdict.used,
+            freesAt=round(verdict.frees_at, 3),
+            retryAfterSeconds=verdict.retry_after(self._clock()),
+        )
+        log.warning(
+            "hourly token budget %d used up (%d tokens in the last hour); frees in %ds",
+            verdict.limit,
+            verdict.used,
+            verdict.retry_after(self._clock()),
+        )
+
+    async def _paused_for_budget(self) -> bool:
+        """A service agent over its hourly budget pauses between steps (its task keeps its place, its inbox
+        stays durable) and resumes when the window frees: no exit, so no restart and no intensity spent.
+        True after a pause (the caller looks at stops and reloads again); False when it may go on."""
+        verdict = self.hourly_budget()
+        if verdict is None or not verdict.exhausted:
+            if self._budget_paused:
+                self._budget_paused = False
+                used = self.hourly_tokens_used()
+                limit = self.config.budgets.max_tokens_per_hour
+                self._events.publish("budget_available", budget="perHour", limit=limit, used=used)
+                log.info("hourly token budget available again (%d tokens in the last hour)", used)
+            return False
+        assert verdict.frees_at is not None
+        if not self._budget_paused:
+            self._budget_paused = True
+            self._announce_exhausted("perHour", verdict)
+        self.phase = "waiting_for_budget"
+        # A stop or a reload (perhaps a larger budget) ends the wait, as does a message accepted because the
+        # window freed meanwhile (the clock is read, not the timer, to decide).
+        self._interrupt.clear()
+        self._wake.clear()
+        interrupted = asyncio.ensure_future(self._interrupt.wait())
+        woken = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait(
+                {interrupted, woken},
+                timeout=max(0.0, verdict.frees_at - self._clock()),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            interrupted.cancel()
+            woken.cancel()
+        return True
 
     def _end(
         self, task: TaskState, outcome: Literal["finished", "budget_exhausted", "failed"], result: str
@@ -427,6 +541,11 @@ class Agent:
         state.steps_total += 1
         state.tokens_in_total += completion.usage.prompt_tokens
         state.tokens_out_total += completion.usage.completion_tokens
+        state.hourly_tokens = token_window.record(
+            state.hourly_tokens,
+            self._clock(),
+            completion.usage.prompt_tokens + completion.usage.completion_tokens,
+        )
         self._persister.changed()
         await self._persister.persist()
         self._metrics.steps.inc()
@@ -579,6 +698,7 @@ class Agent:
             "stepsTotal": self.state.steps_total,
             "tokensIn": self.state.tokens_in_total,
             "tokensOut": self.state.tokens_out_total,
+            "tokenBudget": self._budget_status(),
             "tasksCompleted": self.state.tasks_completed,
             "inboxDepth": len(self.state.inbox),
             "configRevision": self.config.revision,
@@ -590,6 +710,24 @@ class Agent:
             "mcpServers": self._mcp.status(),
             "dependencies": self.dependencies.report(),
         }
+
+    def _budget_status(self) -> dict[str, Any]:
+        """The budgets and the rolling hour's use, as /v1/status reports them (the operator reads them)."""
+        budgets = self.config.budgets
+        report: dict[str, Any] = {
+            "perTask": budgets.max_tokens,
+            "perHour": budgets.max_tokens_per_hour,
+            "usedInWindow": self.hourly_tokens_used(),
+            "leftInWindow": None,
+            "exhausted": False,
+            "freesAt": None,
+        }
+        verdict = self.hourly_budget()
+        if verdict is not None:
+            report |= {"leftInWindow": verdict.left, "exhausted": verdict.exhausted}
+            if verdict.frees_at is not None:
+                report["freesAt"] = round(verdict.frees_at, 3)
+        return report
 
     async def aclose(self) -> None:
         if self._outbox_task is not None:

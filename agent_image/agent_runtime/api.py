@@ -9,6 +9,7 @@ error bodies keep FastAPI's shape (`{"detail": ...}`).
 import hmac
 import json
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -28,6 +29,7 @@ from agent_runtime.messages import AgentMessage
 from agent_runtime.metrics import Metrics
 from agent_runtime.peers import AGENT_TOKEN_HEADER
 from agent_runtime.reload import ConfigReloader
+from agent_runtime.token_window import Verdict
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 DEFAULT_MAX_REQUEST_BYTES: Final = 1024 * 1024
@@ -64,6 +66,27 @@ def _validation_errors(err: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def _over_budget(name: str, verdict: Verdict, now: float) -> JSONResponse:
+    """429 for a message to an agent paused on its hourly token budget: what, how much, and when to retry."""
+    assert verdict.frees_at is not None
+    wait = verdict.retry_after(now)
+    frees = datetime.fromtimestamp(verdict.frees_at, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    detail = (
+        f"agent {name!r} is paused: its hourly token budget (budgets.maxTokensPerHour = {verdict.limit}) is "
+        f"used up ({verdict.used} tokens in the last hour); it takes messages again at {frees} (in {wait}s)"
+    )
+    budget = {
+        "name": "perHour",
+        "limit": verdict.limit,
+        "used": verdict.used,
+        "freesAt": frees,
+        "retryAfterSeconds": wait,
+    }
+    return JSONResponse(
+        {"detail": detail, "budget": budget}, status_code=429, headers={"Retry-After": str(wait)}
+    )
+
+
 def create_app(
     agent: Agent,
     reloader: ConfigReloader,
@@ -98,6 +121,10 @@ def create_app(
             message = message.model_copy(update={"trace_context": carrier})
         if not agent.ready:
             return _detail(503, f"agent is {agent.phase}; retry", {"Retry-After": "1"})
+        refusal = agent.budget_refusal() if message.kind != "reply" else None
+        if refusal is not None:
+            # Replies still go in: they answer this agent's own calls. New work waits for the window.
+            return _over_budget(agent.config.agent.name, refusal, agent.now())
         accepted = await agent.accept(message)
         return JSONResponse({"id": message.id, "duplicate": not accepted}, status_code=202)
 

@@ -160,6 +160,12 @@ class ToolSpec(_Model):
 
 class Budgets(_Model):
     max_tokens: int | None = Field(default=None, gt=0, description="Prompt + completion tokens per task.")
+    max_tokens_per_hour: int | None = Field(
+        default=None,
+        gt=0,
+        description="Prompt + completion tokens of the agent's model calls in any rolling hour: past it a "
+        "task agent ends its task (BudgetExhausted) and a service agent pauses until the window frees.",
+    )
     max_seconds: float | None = Field(default=None, gt=0, description="Wall-clock seconds per task.")
 
 

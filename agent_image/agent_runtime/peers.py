@@ -80,6 +80,9 @@ class PeerClient:
                 continue
             if response.status_code in (200, 202):
                 return
+            if response.status_code == 429:
+                # A peer paused on its token budget says why and until when: the model should know.
+                raise DeliveryError(f"agent {to!r} refused the message (HTTP 429): {_detail(response)}")
             if response.status_code < 500 or attempt == _DELIVERY_ATTEMPTS:
                 raise DeliveryError(f"agent {to!r} refused the message: HTTP {response.status_code}")
             await asyncio.sleep(0.2 * attempt)
@@ -116,3 +119,13 @@ class PeerClient:
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
+
+
+def _detail(response: httpx.Response) -> str:
+    """The `detail` of a refusal's JSON body (a peer runtime's own words), cut short; else a generic text."""
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        detail = None
+    text = detail if isinstance(detail, str) and detail else "too many requests; try again later"
+    return text[:500]

@@ -58,3 +58,9 @@ class AgentState(_State):
     tokens_in_total: int = 0
     tokens_out_total: int = 0
     tasks_completed: int = 0
+    hourly_tokens: list[tuple[int, int]] = Field(
+        default_factory=list,
+        description="The rolling hour's token use as (bucket start, tokens) pairs "
+        "(agent_runtime.token_window), checkpointed so that a restart, or a crash loop, "
+        "does not reset the hourly budget.",
+    )

@@ -94,6 +94,7 @@ def test_printer_columns() -> None:
         ("Model", ".spec.model.name"),
         ("Last Exit", ".status.lastExit.reason"),
         ("Dependencies", '.status.conditions[?(@.type=="DependencyAvailable")].reason'),
+        ("Tokens/h Left", ".status.hourlyTokenBudgetLeft"),
         ("Age", ".metadata.creationTimestamp"),
     ]
     assert columns["AgentSupervisor"] == [

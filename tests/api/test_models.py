@@ -38,6 +38,7 @@ from agent_supervisor.api import (
     ShutdownPolicy,
     SupervisorSpec,
     SupervisorStatus,
+    TokenBudget,
     ToolSpec,
     field_issues,
 )
@@ -126,6 +127,7 @@ def _full_template() -> dict[str, Any]:
             McpServerSpec(name="local", child="tools", port="mcp", path="/mcp"),
         ],
         context=ContextSpec(max_tokens=8192, max_tool_result_chars=4000),
+        token_budget=TokenBudget(per_task=5000, per_hour=100_000),
         max_steps=12,
         resume=False,
         on_dependency_outage="exit",
@@ -251,6 +253,8 @@ FULL_MODELS: list[BaseModel] = [
             last_exit=_exits(),
             config_revision="r2",
             applied_config_revision="r1",
+            hourly_tokens_used=130,
+            hourly_token_budget_left=0,
             supervision={"opaque": [1, {"nested": True}]},
         ),
     ),
@@ -262,6 +266,7 @@ FULL_MODELS: list[BaseModel] = [
             period_seconds=10,
             auto_shutdown="any_significant",
             restart_backoff=RestartBackoff(initial_seconds=1, max_seconds=5),
+            token_budget=TokenBudget(per_task=20_000, per_hour=1_000_000),
             children=[
                 ChildSpec(
                     name="worker",

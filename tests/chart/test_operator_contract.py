@@ -33,6 +33,7 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         },
         "metrics": {"port": 9100},
         "agentImage": {"tag": "0.2.0"},
+        "tracing": {"otlpEndpoint": "http://otel-collector.observability:4318"},
     },
 }
 
@@ -68,12 +69,15 @@ def test_the_operator_accepts_the_command_line_the_chart_builds(render, pick, va
     assert args.lease_namespace == NAMESPACE
     assert args.identity == POD_NAME
     assert args.metrics_port == {p["name"]: p["containerPort"] for p in operator["ports"]}["metrics"]
+    if value_set != "tuned":
+        assert args.otlp_endpoint is None  # no traces unless asked for
     if value_set == "tuned":
         assert (args.lease_duration, args.lease_renew) == (30, 10)
         assert (args.workers, args.start_deadline, args.verbose) == (3, 60, True)
         assert args.peer_template == VALUE_SETS["tuned"]["operator"]["peerTemplate"]
         assert args.peers_via_api_server is True
         assert args.pod_api_url == "https://kubernetes.default.svc"
+        assert args.otlp_endpoint == "http://otel-collector.observability:4318"
         assert args.metrics_port == 9100
         assert args.default_image == "ghcr.io/agent-supervisor/agent-supervisor-agent:0.2.0"
         assert (args.resync_period, args.finished_pod_ttl) == (0, 0), "0 is a value, not a missing one"
@@ -206,3 +210,9 @@ def test_the_charts_policy_values_become_the_operators_policy(render, pick):
     assert chosen.service_accounts == ("agents-*",)
     assert chosen.secret_labels == {"otp.agents.dev/agent-readable": "true"}
     assert not main.parse_args(expanded_args(container(render, pick, {}))).policy.restricts
+
+
+def test_an_otlp_endpoint_that_is_not_an_http_url_is_refused_with_an_example(capsys):
+    with pytest.raises(SystemExit):
+        main.parse_args(["--otlp-endpoint", "otel-collector:4317"])
+    assert "http://otel-collector.observability:4318" in capsys.readouterr().err

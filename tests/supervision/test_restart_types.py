@@ -55,3 +55,19 @@ def test_last_exit_is_recorded_for_status():
         1,
         1000,
     )
+
+
+@pytest.mark.parametrize(("restart", "restarted"), [("transient", False), ("permanent", True)])
+def test_a_task_agent_ending_on_its_token_budget_is_restarted_only_when_permanent(restart, restarted):
+    # Exit 3 (BudgetExhausted: maxSteps, or the per-task or hourly token budget) is a task failure, OTP's
+    # {shutdown, Reason}: a transient child stays down and spends no intensity; a permanent one is restarted
+    # like after any exit, and that restart counts (docs/concepts.md, Token budgets).
+    from agent_runtime.exitcodes import EXIT_BUDGET_EXHAUSTED
+    from agent_supervisor.translate.pod_exits import runtime_exit_reason
+
+    sup = Driver(supervisor("one_for_one", agent("a", restart)))
+    sup.start_and_settle()
+    sup.exit("a", runtime_exit_reason(EXIT_BUDGET_EXHAUSTED), exit_code=EXIT_BUDGET_EXHAUSTED)
+    sup.settle()
+    assert (sup.ops() == [("start", "a")]) is restarted
+    assert len(sup.state.restarts) == (1 if restarted else 0)

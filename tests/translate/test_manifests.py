@@ -133,6 +133,21 @@ def test_downward_api_and_runtime_env(make_agent):
     assert "AGENT_MODEL_API_KEY" not in env
 
 
+def test_the_operators_otlp_endpoint_reaches_agent_pods_unless_an_agent_names_its_own(make_agent):
+    settings = OperatorSettings(default_image="agent-runtime:dev", otlp_endpoint="http://otel.obs:4318")
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in env_by_name(agent_pod.pod(make_agent(), 1, "h", SETTINGS))
+    env = env_by_name(agent_pod.pod(make_agent(), 1, "h", settings))
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == {
+        "name": "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "value": "http://otel.obs:4318",
+    }
+    for own in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        agent = make_agent(env=[{"name": own, "value": "http://mine:4318"}])
+        pod = agent_pod.pod(agent, 1, "h", settings)
+        names = [var["name"] for var in container(pod)["env"]]
+        assert "http://otel.obs:4318" not in str(pod) and names.count(own) == 1
+
+
 def test_messaging_token_of_a_supervised_agent_is_its_roots(make_agent):
     agent = make_agent("team-a", labels_={labels.SUPERVISOR: "team", labels.CHILD: "a", labels.ROOT: "root"})
     ref = env_by_name(agent_pod.pod(agent, 1, "h", SETTINGS))["AGENT_MESSAGE_TOKEN"]["valueFrom"][

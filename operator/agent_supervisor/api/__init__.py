@@ -38,7 +38,9 @@ from agent_supervisor.api.agent import (
     ModelRetry,
     ModelSpec,
     ProgramEnvVar,
+    TokenBudget,
     ToolSpec,
+    effective_budget,
 )
 from agent_supervisor.api.base import API_VERSION, GROUP, VERSION, SpecError
 from agent_supervisor.api.common import (
@@ -119,9 +121,11 @@ __all__ = [
     "SupervisorSpec",
     "SupervisorStatus",
     "TerminatedReason",
+    "TokenBudget",
     "ToolSpec",
     "WorkerSpec",
     "crd_manifests",
+    "effective_budget",
     "field_issues",
     "find_condition",
     "member_name",

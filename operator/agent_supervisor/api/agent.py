@@ -300,6 +300,55 @@ class ContextSpec(ApiModel):
     )
 
 
+MAX_BUDGET_TOKENS = 10_000_000_000
+
+
+class TokenBudget(ApiModel):
+    """Token budgets: prompt plus completion tokens of the agent's model calls, as its provider reports them.
+
+    Set on an Agent or an agent template; on an AgentSupervisor it is the default of every agent in its
+    subtree. Each field is taken from the nearest place that sets it: the agent's own, then its supervisor's,
+    then that supervisor's ancestors'.
+    """
+
+    per_task: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_BUDGET_TOKENS,
+        description=(
+            "Most tokens one task may use (a task agent's task, or one message of a service agent); the "
+            "task then ends with BudgetExhausted (exit code 3 for a task agent)."
+        ),
+    )
+    per_hour: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_BUDGET_TOKENS,
+        description=(
+            "Most tokens the agent may use in any rolling hour, kept across its restarts. Past it a task "
+            "agent ends its task with BudgetExhausted (exit code 3); a service agent pauses: it stays Ready, "
+            "answers new messages with HTTP 429 until the window frees, then resumes on its own (no restart, "
+            "no restart intensity spent). Condition BudgetAvailable reports it."
+        ),
+    )
+
+    def under(self, default: TokenBudget | None) -> TokenBudget:
+        """This budget with each field it leaves out taken from `default` (the nearer one wins)."""
+        if default is None:
+            return self
+        return TokenBudget(
+            per_task=self.per_task if self.per_task is not None else default.per_task,
+            per_hour=self.per_hour if self.per_hour is not None else default.per_hour,
+        )
+
+
+def effective_budget(own: TokenBudget | None, default: TokenBudget | None) -> TokenBudget | None:
+    """The budget in force below a supervisor whose (already resolved) budget is `default`."""
+    if own is None:
+        return default
+    return own.under(default)
+
+
 class AgentTemplate(ApiModel):
     """What an agent is and runs: its model, prompt, task, tools, and pod settings.
 
@@ -339,6 +388,13 @@ class AgentTemplate(ApiModel):
     )
     context: ContextSpec | None = Field(
         default=None, description="How the conversation is kept within the model's context."
+    )
+    token_budget: TokenBudget | None = Field(
+        default=None,
+        description=(
+            "Token budgets per task and per rolling hour; fields left out come from the nearest supervisor "
+            "that sets them (spec.tokenBudget of an AgentSupervisor)."
+        ),
     )
     max_steps: StrictInt = Field(
         default=50,
@@ -515,6 +571,21 @@ class AgentStatus(ResourceStatus):
         default=None,
         max_length=128,
         description="Revision of the configuration the running agent reports as applied.",
+    )
+    hourly_tokens_used: StrictInt | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "With tokenBudget.perHour: tokens the agent used in the rolling hour, as of its last report "
+            "(read after each finished task and at each budget pause and resume)."
+        ),
+    )
+    hourly_token_budget_left: StrictInt | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "With tokenBudget.perHour: tokens left in the rolling hour, as of the agent's last report."
+        ),
     )
 
 

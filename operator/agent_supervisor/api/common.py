@@ -74,6 +74,7 @@ class ConditionType(StrEnum):
     DEPENDENCY_AVAILABLE = "DependencyAvailable"
     DEGRADED = "Degraded"
     POLICY_ALLOWED = "PolicyAllowed"
+    BUDGET_AVAILABLE = "BudgetAvailable"
 
 
 class ProgressingReason(StrEnum):

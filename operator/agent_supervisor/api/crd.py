@@ -30,8 +30,18 @@ _KIND_DESCRIPTION = (
 )
 
 
-def _column(name: str, json_path: str, column_type: str, description: str) -> dict[str, str]:
-    return {"name": name, "type": column_type, "jsonPath": json_path, "description": description}
+def _column(
+    name: str, json_path: str, column_type: str, description: str, priority: int = 0
+) -> dict[str, Any]:
+    column: dict[str, Any] = {
+        "name": name,
+        "type": column_type,
+        "jsonPath": json_path,
+        "description": description,
+    }
+    if priority:
+        column["priority"] = priority  # shown by `kubectl get -o wide` only
+    return column
 
 
 _AGE = _column("Age", ".metadata.creationTimestamp", "date", "Time since the resource was created.")
@@ -54,6 +64,13 @@ AGENT_COLUMNS = [
         "string",
         "Available, or which dependency the agent waits for (ModelUnavailable, McpServerUnavailable): no "
         "restart meanwhile.",
+    ),
+    _column(
+        "Tokens/h Left",
+        ".status.hourlyTokenBudgetLeft",
+        "integer",
+        "With an hourly token budget: tokens left in the rolling hour (0 while the agent is paused).",
+        priority=1,
     ),
     _AGE,
 ]

@@ -28,7 +28,8 @@ class ResourceStatus(ApiModel):
         json_schema_extra=list_map("type"),
         description=(
             "Ready, Progressing, RestartBudgetExhausted, Invalid and Terminated; agents also report "
-            "ConfigApplied; PolicyAllowed once the operator's policy refused the resource."
+            "ConfigApplied, DependencyAvailable and (with an hourly token budget) BudgetAvailable; "
+            "PolicyAllowed once the operator's policy refused the resource."
         ),
     )
     restart_history: list[StrictInt] | None = Field(

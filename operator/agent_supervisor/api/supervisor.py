@@ -12,6 +12,7 @@ from agent_supervisor.api.agent import (
     DEFAULT_AGENT_SHUTDOWN,
     DEFAULT_GRACE_SECONDS,
     AgentTemplate,
+    TokenBudget,
     default_restart,
 )
 from agent_supervisor.api.base import (
@@ -289,6 +290,13 @@ class SupervisorSpec(ApiModel):
     restart_backoff: RestartBackoff | None = Field(
         default=None,
         description="Optional delay between restarts of the same child; immediate when omitted, as in OTP.",
+    )
+    token_budget: TokenBudget | None = Field(
+        default=None,
+        description=(
+            "Default token budgets of every agent in this supervisor's subtree (pools and nested supervisors "
+            "included): an agent's own tokenBudget fields win, then the nearest supervisor's."
+        ),
     )
     children: list[ChildSpec] = Field(
         min_length=1,

@@ -23,7 +23,7 @@ import aiohttp
 
 from agent_supervisor.controller.kube import ApiError
 from agent_supervisor.controller.tokens import MessagingTokens
-from agent_supervisor.translate import dependencies, labels
+from agent_supervisor.translate import budgets, dependencies, labels
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +51,17 @@ class DependencyWatch:
     """The latest dependency report of each Agent's serving pod, kept current by one stream per such pod."""
 
     def __init__(
-        self, port: int, tokens: MessagingTokens, on_change: Callable[[Mapping[str, Any]], None]
+        self,
+        port: int,
+        tokens: MessagingTokens,
+        on_change: Callable[[Mapping[str, Any]], None],
+        on_budget: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> None:
         self._port = port
         self._tokens = tokens
         self._on_change = on_change
+        self._on_budget = on_budget or on_change
+        """Only the token budget changed: the Agent's own status moves, its supervisor's Degraded cannot."""
         self._streams: dict[str, _Stream] = {}
         self._reports: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
         """(namespace, agent) -> (uid of the pod that reported, what it reported)."""
@@ -124,7 +130,7 @@ class DependencyWatch:
                     await self._read_status(uid, stream, headers)
                     delay = RETRY_FIRST_SECONDS
                     async for line in response.content:
-                        if _event_type(line) in dependencies.STREAM_EVENTS:
+                        if self._worth_reading(stream, _event_type(line)):
                             await self._read_status(uid, stream, headers)
             except asyncio.CancelledError:
                 raise
@@ -143,11 +149,23 @@ class DependencyWatch:
             body = await response.json(content_type=None)
         if self._streams.get(uid) is not stream or not isinstance(body, Mapping):
             return  # the pod stopped serving while the call was in flight
-        report = dependencies.kept_report(body)
+        report = {**dependencies.kept_report(body), "tokenBudget": budgets.kept(body)}
         previous = self._reports.get(stream.key)
         self._reports[stream.key] = (uid, report)
-        if previous != (uid, report):
+        if previous is None or previous[0] != uid or previous[1]["dependencies"] != report["dependencies"]:
             self._on_change(stream.pod)
+        elif previous[1] != report:
+            self._on_budget(stream.pod)
+
+    def _worth_reading(self, stream: _Stream, kind: str | None) -> bool:
+        """Whether an event of the runtime's stream is worth reading its status again for."""
+        if kind in dependencies.STREAM_EVENTS or kind in budgets.STREAM_EVENTS:
+            return True
+        if kind not in budgets.TASK_EVENTS:
+            return False
+        # Only an agent with an hourly budget shows its window in its status: the others cost no read.
+        found = self._reports.get(stream.key)
+        return found is not None and budgets.has_hourly_budget(found[1].get("tokenBudget"))
 
     async def _headers(self, stream: _Stream) -> dict[str, str]:
         namespace = stream.key[0]

@@ -13,6 +13,7 @@ import contextlib
 import gc
 import logging
 import os
+import re
 import signal
 import socket
 import sys
@@ -42,6 +43,15 @@ DEFAULT_IMAGE: Final = "ghcr.io/agent-supervisor/agent-supervisor-agent:0.1.0"
 
 class SetupError(Exception):
     """The operator cannot start; the message says what to fix."""
+
+
+def _otlp_endpoint(value: str) -> str:
+    if not re.match(r"^https?://[^\s/?#]+(/[^\s]*)?$", value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an http(s) URL: give the collector's OTLP/HTTP base URL, e.g. "
+            "http://otel-collector.observability:4318"
+        )
+    return value.rstrip("/")
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -83,6 +93,14 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--pod-api-url",
         default=None,
         help="the API server URL as seen from agent pods (default: their in-cluster environment)",
+    )
+    parser.add_argument(
+        "--otlp-endpoint",
+        type=_otlp_endpoint,
+        default=None,
+        help="OTLP/HTTP endpoint agent pods send their traces to, e.g. "
+        "http://otel-collector.observability:4318 (sets OTEL_EXPORTER_OTLP_ENDPOINT in new agent pods; an "
+        "agent's own env wins)",
     )
     parser.add_argument(
         "--lease-namespace",
@@ -307,6 +325,7 @@ async def _lead(
         peer_template=args.peer_template,
         peers_via_api_server=args.peers_via_api_server,
         api_url_for_pods=args.pod_api_url,
+        otlp_endpoint=args.otlp_endpoint,
         control_token_sha256=token_sha256(token) if args.in_place_restarts else None,
         allow_test_tools=args.allow_test_tools,
         policy=args.policy,

@@ -49,7 +49,7 @@ from agent_supervisor.controller.vanished import Graveyard, uid_of
 from agent_supervisor.controller.workqueue import WorkQueue
 from agent_supervisor.controller.writer import ResourceWriter
 from agent_supervisor.supervision import SupervisorSpec
-from agent_supervisor.translate import dependencies, in_place, labels, observe, status
+from agent_supervisor.translate import budgets, dependencies, in_place, labels, observe, status
 from agent_supervisor.translate.conditions import Judgement
 from agent_supervisor.translate.pods import serving_pod
 from agent_supervisor.translate.policy import PolicyRefusedError, Refusal
@@ -102,7 +102,9 @@ class Controller:
         self.tokens = MessagingTokens(kube)
         self.configs = AgentConfigs(kube, settings)
         self.delivery = ConfigDelivery(settings.agent_port, self._delivered, self.tokens, self.recorder)
-        self.dependencies = DependencyWatch(settings.agent_port, self.tokens, self._dependency_changed)
+        self.dependencies = DependencyWatch(
+            settings.agent_port, self.tokens, self._dependency_changed, self._budget_changed
+        )
         self.graveyard = Graveyard()
         self.finished = FinishedPods(kube, finished_pod_ttl)
         self.incarnations = (
@@ -193,6 +195,19 @@ class Controller:
         namespace = str(meta.get("namespace") or "")
         self.queue.add(ObjectKey(AGENTS.kind, namespace, str(pod_labels.get(labels.AGENT) or "")))
         self.trigger(supervising_key(namespace, pod_labels))
+
+    def _budget_changed(self, pod: Mapping[str, Any]) -> None:
+        """An agent pod's runtime reported other token budget figures: its Agent's status only."""
+        meta = pod.get("metadata") or {}
+        agent = str((meta.get("labels") or {}).get(labels.AGENT) or "")
+        self.queue.add(ObjectKey(AGENTS.kind, str(meta.get("namespace") or ""), agent))
+
+    def _budget_report(self, namespace: str, agent: str) -> Mapping[str, Any] | None:
+        """The token budget the Agent's serving pod last reported; None when none was read (the status keeps
+        what it holds)."""
+        report = self.dependencies.report(namespace, agent)
+        found = None if report is None else report.get("tokenBudget")
+        return found if isinstance(found, Mapping) else None
 
     def _dependency(self, namespace: str, agent: str, pods: Iterable[Mapping[str, Any]]) -> Judgement | None:
         serving = serving_pod(pods, agent) is not None
@@ -473,16 +488,17 @@ class Controller:
         generation = meta.get("generation")
         now = _now()
         dependency = self._dependency(key.namespace, key.name, pods)
+        budget = self._budget_report(key.namespace, key.name)
         if spec is None:
             desired = status.config_status(
-                generation, rendered.revision, applied, now, obj.get("status"), dependency
+                generation, rendered.revision, applied, now, obj.get("status"), dependency, budget
             )
             obj = await self.writer.write_status(key, AGENTS, obj, desired)
             self._phases[key] = str((obj.get("status") or {}).get("phase") or "")
             self._notify_dependency(obj, previous)
             return
         observed = self._observe(pods)
-        config = ConfigReport(rendered.revision, applied, dependency)
+        config = ConfigReport(rendered.revision, applied, dependency, budget)
         try:
             outcome = step(obj, agent, spec, observed, now, self.settings, config)
         except CorruptSupervisionError as corrupt:
@@ -549,10 +565,11 @@ class Controller:
         self.queue.add_after(key, INVALID_RECHECK_SECONDS)
 
     def _notify_dependency(self, written: Mapping[str, Any], previous: Mapping[str, Any]) -> None:
-        """After the status write: an Event when the Agent's DependencyAvailable changed."""
-        self._notify(
-            written, dependencies.transition_notice(previous.get("conditions"), status_conditions(written))
-        )
+        """After the status write: an Event when the Agent's DependencyAvailable or BudgetAvailable
+        changed."""
+        before, after = previous.get("conditions"), status_conditions(written)
+        self._notify(written, dependencies.transition_notice(before, after))
+        self._notify(written, budgets.transition_notice(before, after))
 
     def _notify(self, written: Mapping[str, Any], notice: dependencies.Notice | None) -> None:
         """Post `notice` about the object just written (after the write: an Event never runs ahead of the

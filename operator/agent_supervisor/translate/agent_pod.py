@@ -22,6 +22,8 @@ CONTAINER: Final = "agent"
 PORT_NAME: Final = "http"
 CONFIG_DIR: Final = "/etc/agent"
 TERMINATION_MESSAGE_PATH: Final = "/dev/termination-log"
+OTLP_ENDPOINT_ENV: Final = "OTEL_EXPORTER_OTLP_ENDPOINT"
+OTLP_ENDPOINT_ENVS: Final = frozenset({OTLP_ENDPOINT_ENV, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"})
 
 
 def pod(
@@ -166,6 +168,10 @@ def _env(agent: api.Agent, attempt: int, settings: OperatorSettings) -> list[dic
         ]
     if settings.api_url_for_pods:
         env.append({"name": "AGENT_KUBE_API_URL", "value": settings.api_url_for_pods})
+    own = {var.name for var in agent.spec.env or []}
+    if settings.otlp_endpoint and not own & OTLP_ENDPOINT_ENVS:
+        # The operator-wide collector; an agent naming its own endpoint (either variable) keeps it.
+        env.append({"name": OTLP_ENDPOINT_ENV, "value": settings.otlp_endpoint})
     key_ref = agent.spec.model.api_key_secret_ref
     if key_ref is not None:
         env.append(_secret_env(MODEL_API_KEY_ENV, key_ref.name, key_ref.key))

@@ -186,6 +186,12 @@ def child_agent(sup: api.AgentSupervisor, child_name: str) -> Manifest:
     if template is None:
         raise ValueError(f"child {child_name!r} of {sup.metadata.name!r} is a supervisor, not an agent")
     spec = mcp_servers.resolve_children(sup, dump(template))
+    # The budget in force is written into the child's own spec (nearest wins, field by field): the Agent
+    # shows it, and its reconcile renders it like a standalone Agent's. sup.spec.tokenBudget already holds
+    # what its ancestors set (child_supervisor below).
+    budget = api.effective_budget(template.token_budget, sup.spec.token_budget)
+    if budget is not None:
+        spec["tokenBudget"] = dump(budget)
     spec["restart"] = child.effective_restart.value
     shutdown = child.effective_shutdown
     if shutdown is not None:
@@ -207,8 +213,16 @@ def child_supervisor(sup: api.AgentSupervisor, child_name: str, incarnation: int
         "apiVersion": api.API_VERSION,
         "kind": "AgentSupervisor",
         "metadata": _child_metadata(sup, member, {labels.INCARNATION: str(incarnation)}),
-        "spec": dump(member.entry.supervisor),
+        "spec": _with_budget(dump(member.entry.supervisor), member.entry.supervisor.token_budget, sup),
     }
+
+
+def _with_budget(
+    spec: dict[str, Any], own: api.TokenBudget | None, sup: api.AgentSupervisor
+) -> dict[str, Any]:
+    """A nested supervisor's spec with the token budget default in force at its place in the tree."""
+    budget = api.effective_budget(own, sup.spec.token_budget)
+    return spec if budget is None else {**spec, "tokenBudget": dump(budget)}
 
 
 def incarnation_patch(incarnation: int) -> Manifest:

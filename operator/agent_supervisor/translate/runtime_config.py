@@ -126,6 +126,7 @@ def render(agent: api.Agent, ctx: RenderContext) -> RenderedConfig:
         "tools": tools,
         "mcpServers": servers,
         "maxSteps": spec.max_steps,
+        "budgets": _budgets(spec.token_budget),
         "context": None
         if spec.context is None
         else spec.context.model_dump(by_alias=True, exclude_none=True),
@@ -156,6 +157,15 @@ def _model(model: api.ModelSpec) -> dict[str, Any]:
     if model.retry is not None:
         rendered["retry"] = model.retry.model_dump(by_alias=True, exclude_none=True)
     return rendered
+
+
+def _budgets(budget: api.TokenBudget | None) -> dict[str, Any] | None:
+    """The runtime's budgets from spec.tokenBudget (already merged with its supervisors' defaults when the
+    Agent is a supervisor's child: manifests.child_agent writes the budget in force into its spec)."""
+    if budget is None:
+        return None
+    rendered = {"maxTokens": budget.per_task, "maxTokensPerHour": budget.per_hour}
+    return {key: value for key, value in rendered.items() if value is not None}
 
 
 def _checkpoint(name: str, ctx: RenderContext) -> dict[str, Any]:

@@ -28,6 +28,9 @@ class OperatorSettings:
     peers_via_api_server: bool = False
     api_url_for_pods: str | None = None
     """The API server URL as seen from pods (checkpoints, peers via the API server); None: in-cluster env."""
+    otlp_endpoint: str | None = None
+    """Where agent pods export traces (OTEL_EXPORTER_OTLP_ENDPOINT) unless an agent's env says otherwise;
+    None: no traces unless an agent's env asks (agent_runtime/tracing.py)."""
     image_pull_policy: str | None = None
     run_as_user: int = NON_ROOT_UID
     readiness_period_seconds: int = 1

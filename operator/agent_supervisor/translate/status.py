@@ -28,7 +28,7 @@ from agent_supervisor.supervision import (
     restarts_in_window,
 )
 from agent_supervisor.supervision.state import ALIVE
-from agent_supervisor.translate import conditions, labels, pod_exits, policy
+from agent_supervisor.translate import budgets, conditions, labels, pod_exits, policy
 from agent_supervisor.translate.conditions import Judgement
 from agent_supervisor.translate.observe import ObservedChild, host_pod_name
 from agent_supervisor.translate.stored_supervision import Supervision
@@ -326,9 +326,10 @@ def config_status(
     now: int,
     previous: Mapping[str, Any] | None = None,
     dependency: Judgement | None = None,
+    budget: Mapping[str, Any] | None = None,
 ) -> Status:
     """The part of an Agent's status its own reconcile owns: the rendered config revision, the one the agent
-    applied, and (when `dependency` is given) DependencyAvailable from its runtime's report."""
+    applied, and (when given) DependencyAvailable and the hourly token budget from its runtime's report."""
     if applied_revision == revision:
         applied = Judgement(api.ConditionType.CONFIG_APPLIED, conditions.T, "Applied", f"revision {revision}")
     elif applied_revision is None:
@@ -351,12 +352,15 @@ def config_status(
         "observedGeneration": generation,
         "configRevision": revision,
         "appliedConfigRevision": applied_revision,
+        **budgets.status_fields(budget),
     }
+    budget_available = budgets.judgement(budget, (previous or {}).get("conditions"))
     judgements = [
         applied,
         conditions.invalid([]),
         *_policy_passed(previous),
         *([] if dependency is None else [dependency]),
+        *([] if budget_available is None else [budget_available]),
     ]
     return _merge(previous, generation, judgements, fields, now)
 

@@ -46,6 +46,8 @@ class ConfigReport:
     applied: str | None
     dependency: Judgement | None = None
     """DependencyAvailable from the agent's runtime report (None keeps the stored one)."""
+    budget: Mapping[str, Any] | None = None
+    """The token budget the agent's runtime last reported (translate/budgets.py; None keeps the status)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +139,13 @@ def step(
             raise TypeError("a standalone Agent's step needs its ConfigReport")
         desired = status.standalone_agent_status(resource, spec, supervision, now, previous, observed)
         desired = status.config_status(
-            meta.get("generation"), config.revision, config.applied, now, desired, config.dependency
+            meta.get("generation"),
+            config.revision,
+            config.applied,
+            now,
+            desired,
+            config.dependency,
+            config.budget,
         )
     return Outcome(
         before=before,
