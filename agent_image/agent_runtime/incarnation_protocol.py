@@ -9,8 +9,8 @@ what restarts: the pod supervisor never restarts an incarnation on its own.
 This module is the whole contract: the operator imports it, and nothing else of the pod supervisor. It is pure
 (no I/O). The environment variable names live in `agent_runtime.incarnation_env` and are re-exported here.
 
-Endpoints (all but /healthz need `Authorization: Bearer <token>`, or the token in `CONTROL_TOKEN_HEADER` for a
-client that reaches the pod through the API server's pod proxy, which consumes Authorization itself; sha256(token)
+Endpoints (all but /healthz need `Authorization: Bearer <token>`, or the token alone in `CONTROL_TOKEN_HEADER`
+for a client that comes through the API server's pod proxy, which consumes Authorization itself; sha256(token)
 is `CONTROL_TOKEN_SHA256_ENV`):
 
 - `GET  /v1/incarnation`            -> `IncarnationState` (JSON)
