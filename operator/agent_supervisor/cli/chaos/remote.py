@@ -168,7 +168,7 @@ class KubeconfigTarget:
             "exec", pod, "-n", self.namespace, "-c", CONTAINER, "--", "python", "-c", script
         )
         if result.returncode == 0:
-            return True, f"pid {pid} in pod {pod} (kubectl exec)"
+            return True, f"pid {pid} in pod {pod}, by kubectl exec"
         if "ProcessLookupError" in result.stderr:
             return False, f"pid {pid} in pod {pod}: no such process"
         return False, f"pid {pid} in pod {pod}: kubectl exec failed: {result.stderr.strip()[-400:]}"
