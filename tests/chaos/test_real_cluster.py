@@ -68,7 +68,7 @@ def test_a_kubeconfig_soak_kills_through_kubectl_and_finds_no_violation(tmp_path
     print(output)  # shown with -rP, and with a failure
     assert result.returncode == 0, output + _tail(tmp_path / "operator.log")
     for kind in (FaultKind.KILL_PROCESS, FaultKind.DELETE_POD):
-        injected, landed, *_ = _row(output, kind)
+        _injected, landed, *_ = _row(output, kind)
         assert int(landed) >= 1, f"no {kind} landed:\n{output}"
     assert ", by kubectl exec" in output  # the process kills went through the pod, not a local pid
     for kind in (FaultKind.FAIL_REQUESTS, FaultKind.DROP_WATCHES, FaultKind.COMPACT_HISTORY):
