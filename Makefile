@@ -67,8 +67,13 @@ demo: setup
 # The chaos soak: random faults for 10 minutes against the real operator and real agents on the local cluster,
 # each checked against OTP's rules; exits non-zero on any violation (docs/reliability.md). SEED=n replays a run,
 # DURATION=seconds changes its length. A 1-minute version runs in `make test` (tests/chaos/test_soak.py).
+# KUBECONFIG=path on the command line runs it on that cluster instead, where the operator is installed (with
+# CONTEXT=name, OPERATOR_NAMESPACE=ns for operator kills); an exported KUBECONFIG never switches it there.
 chaos: setup
-	$(BIN)/python -m agent_supervisor chaos --duration $(or $(DURATION),600) $(if $(SEED),--seed $(SEED))
+	$(BIN)/python -m agent_supervisor chaos --duration $(or $(DURATION),600) $(if $(SEED),--seed $(SEED)) \
+		$(if $(filter command line,$(origin KUBECONFIG)),--kubeconfig $(KUBECONFIG) \
+			$(if $(CONTEXT),--context $(CONTEXT)) \
+			$(if $(OPERATOR_NAMESPACE),--operator-namespace $(OPERATOR_NAMESPACE)))
 
 # `make demo` on kind: builds both images, installs the chart, crashes an agent (needs Docker and kind).
 # KEEP=1 keeps the cluster afterwards.

@@ -9,8 +9,9 @@ what restarts: the pod supervisor never restarts an incarnation on its own.
 This module is the whole contract: the operator imports it, and nothing else of the pod supervisor. It is pure
 (no I/O). The environment variable names live in `agent_runtime.incarnation_env` and are re-exported here.
 
-Endpoints (all but /healthz need `Authorization: Bearer <token>`, where sha256(token) is
-`CONTROL_TOKEN_SHA256_ENV`):
+Endpoints (all but /healthz need `Authorization: Bearer <token>`, or the token alone in `CONTROL_TOKEN_HEADER`
+for a client that comes through the API server's pod proxy, which consumes Authorization itself; sha256(token)
+is `CONTROL_TOKEN_SHA256_ENV`):
 
 - `GET  /v1/incarnation`            -> `IncarnationState` (JSON)
 - `GET  /v1/incarnation?watch=true` -> NDJSON stream of `WatchLine`: the current state first, then one line
@@ -35,6 +36,7 @@ from agent_runtime.incarnation_env import FIRST_ATTEMPT_ENV as FIRST_ATTEMPT_ENV
 PROTOCOL_VERSION: Final = 1
 
 DEFAULT_CONTROL_PORT: Final = 8081
+CONTROL_TOKEN_HEADER: Final = "X-Control-Token"
 CONTROL_PORT_NAME: Final = "control"
 HEARTBEAT_SECONDS: Final = 5.0
 

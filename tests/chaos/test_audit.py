@@ -306,3 +306,14 @@ def test_a_tree_that_never_settled_is_a_violation() -> None:
     final = history.final
     assert final is not None
     assert checks(audit(TREE, ledger, replace(history, final=replace(final, settled=False)))) == {"unsettled"}
+
+
+def test_the_table_names_why_a_kind_was_not_injected_and_counts_the_others() -> None:
+    from agent_supervisor.cli.chaos.table import render
+
+    ledger, history = world([(1, "chaos-front")])
+    reasons = {FaultKind.DROP_WATCHES: "n/a on a real cluster", FaultKind.KILL_PROCESS: "never shown"}
+    table = render(audit(TREE, ledger, history), "header", reasons).splitlines()
+    assert "| dropped watches | n/a on a real cluster | - | - | - | - | - |" in table
+    # A reason is only for a kind that was not injected; one that was keeps its numbers.
+    assert "| SIGKILL of an agent process | 1 | 1 | 7 | 7 | 0 | 0 |" in table  # rest_for_one from front

@@ -13,6 +13,13 @@ from agent_supervisor.cli import main
         (("--operator-every", "-1"), "--operator-every must be positive"),
         (("--api-every", "0"), "--api-every must be positive"),
         (("--seed", "x"), "argument --seed: invalid int value: 'x'"),
+        (("--context", "prod"), "--context needs --kubeconfig"),
+        (("--operator-namespace", "ops"), "--operator-namespace needs --kubeconfig"),
+        (("--kubeconfig", "/nonexistent/kubeconfig"), "--kubeconfig: no file /nonexistent/kubeconfig"),
+        (
+            ("--kubeconfig", __file__, "--operator-selector", "app=op"),
+            "--operator-selector needs --operator-namespace",
+        ),
     ],
 )
 def test_bad_flags_are_usage_errors(

@@ -263,6 +263,19 @@ def test_the_dns_egress_peers_can_be_set_for_a_cluster_whose_dns_differs(render,
     assert base["spec"]["egress"][0]["to"] == node_local
 
 
+def test_the_control_port_can_be_opened_to_the_api_servers_pod_proxy(render, kinds):
+    def agents_policy(values: dict) -> dict:
+        policies = kinds(render({"networkPolicy": {"enabled": True, **values}}), "NetworkPolicy")
+        (base,) = [p for p in policies if p["metadata"]["name"].endswith("-agents")]
+        return base["spec"]
+
+    assert len(agents_policy({})["ingress"]) == 1, "by default only the operator gets in"
+    api_server = [{"ipBlock": {"cidr": "10.0.0.1/32"}}]
+    _operator_rule, proxy_rule = agents_policy({"controlPortFrom": api_server})["ingress"]
+    control_port = OperatorSettings(default_image="agent:1").control_port
+    assert proxy_rule == {"from": api_server, "ports": [{"port": control_port, "protocol": "TCP"}]}
+
+
 def test_network_policies_go_to_the_watched_namespaces(render, kinds):
     manifests = render(VALUE_SETS["everything-else"])
     assert [p["metadata"]["namespace"] for p in kinds(manifests, "NetworkPolicy")] == ["team-a"]

@@ -347,6 +347,10 @@ def test_control_calls_need_the_token_and_well_formed_bodies(model_server, pods,
     assert pod.get(headers={"Authorization": f"Basic {AUTH['Authorization'][7:]}"}).status_code == 401
     assert pod.post("/v1/incarnation", {"attempt": 9}, headers={}).status_code == 401
     assert pod.get().status_code == 200
+    # Through the API server's pod proxy, which consumes Authorization, the token comes in its own header.
+    token = AUTH["Authorization"][7:]
+    assert pod.get(headers={"X-Control-Token": token}).status_code == 200
+    assert pod.get(headers={"X-Control-Token": "nope"}).status_code == 401
     assert pod.get("/healthz", headers={}).status_code in (200, 503)  # no token needed; its verdict varies
 
     for body, field in [

@@ -16,8 +16,12 @@ class Refusal:
     message: str
 
 
-def check(authorization: str | None, expected_sha256: str | None) -> Refusal | None:
-    """None when `authorization` carries the token; otherwise the 401/403 to answer."""
+def check(
+    authorization: str | None, expected_sha256: str | None, token_header: str | None = None
+) -> Refusal | None:
+    """None when `authorization` (or `token_header`, the token alone) carries the token; otherwise the
+    401/403 to answer. The API server's pod proxy consumes Authorization as its own credential, so a client
+    that comes that way (the chaos soak on a real cluster) sends the token in a header of its own."""
     if expected_sha256 is None:
         return Refusal(
             403,
@@ -25,8 +29,9 @@ def check(authorization: str | None, expected_sha256: str | None) -> Refusal | N
             "it cannot be controlled",
         )
     scheme, _, token = (authorization or "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    token = token.strip() if scheme.lower() == "bearer" else ""
+    token = token or (token_header or "").strip()
+    if not token:
         return Refusal(401, "missing token: send `Authorization: Bearer <control token>`")
     offered = hashlib.sha256(token.encode()).hexdigest()
     if not hmac.compare_digest(offered, expected_sha256):

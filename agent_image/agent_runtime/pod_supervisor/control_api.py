@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from agent_runtime.body_limit import BodyLimit
 from agent_runtime.incarnation_protocol import (
+    CONTROL_TOKEN_HEADER,
     IncarnationState,
     ReleaseRequest,
     StartRequest,
@@ -86,7 +87,11 @@ async def _parse(request: Request, model: type[M]) -> M:
 def create_app(supervisor: PodSupervisor, token_sha256: str | None, heartbeat_seconds: float) -> Starlette:
     def guarded(endpoint: Endpoint) -> Endpoint:
         async def check(request: Request) -> Response:
-            refusal = auth.check(request.headers.get("authorization"), token_sha256)
+            refusal = auth.check(
+                request.headers.get("authorization"),
+                token_sha256,
+                request.headers.get(CONTROL_TOKEN_HEADER),
+            )
             if refusal is not None:
                 headers = {"WWW-Authenticate": "Bearer"} if refusal.status == 401 else None
                 return _message(refusal.status, refusal.message, headers)

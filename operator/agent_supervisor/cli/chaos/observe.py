@@ -4,6 +4,11 @@ Three API watches (pods, Agents, AgentSupervisors of the soak's namespace) and o
 pod supervisor's control API, which reports every incarnation's start, readiness and exit with timestamps.
 The faults drop and compact the API watches too: every watch here resumes from its last resourceVersion, and
 lists again when that is gone (410), so what it misses is only intermediate readings, never the final state.
+
+On the soak's own local cluster pods are local processes: the observer reaches each pod supervisor at its
+pod's address and checks old incarnations' processes itself. On another cluster (`local_processes=False`)
+it reaches them through the API server's pod proxy, with the control token in its own header (the API server
+consumes Authorization), and knows of processes only what the pod supervisors and the pods' statuses report.
 """
 
 from __future__ import annotations
@@ -20,7 +25,12 @@ from typing import Any
 import httpx
 import psutil
 
-from agent_runtime.incarnation_protocol import DEFAULT_CONTROL_PORT, IncarnationState, WatchLine
+from agent_runtime.incarnation_protocol import (
+    CONTROL_TOKEN_HEADER,
+    DEFAULT_CONTROL_PORT,
+    IncarnationState,
+    WatchLine,
+)
 from agent_supervisor.cli.chaos.ledger import (
     AgentReading,
     ChildReading,
@@ -54,9 +64,10 @@ class PodView:
 
 
 class Observer:
-    def __init__(self, url: str, token: str | None, namespace: str) -> None:
+    def __init__(self, url: str, token: str | None, namespace: str, *, local_processes: bool = True) -> None:
         self.url = url
         self.namespace = namespace
+        self.local_processes = local_processes
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -71,6 +82,8 @@ class Observer:
         self._token: str | None = None
         self._processes: dict[tuple[str, int], tuple[int, str]] = {}
         self.errors: list[str] = []
+        """Why pod supervisors could not be reached (the last few distinct reasons), for a run that never
+        settles: missing RBAC for the control Secret or pods/proxy shows here."""
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
@@ -210,19 +223,43 @@ class Observer:
             if response.status_code == 200:
                 data = response.json().get("data") or {}
                 self._token = base64.b64decode(data.get(labels.CONTROL_TOKEN_KEY, "")).decode() or None
+            elif response.status_code != 404:  # 404: the operator has not created it yet
+                self._problem(
+                    f"reading Secret {self.namespace}/{labels.CONTROL_SECRET}: {response.status_code}"
+                )
         return self._token
 
+    def _problem(self, text: str) -> None:
+        with self._lock:
+            if text not in self.errors:
+                self.errors = [*self.errors[-4:], text]
+
+    def _control(self, pod: str, address: str, token: str) -> tuple[httpx.Client, str, dict[str, str]]:
+        """A client, the URL of the pod supervisor's /v1/incarnation and the headers that authenticate."""
+        timeout = httpx.Timeout(5.0, read=30.0)
+        if self.local_processes:
+            url = f"http://{address}:{DEFAULT_CONTROL_PORT}/v1/incarnation"
+            return httpx.Client(timeout=timeout), url, {"Authorization": f"Bearer {token}"}
+        # The pod proxy: the API server passes the request on to the pod's control port, and every header
+        # but its own Authorization with it. The URL carries no secret (API servers log URLs).
+        url = f"/api/v1/namespaces/{self.namespace}/pods/{pod}:{DEFAULT_CONTROL_PORT}/proxy/v1/incarnation"
+        return self.client(timeout), url, {CONTROL_TOKEN_HEADER: token}
+
     def _follow_pod(self, pod: str, agent: str, address: str) -> None:
-        url = f"http://{address}:{DEFAULT_CONTROL_PORT}/v1/incarnation"
-        with self.client() as api, httpx.Client(timeout=httpx.Timeout(5.0, read=30.0)) as http:
+        with self.client() as api:
             while not self._stop.is_set() and self._pod_alive(pod):
                 try:
                     token = self._control_token(api)
                     if token is None:
                         self._stop.wait(RETRY_PAUSE)
                         continue
-                    headers = {"Authorization": f"Bearer {token}"}
-                    with http.stream("GET", url, params={"watch": "true"}, headers=headers) as stream:
+                    http, url, headers = self._control(pod, address, token)
+                    with http, http.stream("GET", url, params={"watch": "true"}, headers=headers) as stream:
+                        if stream.status_code in (401, 403):
+                            stream.read()
+                            self._problem(
+                                f"watching pod {pod}'s supervisor: {stream.status_code} {stream.text}"
+                            )
                         stream.raise_for_status()
                         for raw in stream.iter_lines():
                             if self._stop.is_set():
@@ -253,7 +290,7 @@ class Observer:
                 known = self._incarnations.get(key) or Incarnation(agent, done.attempt, pod, started=None)
                 self._incarnations[key] = replace(known, pod=pod, ended=_time(done.finished_at))
             key = (agent, state.attempt)
-            if state.pid is not None and key not in self._processes:
+            if self.local_processes and state.pid is not None and key not in self._processes:
                 self._probe_older(agent, state.attempt)
                 recorded = procid.identity(state.pid)
                 if recorded is not None:
@@ -336,8 +373,11 @@ class Observer:
                 agent = (pod["metadata"].get("labels") or {}).get(labels.AGENT)
                 if agent not in found or not _running(pod):
                     continue
-                url = f"http://{pod['status']['podIP']}:{DEFAULT_CONTROL_PORT}/v1/incarnation"
-                response = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+                http, url, headers = self._control(
+                    pod["metadata"]["name"], pod["status"].get("podIP", ""), token
+                )
+                with http:
+                    response = http.get(url, headers=headers)
                 response.raise_for_status()
                 state = IncarnationState.model_validate(response.json())
                 if state.phase != "Exited":

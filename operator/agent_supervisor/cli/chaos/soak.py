@@ -1,4 +1,7 @@
-"""The soak: the local cluster, a real operator, the tree, then faults at random until the time is up.
+"""The soak: a real operator and the tree, then faults at random until the time is up.
+
+Where it runs (its own local cluster, or an existing one through a kubeconfig) is a `Target` (target.py): the
+faults go through it, and the kinds a target cannot inject are skipped.
 
 Faults come one at a time. A crash fault (SIGKILL of an agent's process, or `kubectl delete pod`) is aimed
 at an incarnation that is Ready and that its supervisor has seen Ready, so OTP's answer to it does not depend
@@ -10,7 +13,6 @@ the restart began, or at the operator, or at the API server, while the restart i
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -25,12 +27,11 @@ import httpx
 
 from agent_supervisor.cli.chaos.ledger import CRASHES, Fault, FaultKind, FinalState, Ledger
 from agent_supervisor.cli.chaos.observe import Observer, wait_until
+from agent_supervisor.cli.chaos.target import REPO, Target
 from agent_supervisor.cli.chaos.tree import SupervisorNode, leaves, restart_set, siblings, supervisors
 from localcluster.cluster import LocalCluster, LocalClusterThread
 
 T = TypeVar("T")
-REPO = Path(__file__).resolve().parents[4]
-KUBECTL = REPO / ".tools" / "bin" / "kubectl"
 NAMESPACE = "chaos"
 SETTLE_TIMEOUT = 120.0
 ACK_TIMEOUT = 60.0
@@ -98,6 +99,12 @@ class OperatorProcess:
             self.process.send_signal(sig)
             self.process.wait(timeout=60)
 
+    def kill_and_replace(self) -> str:
+        killed = self.generation
+        self.kill()
+        self.start()
+        return f"operator {killed} SIGKILLed, operator {self.generation} started"
+
 
 def _free_port() -> int:
     import socket
@@ -111,10 +118,8 @@ def _free_port() -> int:
 class Soak:
     tree: SupervisorNode
     settings: Settings
-    cluster: LocalClusterThread
+    target: Target
     observer: Observer
-    operator: OperatorProcess
-    env: dict[str, str]
     say: Callable[[str], None]
     rng: random.Random = field(init=False)
     faults: list[Fault] = field(default_factory=list)
@@ -214,22 +219,9 @@ class Soak:
         kind = self._draw("crash", [FaultKind.KILL_PROCESS, FaultKind.DELETE_POD])
         at = time.time()
         if kind is FaultKind.KILL_PROCESS:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                landed = True
-            except ProcessLookupError:
-                landed = False
-            detail = f"pid {pid} in pod {pod}"
+            landed, detail = self.target.kill_process(pod, pid)
         else:
-            result = subprocess.run(
-                [str(KUBECTL), "delete", "pod", pod, "-n", NAMESPACE, "--wait=false"],
-                env=self.env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            landed = result.returncode == 0
-            detail = f"pod {pod}" + ("" if landed else f": {result.stderr.strip()}")
+            landed, detail = self.target.delete_pod(pod)
         fault = Fault(len(self.faults) + 1, at, kind, agent, attempt, landed, detail)
         self.faults.append(fault)
         self.say(f"#{fault.seq} {kind} {agent} attempt {attempt} ({detail})")
@@ -246,28 +238,34 @@ class Soak:
         return fault
 
     def kill_operator(self) -> None:
-        fault = self._record(FaultKind.KILL_OPERATOR, detail=f"generation {self.operator.generation}")
-        self.operator.kill()
-        self.say(
-            f"#{fault.seq} {fault.kind}: operator {self.operator.generation} SIGKILLed, starting the next"
-        )
-        self.operator.start()
+        operator = self.target.operator
+        if operator is None:
+            return
+        fault = self._record(FaultKind.KILL_OPERATOR, detail=f"generation {operator.generation}")
+        self.say(f"#{fault.seq} {fault.kind}: killing operator {operator.generation}")
+        fault = _with_detail(fault, operator.kill_and_replace())
+        self.faults[fault.seq - 1] = fault
+        self.say(f"   {fault.detail}")
 
     def api_fault(self) -> None:
-        kind = self._draw("api", [FaultKind.FAIL_REQUESTS, FaultKind.DROP_WATCHES, FaultKind.COMPACT_HISTORY])
+        possible = [FaultKind.FAIL_REQUESTS, FaultKind.DROP_WATCHES, FaultKind.COMPACT_HISTORY]
+        possible = [k for k in possible if k not in self.target.unavailable()]
+        if not possible:
+            return
+        kind = self._draw("api", possible)
         if kind is FaultKind.FAIL_REQUESTS:
             method, path, status, count = self._draw("request", REQUEST_FAULTS)
             fault = self._record(kind, detail=f"next {count} {method} {path} -> {status}")
-            self.cluster.fail_next(method, path, status, count)
+            self.target.fail_next(method, path, status, count)
         elif kind is FaultKind.DROP_WATCHES:
             fault = self._record(kind)
-            fault = _with_detail(fault, f"{self.cluster.drop_watches()} watches dropped")
+            fault = _with_detail(fault, f"{self.target.drop_watches()} watches dropped")
         else:
             fault = self._record(kind)
             # Compaction matters to watches that reconnect: drop them, so they meet 410 Gone.
-            version = self.cluster.compact_history()
+            version = self.target.compact_history()
             fault = _with_detail(
-                fault, f"compacted to {version}, {self.cluster.drop_watches()} watches dropped"
+                fault, f"compacted to {version}, {self.target.drop_watches()} watches dropped"
             )
         self.faults[-1] = fault
         self.say(f"#{fault.seq} {fault.kind}: {fault.detail}")

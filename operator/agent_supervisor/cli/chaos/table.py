@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from agent_supervisor.cli.chaos.audit import CHECKS, Report
 from agent_supervisor.cli.chaos.ledger import DESCRIPTIONS, FaultKind
 
 
-def render(report: Report, header: str) -> str:
+def render(report: Report, header: str, unavailable: Mapping[FaultKind, str] | None = None) -> str:
+    """`unavailable`: fault kinds the run could not inject, with the reason their rows show instead of
+    numbers (on a real cluster: API faults, and operator kills without the operator's namespace)."""
     lines = [
         header,
         "",
@@ -25,6 +29,10 @@ def render(report: Report, header: str) -> str:
             summary.violations,
         ]
         totals = [a + b for a, b in zip(totals, row, strict=True)]
+        reason = (unavailable or {}).get(kind)
+        if reason is not None and summary.injected == 0:
+            lines.append(f"| {DESCRIPTIONS[kind]} | {reason} |" + " - |" * (len(row) - 1))
+            continue
         lines.append(f"| {DESCRIPTIONS[kind]} | " + " | ".join(str(v) for v in row) + " |")
     untied = sum(1 for v in report.violations if v.fault is None)
     totals[5] += untied
