@@ -112,10 +112,9 @@ def _supervisor(target: Target) -> api.AgentSupervisor:
 
 
 def _removed_at_once(pod: Mapping[str, Any]) -> bool:
-    """Whatever the grace, the API server removes a pod that never ran on a node, or whose containers all
-    ended, at once: no kubelet has anything left to stop."""
-    status = pod.get("status") or {}
-    return not (pod.get("spec") or {}).get("nodeName") or status.get("phase") in ("Succeeded", "Failed")
+    """Whatever the grace, the API server removes a pod whose containers all ended at once: its kubelet has
+    nothing left to stop. (So is a pod never scheduled, but the indexed pods keep no spec to tell.)"""
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
 
 def _grace(policy: ShutdownPolicy | None) -> int:
