@@ -271,6 +271,36 @@ def test_a_start_for_an_earlier_crash_before_the_operator_heard_of_the_next_is_e
     assert [v.subject for v in report.violations if v.check == "unexplained"] == ["chaos-pool-1"]
 
 
+def test_a_pod_created_before_the_operator_heard_of_the_next_crash_was_decided_before_it() -> None:
+    # As above, but the pod of the first crash's restart of pool-1 was created before the second crash was
+    # counted and its process started only after (a loaded machine): the decision was the pod's creation.
+    ledger, history = world([(1, "chaos-pool-0"), (40, "chaos-front")])
+    first, second = ledger.faults
+    second = replace(second, acked_at=second.at + 1.5)  # counted 1.5 s after it struck
+    assert second.acked_at is not None
+    pool_1 = [i for i in history.incarnations if i.agent == "chaos-pool-1"]
+    slow = replace(
+        pool_1[1],
+        created=float(int(second.at)),
+        started=second.acked_at + 0.05,
+        ready=None,
+        ended=second.acked_at + 0.5,
+    )
+    assert slow.ended is not None
+    # front's restart of pool-1 comes once the slow one has ended.
+    last = replace(pool_1[2], started=slow.ended + 0.1, ready=slow.ended + 0.2)
+    moved = {pool_1[1]: slow, pool_1[2]: last}
+    incarnations = [moved.get(i, i) for i in history.incarnations]
+    settled = [t for t in ledger.settled if not first.at < t < second.at]
+    run = replace(history, incarnations=incarnations)
+    assert audit(TREE, Ledger([first, second], settled), run).violations == []
+    # A pod created only after the crash was counted was that crash's restart: the next one is unexplained.
+    moved[pool_1[1]] = replace(slow, created=float(int(second.acked_at)) + 1)
+    late = replace(history, incarnations=[moved.get(i, i) for i in history.incarnations])
+    report = audit(TREE, Ledger([first, second], settled), late)
+    assert [v.subject for v in report.violations if v.check == "unexplained"] == ["chaos-pool-1"]
+
+
 def test_status_counters_must_equal_the_ledger() -> None:
     ledger, history = world([(1, "chaos-team-lead")])
     final = history.final

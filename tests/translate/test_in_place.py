@@ -275,3 +275,19 @@ def test_after_an_operator_restart_nothing_is_concluded_until_the_pods_report():
     assert in_place.start_host(observe(pods, (), {}), StartChild("a", 3, "h1")) is in_place.AWAITING
     # Once it reports, all is as before.
     assert seen_events(state, pods, {"uid-a-1": reports["uid-a-1"]}) == []
+
+
+def test_a_pod_someone_deletes_ends_its_incarnation_when_the_pod_supervisor_reports_the_exit():
+    """The pod supervisor stops the incarnation on the pod's SIGTERM and reports it while its container
+    still runs: that exit is the deletion's (abnormal), even where the agent drained and exited 0; before
+    it, nothing has ended."""
+    sup = spec()
+    state, pods, reports = running_pair(sup)
+    pods[0] = host("a", 1, deleting=True, ready=True)
+    reports["uid-a-1"] = report(1, "Stopping")
+    assert seen_events(state, pods, reports, now=T0 + 20) == []
+    reports["uid-a-1"] = report(1, "Exited", ended(1, 0, "Completed"))
+    (event,) = seen_events(state, pods, reports, now=T0 + 20)
+    assert isinstance(event, ChildExited)
+    cause, _ = split_detail(event.detail)
+    assert (event.name, event.reason, cause) == ("a", ExitReason.ABNORMAL, "PodDeleted")

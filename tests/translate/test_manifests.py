@@ -182,7 +182,8 @@ def test_spec_pod_settings_are_applied(make_agent):
 @pytest.mark.parametrize(
     ("policy", "grace"),
     [
-        (supervision.ShutdownPolicy.brutal_kill(), 0),
+        # Not 0: the API server would forget the pod before its process is dead (a force deletion).
+        (supervision.ShutdownPolicy.brutal_kill(), 1),
         (supervision.ShutdownPolicy.timeout(17), 17),
         (supervision.ShutdownPolicy.infinity(), None),
     ],
@@ -195,7 +196,7 @@ def test_grace_period_follows_the_shutdown_policy_the_child_was_started_with(mak
 def test_standalone_grace_period_comes_from_the_agent(make_agent):
     assert agent_pod.pod(make_agent(), 1, "h", SETTINGS)["spec"]["terminationGracePeriodSeconds"] == 5
     brutal = make_agent(shutdown={"brutalKill": True})
-    assert agent_pod.pod(brutal, 1, "h", SETTINGS)["spec"]["terminationGracePeriodSeconds"] == 0
+    assert agent_pod.pod(brutal, 1, "h", SETTINGS)["spec"]["terminationGracePeriodSeconds"] == 1
 
 
 def test_config_map_holds_the_rendered_config(make_agent):

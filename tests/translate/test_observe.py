@@ -35,6 +35,7 @@ from agent_supervisor.translate.observe import (
     observe,
     observe_pod,
 )
+from agent_supervisor.translate.step import wake_at
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z, the factory pods' creationTimestamp
 DEADLINE = 60
@@ -310,3 +311,18 @@ def test_unknown_lifecycle_values_are_ignored():
 
 def test_observed_child_defaults_are_empty():
     assert ObservedChild().pods == {} and ObservedChild().supervisor is None
+
+
+def test_a_running_child_whose_pod_someone_deletes_exits_once_its_process_has(make_pod):
+    """Not at the deletion: the pod drains until its process ends, and a new incarnation started meanwhile
+    would run beside it."""
+    state = running(make_pod)
+    other = make_pod("b", 2, ready=True)
+    draining = make_pod("a", 1, ready=True, deleting=True)  # deletionTimestamp T0 + 30
+    assert seen(state, [draining, other], now=T0 + 31) == []
+    assert wake_at(state, observe([draining, other]), start_deadline_seconds=DEADLINE) == T0 + 30 + 10
+    ended = make_pod("a", 1, phase="Failed", deleting=True, terminated={"exitCode": 143, "reason": "Error"})
+    [event] = seen(state, [ended, other], now=T0 + 31)
+    assert event == ChildExited("a", 1, ExitReason.ABNORMAL, 143, "PodDeleted: the pod was deleted")
+    [late] = seen(state, [draining, other], now=T0 + 40)  # never reported ended (a lost node)
+    assert late == ChildExited("a", 1, ExitReason.ABNORMAL, None, "PodDeleted: the pod was deleted")

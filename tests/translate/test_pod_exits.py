@@ -12,6 +12,9 @@ from agent_supervisor.translate import pod_exits
 from agent_supervisor.translate.pod_exits import OutcomeKind, classify
 
 EXITED, START_FAILED = OutcomeKind.EXITED, OutcomeKind.START_FAILED
+DELETION_DEADLINE = "2026-01-01T00:00:30Z"  # the deletionTimestamp of make_pod(deleting=True)
+LATER = pod_exits.timestamp("2026-01-01T00:01:00Z") or 0
+"""Well past every pod's deletion deadline and its settling time."""
 NORMAL, SHUTDOWN, ABNORMAL = ExitReason.NORMAL, ExitReason.SHUTDOWN, ExitReason.ABNORMAL
 
 
@@ -159,7 +162,7 @@ def terminated(
     ],
 )
 def test_classification_table(make_pod, pod_kwargs, expected):
-    outcome = classify(make_pod("a", 1, **pod_kwargs), stopping=False)
+    outcome = classify(make_pod("a", 1, **pod_kwargs), stopping=False, now=LATER)
     assert outcome is not None
     assert (outcome.kind, outcome.reason, outcome.cause, outcome.message, outcome.code) == expected
 
@@ -173,26 +176,28 @@ def test_classification_table(make_pod, pod_kwargs, expected):
     ],
 )
 def test_a_pod_still_going_has_no_outcome(make_pod, pod_kwargs):
-    assert classify(make_pod("a", 1, **pod_kwargs), stopping=False) is None
+    assert classify(make_pod("a", 1, **pod_kwargs), stopping=False, now=LATER) is None
 
 
 def test_a_missing_pod_is_deleted_unless_it_was_being_stopped():
-    gone = classify(None, stopping=False)
+    gone = classify(None, stopping=False, now=LATER)
     assert gone is not None and (gone.reason, gone.cause) == (ABNORMAL, "PodDeleted")
-    stopped = classify(None, stopping=True)
+    stopped = classify(None, stopping=True, now=LATER)
     assert stopped is not None and (stopped.reason, stopped.cause) == (SHUTDOWN, "Shutdown")
 
 
 @pytest.mark.parametrize("code", [0, 1, 137, exitcodes.EXIT_MODEL_UNAVAILABLE])
 def test_any_end_of_a_stopping_pod_is_a_shutdown(make_pod, code):
-    outcome = classify(make_pod("a", 1, phase="Failed", terminated=terminated(code)), stopping=True)
+    outcome = classify(
+        make_pod("a", 1, phase="Failed", terminated=terminated(code)), stopping=True, now=LATER
+    )
     assert outcome is not None and (outcome.reason, outcome.code) == (SHUTDOWN, code)
 
 
 def test_a_stopping_pod_that_still_runs_has_not_ended(make_pod):
-    assert classify(make_pod("a", 1, deleting=True), stopping=True) is None
+    assert classify(make_pod("a", 1, deleting=True), stopping=True, now=LATER) is None
     evicted = make_pod("a", 1, phase="Failed", status_extra={"reason": "Evicted"})
-    outcome = classify(evicted, stopping=True)
+    outcome = classify(evicted, stopping=True, now=LATER)
     assert outcome is not None and outcome.reason is SHUTDOWN and outcome.code is None
 
 
@@ -205,10 +210,10 @@ def test_the_grace_period_dates_the_deletion_request(make_pod):
         terminated=terminated(0, "Completed", "", "2026-01-01T00:00:05Z"),
     )
     pod["metadata"]["deletionGracePeriodSeconds"] = 20  # asked for at 00:00:10, after the agent had finished
-    outcome = classify(pod, stopping=False)
+    outcome = classify(pod, stopping=False, now=LATER)
     assert outcome is not None and outcome.reason is NORMAL
     pod["metadata"]["deletionGracePeriodSeconds"] = 30  # asked for at 00:00:00, before it finished
-    outcome = classify(pod, stopping=False)
+    outcome = classify(pod, stopping=False, now=LATER)
     assert outcome is not None and (outcome.reason, outcome.cause) == (ABNORMAL, "PodDeleted")
 
 
@@ -221,20 +226,22 @@ def test_timestamps():
 def test_long_messages_are_cut(make_pod):
     text = "x" * 5000
     outcome = classify(
-        make_pod("a", 1, phase="Failed", terminated=terminated(1, "Error", text)), stopping=False
+        make_pod("a", 1, phase="Failed", terminated=terminated(1, "Error", text)), stopping=False, now=LATER
     )
     assert outcome is not None and len(outcome.message) == pod_exits.MAX_MESSAGE
 
 
 def test_non_object_json_message_is_kept_as_text(make_pod):
     outcome = classify(
-        make_pod("a", 1, phase="Failed", terminated=terminated(2, "Error", "[1, 2]")), stopping=False
+        make_pod("a", 1, phase="Failed", terminated=terminated(2, "Error", "[1, 2]")),
+        stopping=False,
+        now=LATER,
     )
     assert outcome is not None and outcome.message == "[1, 2]"
 
 
 def test_detail_round_trip():
-    outcome = classify(None, stopping=False)
+    outcome = classify(None, stopping=False, now=LATER)
     assert outcome is not None
     assert pod_exits.split_detail(outcome.detail) == ("PodDeleted", "the pod was deleted")
     assert pod_exits.split_detail(pod_exits.detail("Completed", "")) == ("Completed", "")
@@ -243,3 +250,38 @@ def test_detail_round_trip():
         "not found after the operator restarted",
     )
     assert pod_exits.split_detail("Error: a: b") == ("Error", "a: b")
+
+
+def test_a_deleted_pod_whose_process_still_runs_has_not_ended_until_it_stops(make_pod):
+    """Its exit is final only once nothing of it runs: else the next incarnation would run beside it."""
+    draining = make_pod("a", 1, phase="Running", deleting=True)
+    deadline = pod_exits.timestamp(DELETION_DEADLINE) or 0
+    assert classify(draining, stopping=False, now=deadline - 20) is None
+    assert classify(draining, stopping=False, now=deadline + pod_exits.DELETION_SETTLE_SECONDS - 1) is None
+    ended = make_pod("a", 1, phase="Failed", deleting=True, terminated=terminated(143, "Error"))
+    outcome = classify(ended, stopping=False, now=deadline - 20)
+    assert outcome is not None and (outcome.cause, outcome.code) == ("PodDeleted", 143)
+
+
+def test_a_deleted_pod_is_taken_for_ended_once_its_pod_supervisor_reported_the_exit(make_pod):
+    draining = make_pod("a", 1, phase="Running", deleting=True)
+    deadline = pod_exits.timestamp(DELETION_DEADLINE) or 0
+    outcome = classify(draining, stopping=False, now=deadline - 20, process_ended=True)
+    assert outcome is not None and (outcome.reason, outcome.cause) == (ABNORMAL, "PodDeleted")
+
+
+def test_a_deleted_pod_never_reported_ended_is_taken_for_ended_once_it_settles(make_pod):
+    """A kubelet that never reports (a lost node) does not hold the restart for ever."""
+    stuck = make_pod("a", 1, phase="Running", deleting=True)
+    settles = pod_exits.deletion_settles_at(stuck)
+    assert settles == (pod_exits.timestamp(DELETION_DEADLINE) or 0) + pod_exits.DELETION_SETTLE_SECONDS
+    assert classify(stuck, stopping=False, now=settles - 1) is None
+    outcome = classify(stuck, stopping=False, now=settles)
+    assert outcome is not None and outcome.cause == "PodDeleted"
+
+
+def test_a_deleted_pod_that_never_ran_has_ended_at_once(make_pod):
+    pending = make_pod("a", 1, phase="Pending", deleting=True, waiting={"reason": "ContainerCreating"})
+    deadline = pod_exits.timestamp(DELETION_DEADLINE) or 0
+    outcome = classify(pending, stopping=False, now=deadline - 20)
+    assert outcome is not None and outcome.cause == "PodDeleted"

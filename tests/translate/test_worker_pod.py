@@ -161,7 +161,7 @@ def test_the_security_context_may_change_only_the_user_group_and_root_filesystem
         False,
     )
     assert security["capabilities"] == {"drop": ["ALL"]}
-    assert pod["spec"]["terminationGracePeriodSeconds"] == 0
+    assert pod["spec"]["terminationGracePeriodSeconds"] == 1  # never 0: a force deletion
     for forbidden in ({"runAsUser": 0}, {"privileged": True}, {"capabilities": {"add": ["NET_ADMIN"]}}):
         with pytest.raises(InvalidResourceError) as refused:
             make_supervisor("team", children(securityContext=forbidden))

@@ -111,6 +111,12 @@ def _supervisor(target: Target) -> api.AgentSupervisor:
     return target.resource
 
 
+def _removed_at_once(pod: Mapping[str, Any]) -> bool:
+    """Whatever the grace, the API server removes a pod whose containers all ended at once: its kubelet has
+    nothing left to stop. (So is a pod never scheduled, but the indexed pods keep no spec to tell.)"""
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
 def _grace(policy: ShutdownPolicy | None) -> int:
     """The grace a pod supervisor gives an incarnation it stops: the pod's own (agent_pod.grace_seconds)."""
     grace = None if policy is None else agent_pod.grace_seconds(policy)
@@ -338,7 +344,7 @@ class Executor:
             else labels.pod_name(self._agent_name(target, action.name), action.attempt)
         )
         await self._delete_pod(
-            target, name, agent_pod.grace_seconds(action.shutdown), None if pod is None else pod.pod
+            target, name, agent_pod.pod_grace_seconds(action.shutdown), None if pod is None else pod.pod
         )
 
     async def _stop_in_place(self, pod: ObservedPod, action: StopChild) -> bool:
@@ -361,9 +367,9 @@ class Executor:
     ) -> None:
         with contextlib.suppress(NotFoundError):
             await self._kube.delete(PODS, target.namespace, name, grace_seconds=grace)
-        if grace == 0 and seen is not None:
-            # Without a grace period the API server removes the pod at once; until its DELETED event
-            # reaches the index, the next reconcile must not see it (nor delete it again).
+        if seen is not None and (grace == 0 or _removed_at_once(seen)):
+            # The API server removes the pod at once; until its DELETED event reaches the index, the next
+            # reconcile must not see it (nor delete it again).
             self._graveyard.bury(uid_of(seen))
 
     @staticmethod
@@ -377,7 +383,8 @@ class Executor:
             metadata = pod.get("metadata") or {}
             if metadata.get("deletionTimestamp") or self._finished.keep(target.key, pod):
                 continue
-            await self._delete_pod(target, metadata["name"], 0, pod)
+            # Not 0 (a force deletion) while its process may run: agent_pod.MIN_POD_GRACE_SECONDS.
+            await self._delete_pod(target, metadata["name"], agent_pod.MIN_POD_GRACE_SECONDS, pod)
 
     # --- child resources ----------------------------------------------------------------------------------
 

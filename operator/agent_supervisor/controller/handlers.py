@@ -33,6 +33,8 @@ _KEPT_METADATA: Final = (
     "resourceVersion",
     "creationTimestamp",
     "deletionTimestamp",
+    # With the timestamp, when the deletion was asked for (pod_exits: an exit after it is the deletion's).
+    "deletionGracePeriodSeconds",
 )
 
 

@@ -64,7 +64,7 @@ def pod(
             {"name": "tmp", "emptyDir": {}},
         ],
     }
-    grace = grace_seconds(policy)
+    grace = pod_grace_seconds(policy)
     if grace is not None:
         pod_spec["terminationGracePeriodSeconds"] = grace
     # Never the namespace's shared `default` account: the agent's own, or the one its spec names.
@@ -87,8 +87,9 @@ def pod(
 
 
 def grace_seconds(policy: supervision.ShutdownPolicy) -> int | None:
-    """The pod's grace for a stop by `policy`: its terminationGracePeriodSeconds, and the grace of the DELETE
-    that stops it. None leaves the default (infinity is for nested supervisors, which have no pod)."""
+    """The grace an incarnation gets when it is stopped by `policy`: 0 is SIGKILL at once (a pod supervisor
+    stopping it in place does exactly that). None leaves the default (infinity is for nested supervisors,
+    which have no pod)."""
     match policy.mode:
         case "brutal_kill":
             return 0
@@ -96,6 +97,20 @@ def grace_seconds(policy: supervision.ShutdownPolicy) -> int | None:
             return policy.seconds
         case _:
             return None
+
+
+MIN_POD_GRACE_SECONDS: Final = 1
+"""The least grace a pod is given (terminationGracePeriodSeconds and the grace of a DELETE). At 0 the API
+server forgets the pod at once (a force deletion) while the kubelet has yet to kill its process, so the pod
+of the next incarnation could run beside it: two live incarnations of one child, which OTP never allows.
+At 1 the pod stays, marked for deletion, until the kubelet has seen its container end."""
+
+
+def pod_grace_seconds(policy: supervision.ShutdownPolicy) -> int | None:
+    """The pod's grace for a stop by `policy`: its terminationGracePeriodSeconds, and the grace of the DELETE
+    that stops it. A brutal kill gets `MIN_POD_GRACE_SECONDS`, not 0 (see there)."""
+    grace = grace_seconds(policy)
+    return None if grace is None else max(grace, MIN_POD_GRACE_SECONDS)
 
 
 def _container(agent: api.Agent, attempt: int, settings: OperatorSettings) -> dict[str, Any]:

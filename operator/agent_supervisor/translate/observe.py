@@ -204,12 +204,19 @@ def _exited(child: ChildState, outcome: pod_exits.PodOutcome) -> ChildExited:
     return ChildExited(child.name, child.attempt, outcome.reason, outcome.code, outcome.detail)
 
 
-def _ended(pod: ObservedPod | None, stopping: bool, runtime: bool) -> pod_exits.PodOutcome | None:
+def _ended(pod: ObservedPod | None, stopping: bool, runtime: bool, now: int) -> pod_exits.PodOutcome | None:
     """How the incarnation ended: the pod's own end first (it takes every incarnation with it), else the exit
     its pod supervisor reports while the pod lives on. `runtime`: an agent's pod, not a worker's."""
-    outcome = pod_exits.classify(None if pod is None else pod.pod, stopping=stopping, runtime=runtime)
-    if outcome is None and pod is not None and pod.hosted is not None and pod.hosted.exit is not None:
-        return incarnations.exit_outcome(pod.hosted.exit, stopping)
+    reported = None if pod is None or pod.hosted is None else pod.hosted.exit
+    outcome = pod_exits.classify(
+        None if pod is None else pod.pod,
+        stopping=stopping,
+        now=now,
+        runtime=runtime,
+        process_ended=reported is not None,
+    )
+    if outcome is None and reported is not None:
+        return incarnations.exit_outcome(reported, stopping)
     return outcome
 
 
@@ -217,13 +224,13 @@ def _pod_event(child: ChildState, pod: ObservedPod | None, now: int, deadline: i
     """What the pod of an agent or worker incarnation says happened to it."""
     runtime = child.kind is ChildKind.AGENT
     if child.lifecycle is ChildLifecycle.STOPPING:
-        outcome = _ended(pod, stopping=True, runtime=runtime)
+        outcome = _ended(pod, stopping=True, runtime=runtime, now=now)
         return None if outcome is None else _exited(child, outcome)
     if pod is None:
         if child.lifecycle is ChildLifecycle.STARTING:
             return None  # not created yet (or gone before it started): the pending StartChild creates it
         return _exited(child, pod_exits.pod_gone(stopping=False))
-    outcome = _ended(pod, stopping=False, runtime=runtime)
+    outcome = _ended(pod, stopping=False, runtime=runtime, now=now)
     if outcome is not None:
         if outcome.kind is pod_exits.OutcomeKind.START_FAILED and child.lifecycle is ChildLifecycle.STARTING:
             return ChildStartFailed(child.name, child.attempt, outcome.detail)
@@ -300,6 +307,19 @@ def next_start_deadline(
         if pod is not None and pod.created_at is not None and not pod.ready:
             deadlines.append(pod.created_at + start_deadline_seconds)
     return min(deadlines, default=None)
+
+
+def next_deletion_settle(state: SupervisorState, observed: Mapping[str, ObservedChild]) -> int | None:
+    """The earliest second at which a deleted pod of a running child, its container still reported running,
+    is taken for ended anyway (pod_exits.DELETION_SETTLE_SECONDS; for a requeue)."""
+    settles = []
+    for child in state.children:
+        if child.lifecycle not in (ChildLifecycle.STARTING, ChildLifecycle.RUNNING):
+            continue
+        pod = observed.get(child.name, ObservedChild()).pods.get(child.attempt)
+        if pod is not None:
+            settles.append(pod_exits.deletion_settles_at(pod.pod))
+    return min((at for at in settles if at is not None), default=None)
 
 
 def awaiting(seen: ObservedChild, attempt: int) -> bool:

@@ -79,13 +79,21 @@ def split_detail(text: str) -> tuple[str | None, str]:
     return found.group(1), found.group(2) or ""
 
 
-def classify(pod: Mapping[str, Any] | None, stopping: bool, *, runtime: bool = True) -> PodOutcome | None:
-    """Whether and how the incarnation whose pod this is has ended.
+def classify(
+    pod: Mapping[str, Any] | None,
+    stopping: bool,
+    *,
+    now: int,
+    runtime: bool = True,
+    process_ended: bool = False,
+) -> PodOutcome | None:
+    """Whether and how the incarnation whose pod this is has ended, at `now`.
 
     `stopping`: the operator asked this incarnation to stop, so however it ends it is a shutdown; it has ended
     once its container terminated or the pod is gone. `pod` None: the pod no longer exists. `runtime`: the
     container is the agent runtime, whose exit codes and JSON termination message have meanings of their
-    own; a worker's container is any program, its code only a number.
+    own; a worker's container is any program, its code only a number. `process_ended`: the pod's own
+    supervisor reported the incarnation's exit, though its container still runs.
     """
     if pod is None:
         return pod_gone(stopping)
@@ -99,6 +107,10 @@ def classify(pod: Mapping[str, Any] | None, stopping: bool, *, runtime: bool = T
         )
     deletion = _deletion_requested_at(pod)
     if deletion is not None and not _ended_before(terminated, deletion):
+        if terminated is None and not process_ended and deleted_pod_may_run(pod, now):
+            # Its process drains (or is being killed): the exit is not final until it is gone, or the next
+            # incarnation would run beside it.
+            return None
         # Someone else deleted the pod. It may drain and exit 0, but that is not the agent finishing: it is an
         # exit nobody in the tree asked for.
         code = None if terminated is None else _int(terminated.get("exitCode"))
@@ -110,6 +122,24 @@ def classify(pod: Mapping[str, Any] | None, stopping: bool, *, runtime: bool = T
     if _failed(pod):
         return _from_failed_pod(pod, terminated)
     return _from_waiting(pod)
+
+
+DELETION_SETTLE_SECONDS: Final = 10
+"""How long past a deleted pod's deletionTimestamp (the moment its kubelet kills what still runs) its
+container may still be reported running before the pod is taken for ended anyway: the kubelet's report can
+lag, and a kubelet that never reports (a lost node) must not hold the child's restart for ever."""
+
+
+def deleted_pod_may_run(pod: Mapping[str, Any], now: int) -> bool:
+    """A pod marked for deletion whose container still runs, and may go on running at `now`."""
+    settles = deletion_settles_at(pod)
+    return settles is not None and now < settles and _container_running(pod) and not _finished_phase(pod)
+
+
+def deletion_settles_at(pod: Mapping[str, Any]) -> int | None:
+    """When a deleted pod is taken for ended even if its container is still reported running."""
+    deadline = timestamp((pod.get("metadata") or {}).get("deletionTimestamp"))
+    return None if deadline is None else deadline + DELETION_SETTLE_SECONDS
 
 
 def pod_gone(stopping: bool) -> PodOutcome:
@@ -126,6 +156,14 @@ def _status(pod: Mapping[str, Any]) -> Mapping[str, Any]:
 def _container_status(pod: Mapping[str, Any]) -> Mapping[str, Any]:
     statuses = _status(pod).get("containerStatuses") or []
     return statuses[0] if statuses else {}
+
+
+def _container_running(pod: Mapping[str, Any]) -> bool:
+    return "running" in (_container_status(pod).get("state") or {})
+
+
+def _finished_phase(pod: Mapping[str, Any]) -> bool:
+    return _status(pod).get("phase") in ("Succeeded", "Failed")
 
 
 def _terminated(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:

@@ -220,10 +220,10 @@ def decide_all(
 def wake_at(
     state: SupervisorState, observed: Mapping[str, ObservedChild], *, start_deadline_seconds: int
 ) -> int | None:
-    """The earliest second at which something is due without any watch event: a delayed restart or a start
-    deadline."""
+    """The earliest second at which something is due without any watch event: a delayed restart, a start
+    deadline, or a deleted pod taken for ended (observe.next_deletion_settle)."""
     wake = [action.at for action in pending_actions(state) if isinstance(action, WaitUntil)]
     deadline = observe.next_start_deadline(state, observed, start_deadline_seconds=start_deadline_seconds)
-    if deadline is not None:
-        wake.append(deadline)
+    settle = observe.next_deletion_settle(state, observed)
+    wake += [at for at in (deadline, settle) if at is not None]
     return min(wake, default=None)

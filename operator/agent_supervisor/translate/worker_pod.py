@@ -14,7 +14,7 @@ from typing import Any, Final
 from agent_supervisor import api, supervision
 from agent_supervisor.api.worker import WorkerSecurityContext
 from agent_supervisor.translate import labels, members
-from agent_supervisor.translate.agent_pod import grace_seconds
+from agent_supervisor.translate.agent_pod import pod_grace_seconds
 from agent_supervisor.translate.object_meta import Manifest, Owner, dump, metadata, name_and_namespace
 from agent_supervisor.translate.settings import OperatorSettings
 
@@ -84,7 +84,7 @@ def pod(
         "containers": [_container(spec, run_as_user, context, settings)],
         "volumes": [{"name": TMP_VOLUME, "emptyDir": {}}],
     }
-    grace = grace_seconds(shutdown)
+    grace = pod_grace_seconds(shutdown)
     if grace is not None:
         pod_spec["terminationGracePeriodSeconds"] = grace
     return {

@@ -137,8 +137,9 @@ def _explain_restarts(
     Two exceptions, both as in OTP, where a crash may cause the incarnation after the first one started
     after it, because that first one was started for an earlier crash and then stopped for this one:
 
-    * the operator had not yet heard of the crash when it started that incarnation (it started before the
-      crash was seen counted): a plan under way for an earlier crash went on for a moment;
+    * the operator had not yet heard of the crash when it started that incarnation (it decided to start it
+      before the crash was seen counted: its pod was created, or it started in place, by then): a plan under
+      way for an earlier crash went on for a moment;
     * a crash that restarts a nested supervisor condemns that supervisor's current incarnation, but until its
       parent's plan reaches it, that supervisor goes on with its own work, and may still start an agent for
       an earlier crash of its own (a restart of its own, under way)."""
@@ -175,7 +176,7 @@ def _explain_restarts(
 def _unheard(fault: Fault, incarnation: Incarnation, agent: str, nested: dict[int, set[str]]) -> bool:
     """Whether `incarnation`, started after `fault`, may still have been started for an earlier crash."""
     heard = fault.acked_at if fault.acked_at is not None else float("inf")
-    return agent in nested[fault.seq] or incarnation.earliest_start() < heard
+    return agent in nested[fault.seq] or incarnation.decided_by() < heard
 
 
 def _lost(

@@ -95,6 +95,15 @@ class Incarnation:
         # The creation time is whole seconds, rounded down: the pod may have been created up to 1 s later.
         return self.created + 1 if self.created is not None else float("inf")
 
+    def decided_by(self) -> float:
+        """No earlier than the moment the operator decided to start it: its start, or for the first
+        incarnation of a pod the end of the second its pod was created in (the process may start seconds
+        later on a loaded machine, but the decision was the pod's creation)."""
+        started = self.started if self.started is not None else float("inf")
+        if self.created is None:
+            return started
+        return min(started, self.created + 1)
+
     def known_alive_until(self) -> float | None:
         times = [t for t in (self.ended, self.alive_until, self.ready, self.started) if t is not None]
         return max(times) if times else None
