@@ -1,0 +1,1 @@
+from tests.browser import browser, browser_page  # noqa: F401
