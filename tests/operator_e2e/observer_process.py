@@ -119,3 +119,46 @@ def nodes(snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for tree in snapshot["trees"]:
         walk(tree)
     return found
+
+
+@dataclass
+class StatusWrites:
+    """When this process saw each status write of one Agent (a watch of it): the moment to measure the page
+    against, since the page can show nothing before the write."""
+
+    url: str
+    path: str
+    seen: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> StatusWrites:
+        started = threading.Event()
+        threading.Thread(target=self._watch, args=(started,), daemon=True).start()
+        assert started.wait(10), "the status watch did not start"
+        return self
+
+    def _watch(self, started: threading.Event) -> None:
+        import time
+
+        with httpx.Client(base_url=self.url, timeout=httpx.Timeout(5, read=None)) as http:
+            try:
+                with http.stream("GET", self.path, params={"watch": "true"}) as stream:
+                    started.set()
+                    for line in stream.iter_lines():
+                        if self.stop.is_set():
+                            return
+                        if line:
+                            self.seen.append((time.time(), json.loads(line)["object"]))
+            except httpx.HTTPError:
+                return
+
+    def first(self, name: str, check: Callable[[dict[str, Any]], bool]) -> float | None:
+        """When the first status of Agent `name` for which `check` holds was seen (wall clock, seconds)."""
+        return next(
+            (
+                at
+                for at, obj in list(self.seen)
+                if obj["metadata"]["name"] == name and check(obj.get("status") or {})
+            ),
+            None,
+        )

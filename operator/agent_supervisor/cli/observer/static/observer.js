@@ -62,7 +62,14 @@ function renderNode(node, restarted) {
   if (highlighted.has(node.id)) classes.push("highlight");
   const row = el(
     "div",
-    { class: classes.join(" "), "data-id": node.id, "data-phase": phase, "data-restarted-by": by ? by.id : null, tabindex: 0 },
+    {
+      class: classes.join(" "),
+      "data-id": node.id,
+      "data-phase": phase,
+      "data-last-exit": node.lastExit ? node.lastExit.reason : null,
+      "data-restarted-by": by ? by.id : null,
+      tabindex: 0,
+    },
     el("span", { class: "kind" }, node.kind),
     el("span", { class: "name" }, node.name),
     el("span", { class: "phase" }, phase),
@@ -195,6 +202,8 @@ async function refreshExtras() {
   if (fetched.stamp !== key) return; // another selection or snapshot came meanwhile
   fetched.log = log;
   fetched.runtime = summary;
+  // A failed read (the agent between incarnations, no Ready endpoint) is tried again with the next snapshot.
+  if ((log && log.error) || (summary && summary.error)) fetched.stamp = null;
   renderDetail();
 }
 
