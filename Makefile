@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TOOLS := .tools/bin
 export PATH := $(CURDIR)/$(TOOLS):$(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup tools test lint typecheck layers unit hostile crds demo chaos kind-demo kind-test models test-models bench clean
+.PHONY: setup tools test lint typecheck layers unit hostile crds demo chaos kind-demo kind-test models test-models bench clean screenshot
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -69,6 +69,13 @@ demo: setup
 # DURATION=seconds changes its length. A 1-minute version runs in `make test` (tests/chaos/test_soak.py).
 chaos: setup
 	$(BIN)/python -m agent_supervisor chaos --duration $(or $(DURATION),600) $(if $(SEED),--seed $(SEED))
+
+# docs/images/observer.png, the README's picture of the Observer: taken by its browser test on the local cluster
+# (tests/operator_e2e/test_observer_browser.py) after a crash and a one_for_all restart.
+screenshot: setup
+	mkdir -p docs/images
+	OBSERVER_SCREENSHOT=$(CURDIR)/docs/images/observer.png $(BIN)/python -m pytest \
+		tests/operator_e2e/test_observer_browser.py -q -s
 
 # `make demo` on kind: builds both images, installs the chart, crashes an agent (needs Docker and kind).
 # KEEP=1 keeps the cluster afterwards.

@@ -82,16 +82,16 @@ async def test_the_page_shows_the_tree_a_crash_and_a_group_restart_and_no_secret
         ]
         assert await page.locator(f"{row(ns, 'team')}.restarted").count() == 0
 
-        # The detail of the agent whose key is in the Secret: runtime summary and facts, then team-b's log.
+        # A node's detail: team-b's exit, the log tail of its ended pod and its runtime summary (screenshot);
+        # then the agent whose model key is in the Secret.
         await asyncio.to_thread(wait_running, env, "team", 3)
-        await page.click(row(ns, "team-a"))
-        await page.wait_for_selector('#detail [data-field="tokens"]')
         await page.click(row(ns, "team-b"))
         await page.wait_for_selector(f'#detail pre.log[data-pod="{crashed}"]:not(:text("loading"))')
-        await page.click(row(ns, "team-a"))
         await page.wait_for_selector('#detail [data-field="tokens"]')
         if os.environ.get("OBSERVER_SCREENSHOT"):
             await page.screenshot(path=os.environ["OBSERVER_SCREENSHOT"], full_page=True)
+        await page.click(row(ns, "team-a"))
+        await page.wait_for_selector('#detail [data-field="tokens"]')
 
         html = await page.content()
         received = await page.evaluate("() => JSON.stringify(latest)")

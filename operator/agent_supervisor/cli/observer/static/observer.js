@@ -23,6 +23,10 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
+function clip(text, length) {
+  return text.length > length ? `${text.slice(0, length)}…` : text;
+}
+
 function seconds(stamp) {
   const at = Date.parse(stamp);
   return Number.isNaN(at) ? null : at / 1000;
@@ -161,7 +165,7 @@ function renderDetail() {
   }
   if (detail.lastExit) {
     const x = detail.lastExit;
-    parts.push(el("h3", {}, "Last exit"), el("p", {}, `${x.reason} (${x.classification ?? ""}${x.code !== null ? `, code ${x.code}` : ""}) at ${x.time ?? "?"} ${x.message ?? ""}`));
+    parts.push(el("h3", {}, "Last exit"), el("p", {}, `${x.reason} (${x.classification ?? ""}${x.code !== null ? `, code ${x.code}` : ""}) at ${x.time ?? "?"} ${clip(x.message ?? "", 240)}`));
   }
   if (detail.exits && detail.exits.length) {
     parts.push(el("h3", {}, "Ended pods"), table(["Pod", "Attempt", "Reason", "Code", "Finished"],
