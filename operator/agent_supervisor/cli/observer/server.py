@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, Final
 
-from aiohttp import web
+from aiohttp import ClientError, web
 
 from agent_supervisor.cli.observer import kube, view
 from agent_supervisor.cli.observer.kube import Kind, ObserverError
@@ -77,6 +77,8 @@ class Mirror:
     )
     version: int = 0
     listed: set[tuple[str, str | None]] = field(default_factory=set)
+    problems: dict[tuple[str, str | None], str] = field(default_factory=dict)
+    """Why a kind cannot be listed or watched in a namespace (RBAC, CRDs missing), until it can again."""
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @staticmethod
@@ -92,7 +94,18 @@ class Mirror:
             if _wanted(kind, item):
                 store[self.key(item)] = item
         self.listed.add((kind.name, namespace))
+        self.problems.pop((kind.name, namespace), None)
         self._bump()
+
+    def fail(self, kind: Kind, namespace: str | None, problem: str) -> None:
+        """`kind` cannot be read in `namespace` for now: the page says so instead of waiting for it."""
+        if self.problems.get((kind.name, namespace)) != problem:
+            self.problems[(kind.name, namespace)] = problem
+            self._bump()
+
+    def settled(self) -> int:
+        """How many (kind, namespace) pairs have been listed or have failed: the page waits for all."""
+        return len(self.listed | set(self.problems))
 
     def apply(self, kind: Kind, change: str, obj: dict[str, Any]) -> None:
         store = self.objects[kind.name]
@@ -113,13 +126,15 @@ class Mirror:
 
     def snapshot(self) -> dict[str, Any]:
         lists = {name: list(store.values()) for name, store in self.objects.items()}
-        return view.snapshot(
+        shown = view.snapshot(
             lists[kube.SUPERVISORS.name],
             lists[kube.AGENTS.name],
             lists[kube.EVENTS.name],
             lists[kube.PODS.name],
             datetime.now(UTC),
         )
+        shown["problems"] = sorted(self.problems.values())
+        return shown
 
 
 def _wanted(kind: Kind, obj: Mapping[str, Any]) -> bool:
@@ -146,8 +161,10 @@ async def follow(api: Any, mirror: Mirror, kind: Kind, namespace: str | None) ->
         except asyncio.CancelledError:
             raise
         except Exception as err:
-            # The page keeps showing the last state; the watch comes back when the API server does.
-            log.warning("watching %s in %s: %s; retrying", kind.plural, namespace or "all namespaces", err)
+            # The page keeps showing the last state and says what is wrong; the watch is retried.
+            where = namespace or "all namespaces"
+            log.warning("watching %s in %s: %s; retrying", kind.plural, where, err)
+            mirror.fail(kind, namespace, f"{kind.plural} in {where}: {err}")
             await asyncio.sleep(RETRY_SECONDS)
 
 
@@ -170,7 +187,7 @@ class Broadcast:
             await asyncio.sleep(BURST_SECONDS)
             self.mirror.changed.clear()
             # A tree built before every kind is listed would lose its nesting for a moment: wait for all.
-            if len(self.mirror.listed) < expected:
+            if self.mirror.settled() < expected:
                 continue
             self.data = json.dumps(self.mirror.snapshot(), separators=(",", ":"))
             async with self.fresh:
@@ -178,8 +195,14 @@ class Broadcast:
                 self.fresh.notify_all()
 
 
+API: Final = web.AppKey("api", object)
+"""The kubernetes_asyncio ApiClient (untyped)."""
+MIRROR: Final = web.AppKey("mirror", Mirror)
+BROADCAST: Final = web.AppKey("broadcast", Broadcast)
+
+
 async def _events(request: web.Request) -> web.StreamResponse:
-    broadcast: Broadcast = request.app["broadcast"]
+    broadcast: Broadcast = request.app[BROADCAST]
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )
@@ -209,7 +232,7 @@ def _asked(request: web.Request, name: str) -> str:
 
 async def _log(request: web.Request) -> web.Response:
     namespace, pod_name = _asked(request, "namespace"), _asked(request, "pod")
-    mirror: Mirror = request.app["mirror"]
+    mirror: Mirror = request.app[MIRROR]
     # Only the operator's pods, which the page lists: not a way to read any pod's log.
     pod = mirror.find(kube.PODS, namespace, pod_name)
     if pod is None:
@@ -217,19 +240,19 @@ async def _log(request: web.Request) -> web.Response:
     ended = view.pod_exit(pod)
     container = None if ended is None else ended["container"]
     try:
-        text = await kube.log_tail(request.app["api"], namespace, pod_name, container, LOG_LINES)
-    except ObserverError as err:
+        text = await kube.log_tail(request.app[API], namespace, pod_name, container, LOG_LINES)
+    except (ObserverError, ClientError, OSError, TimeoutError) as err:
         return web.json_response({"pod": pod_name, "error": str(err)})
     return web.json_response({"pod": pod_name, "log": text})
 
 
 async def _runtime(request: web.Request) -> web.Response:
     namespace, agent = _asked(request, "namespace"), _asked(request, "agent")
-    if request.app["mirror"].find(kube.AGENTS, namespace, agent) is None:
+    if request.app[MIRROR].find(kube.AGENTS, namespace, agent) is None:
         raise web.HTTPNotFound(text=f"no Agent {agent} in namespace {namespace}")
     try:
-        summary = await kube.runtime_summary(request.app["api"], namespace, agent)
-    except (ObserverError, OSError, TimeoutError) as err:
+        summary = await kube.runtime_summary(request.app[API], namespace, agent)
+    except (ObserverError, ClientError, OSError, TimeoutError) as err:
         return web.json_response({"agent": agent, "error": str(err)})
     return web.json_response({"agent": agent, "summary": summary})
 
@@ -268,7 +291,7 @@ def application(api: Any, namespaces: Sequence[str | None]) -> web.Application:
     app = web.Application(middlewares=[_headers])
     mirror = Mirror()
     broadcast = Broadcast(mirror)
-    app["api"], app["mirror"], app["broadcast"] = api, mirror, broadcast
+    app[API], app[MIRROR], app[BROADCAST] = api, mirror, broadcast
 
     async def watching(app: web.Application) -> Any:
         tasks = [

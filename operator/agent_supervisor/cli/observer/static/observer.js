@@ -224,6 +224,12 @@ function render() {
   const restarted = recentRestarts(latest);
   document.getElementById("trees").replaceChildren(...latest.trees.map((tree) => renderNode(tree, restarted)));
   document.getElementById("empty").hidden = latest.trees.length > 0;
+  const problems = document.getElementById("problems");
+  problems.hidden = !latest.problems || latest.problems.length === 0;
+  problems.replaceChildren(
+    ...(problems.hidden ? [] : ["The observer cannot read everything; what it shows may be incomplete:",
+      el("ul", {}, latest.problems.map((problem) => el("li", {}, problem)))]),
+  );
   renderTimeline(latest);
   renderDetail();
   refreshExtras();
