@@ -12,6 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from agent_supervisor.cli.observer.server import application
+from tests.chart.test_observer import documented
 from tests.cli.bodies import NS, agent
 
 FORBIDDEN = {
@@ -45,31 +46,48 @@ class Response:
         return lines()
 
 
+ENDED_POD = {
+    "metadata": {"name": "solo-1", "namespace": NS, "labels": {"otp.agents.dev/agent": "solo"}},
+    "status": {"containerStatuses": [{"name": "agent", "state": {"terminated": {"exitCode": 1}}}]},
+}
+
+
 class FakeApi:
-    """Lists: one Agent, nothing else; Events forbidden. Watches stay open and quiet."""
+    """Lists one Agent and its ended pod; Events are forbidden; watches stay open and quiet. Records calls."""
 
     def __init__(self) -> None:
-        self.paths: list[str] = []
+        self.calls: list[tuple[str, str, dict[str, str]]] = []
 
     async def call_api(
         self, path: str, method: str, query_params: list[tuple[str, str]], **_: Any
     ) -> Response:
-        self.paths.append(path)
         query = dict(query_params)
+        self.calls.append((method, path, query))
         if path.endswith("/events"):
             return Response(403, FORBIDDEN)
         if query.get("watch") == "true":
             return Response(200, None, hang=True)
-        items = [agent("solo", status={"phase": "Running"})] if path.endswith("/agents") else []
-        return Response(200, {"metadata": {"resourceVersion": "1"}, "items": items})
+        if path.endswith("/log"):
+            return Response(200, "the last words")
+        if "/proxy/" in path:
+            return Response(200, {"phase": "idle", "step": 0})
+        items = {"agents": [agent("solo", status={"phase": "Running"})], "pods": [ENDED_POD]}
+        return Response(
+            200, {"metadata": {"resourceVersion": "1"}, "items": items.get(path.rsplit("/", 1)[1], [])}
+        )
 
     async def close(self) -> None:
         pass
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[TestClient[Any, Any]]:
-    async with TestClient(TestServer(application(FakeApi(), [NS]))) as running:
+def api() -> FakeApi:
+    return FakeApi()
+
+
+@pytest.fixture
+async def client(api: FakeApi) -> AsyncIterator[TestClient[Any, Any]]:
+    async with TestClient(TestServer(application(api, [NS]))) as running:
         yield running
 
 
@@ -104,3 +122,26 @@ async def test_the_page_loads_only_from_the_observer(client: TestClient[Any, Any
     assert 'src="static/observer.js"' in await page.text()
     assert (await client.get("/static/observer.js")).status == 200
     assert (await client.get("/static/server.py")).status == 404
+
+
+def rbac_request(method: str, path: str, query: dict[str, str]) -> tuple[str, str, str]:
+    """(API group, resource[/subresource], verb) of a namespaced request, as the RBAC authorizer sees it."""
+    parts = path.strip("/").split("/")
+    group = "" if parts[0] == "api" else parts[1]
+    rest = parts[parts.index("namespaces") + 2 :]
+    resource = rest[0] if len(rest) < 3 else f"{rest[0]}/{rest[2]}"
+    verbs = {"GET": "watch" if query.get("watch") == "true" else ("list" if len(rest) == 1 else "get")}
+    return group, resource, verbs[method]
+
+
+async def test_every_call_it_makes_is_one_the_charts_observer_role_grants(
+    api: FakeApi, client: TestClient[Any, Any]
+) -> None:
+    await asyncio.wait_for(first_snapshot(client), 10)
+    log = await client.get("/api/log", params={"namespace": NS, "pod": "solo-1"})
+    assert (await log.json())["log"] == json.dumps("the last words")
+    summary = await client.get("/api/runtime", params={"namespace": NS, "agent": "solo"})
+    assert (await summary.json())["summary"] == {"phase": "idle", "step": 0}
+    made = {rbac_request(*call) for call in api.calls}
+    assert ("", "pods/log", "get") in made and ("", "services/proxy", "get") in made
+    assert made <= documented(), "a call the observer makes that its chart Role does not grant"
