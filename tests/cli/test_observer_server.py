@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from agent_supervisor.cli.observer.server import application
+from agent_supervisor.cli.observer import kube
+from agent_supervisor.cli.observer.server import BROADCAST, MIRROR, application
 from tests.chart.test_observer import documented
 from tests.cli.bodies import NS, agent
 
@@ -91,13 +92,18 @@ async def client(api: FakeApi) -> AsyncIterator[TestClient[Any, Any]]:
         yield running
 
 
-async def first_snapshot(client: TestClient[Any, Any]) -> dict[str, Any]:
+async def first_snapshot(
+    client: TestClient[Any, Any], check: Callable[[dict[str, Any]], bool] = lambda _: True
+) -> dict[str, Any]:
+    """The first snapshot pushed on a new /events stream for which `check` holds."""
     response = await client.get("/events")
     assert response.headers["Content-Type"] == "text/event-stream"
     async for line in response.content:
         if line.startswith(b"data: "):
-            return dict(json.loads(line.removeprefix(b"data: ")))
-    raise AssertionError("the stream ended without a snapshot")
+            shown = dict(json.loads(line.removeprefix(b"data: ")))
+            if check(shown):
+                return shown
+    raise AssertionError("the stream ended without such a snapshot")
 
 
 async def test_a_kind_it_cannot_read_is_reported_and_the_rest_is_shown(client: TestClient[Any, Any]) -> None:
@@ -145,3 +151,23 @@ async def test_every_call_it_makes_is_one_the_charts_observer_role_grants(
     made = {rbac_request(*call) for call in api.calls}
     assert ("", "pods/log", "get") in made and ("", "services/proxy", "get") in made
     assert made <= documented(), "a call the observer makes that its chart Role does not grant"
+
+
+async def test_a_page_that_went_away_leaves_no_error_and_the_others_are_served(
+    client: TestClient[Any, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    first = await client.get("/events")
+    async for line in first.content:
+        if line.startswith(b"data: "):
+            break
+    first.close()
+    # A change after the page left: the next push meets the closed connection.
+    mirror = client.server.app[MIRROR]
+    number = client.server.app[BROADCAST].number
+    mirror.apply(kube.AGENTS, "ADDED", agent("late", status={"phase": "Starting"}))
+    await asyncio.wait_for(
+        first_snapshot(client, lambda s: f"{NS}/late" in [t["id"] for t in s["trees"]]), 10
+    )
+    assert client.server.app[BROADCAST].number > number
+    await asyncio.sleep(0)  # no timing: only lets the first handler run its failed write
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], [r.getMessage() for r in caplog.records]
