@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TOOLS := .tools/bin
 export PATH := $(CURDIR)/$(TOOLS):$(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup tools test lint typecheck layers unit hostile crds demo chaos kind-demo kind-test models test-models bench clean
+.PHONY: setup tools test lint typecheck layers unit hostile crds demo chaos kind-demo kind-test models test-models bench clean screenshot
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -74,6 +74,13 @@ chaos: setup
 		$(if $(filter command line,$(origin KUBECONFIG)),--kubeconfig $(KUBECONFIG) \
 			$(if $(CONTEXT),--context $(CONTEXT)) \
 			$(if $(OPERATOR_NAMESPACE),--operator-namespace $(OPERATOR_NAMESPACE)))
+
+# docs/images/observer.png, the README's picture of the Observer: taken by its browser test on the local cluster
+# (tests/operator_e2e/test_observer_browser.py) after a crash and a one_for_all restart.
+screenshot: setup
+	mkdir -p docs/images
+	OBSERVER_SCREENSHOT=$(CURDIR)/docs/images/observer.png $(BIN)/python -m pytest \
+		tests/operator_e2e/test_observer_browser.py -q -s
 
 # `make demo` on kind: builds both images, installs the chart, crashes an agent (needs Docker and kind).
 # KEEP=1 keeps the cluster afterwards.

@@ -729,6 +729,26 @@ class Agent:
                 report["freesAt"] = round(verdict.frees_at, 3)
         return report
 
+    def summary(self) -> dict[str, Any]:
+        """What anyone who can reach the pod may read, without the messaging token (the Observer does, through
+        the API server's service proxy): phase, counters and revisions, and the current task's id and outcome.
+        No prompt, result or error text: those carry what users and tools said, which /v1/status guards."""
+        task = self.state.task
+        return {
+            "phase": self.phase,
+            "ready": self.ready,
+            "step": task.step if task else 0,
+            "stepsTotal": self.state.steps_total,
+            "tokensIn": self.state.tokens_in_total,
+            "tokensOut": self.state.tokens_out_total,
+            "tasksCompleted": self.state.tasks_completed,
+            "inboxDepth": len(self.state.inbox),
+            "configRevision": self.config.revision,
+            "pendingRevision": self.pending_config.revision if self.pending_config else None,
+            "currentTask": None if task is None else {"id": task.id, "outcome": task.outcome},
+            "tokenBudget": self._budget_status(),
+        }
+
     async def aclose(self) -> None:
         if self._outbox_task is not None:
             self._outbox_task.cancel()

@@ -108,6 +108,9 @@ def create_app(
     async def status(request: Request) -> Response:
         return JSONResponse(agent.status())
 
+    async def summary(request: Request) -> Response:
+        return JSONResponse(agent.summary())
+
     async def messages(request: Request) -> Response:
         try:
             message = AgentMessage.model_validate(json.loads(await request.body()))
@@ -151,6 +154,8 @@ def create_app(
             Route("/readyz", readyz),
             Route("/metrics", prometheus),
             Route("/v1/status", guarded(status)),
+            # Counters and revisions only, like /metrics: the Observer reads it without the token.
+            Route("/v1/summary", summary),
             Route("/v1/messages", guarded(messages), methods=["POST"]),
             Route("/v1/config/reload", guarded(reload), methods=["POST"]),
             Route("/v1/events", guarded(event_stream)),

@@ -42,6 +42,11 @@ def test_the_kubectl_plugin_is_installed_and_names_its_commands() -> None:
     assert "Usage: kubectl otp <command>" in result.stdout and "tree" in result.stdout
     tree_help = subprocess.run([str(PLUGIN), "tree", "--help"], capture_output=True, text=True, timeout=60)
     assert tree_help.stdout.startswith("usage: kubectl otp tree ")
+    assert "observer" in result.stdout
+    observer_help = subprocess.run(
+        [str(PLUGIN), "observer", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert observer_help.stdout.startswith("usage: kubectl otp observer ")
 
 
 def test_a_name_across_all_namespaces_is_a_usage_error() -> None:

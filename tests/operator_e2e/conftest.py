@@ -143,3 +143,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.when == "call":
         item.rep_call = report  # type: ignore[attr-defined]
     return report
+
+
+from tests.browser import browser, browser_page  # noqa: E402, F401  (the Observer's browser test)

@@ -131,7 +131,7 @@ def test_token_is_required_except_for_probes_and_metrics(model_server, runtimes,
     assert httpx.post(
         f"{agent.url}/v1/messages", json=message, headers={"X-Agent-Token": "test-token"}
     ).is_success
-    for open_path in ("/healthz", "/readyz", "/metrics"):
+    for open_path in ("/healthz", "/readyz", "/metrics", "/v1/summary"):
         assert httpx.get(agent.url + open_path).status_code == 200, open_path
 
 
@@ -170,5 +170,15 @@ def test_status_metrics_and_events_report_steps(model_server, runtimes, make_con
     metrics = httpx.get(f"{agent.url}/metrics").text
     assert "agent_steps_total 1.0" in metrics
     assert 'agent_config_revision_info{agent="observed",revision="1"} 1.0' in metrics
+    # The token-free summary (the Observer's) has the same counters and the task's id, not its text.
+    summary = httpx.get(f"{agent.url}/v1/summary").json()
+    assert {k: summary[k] for k in ("phase", "stepsTotal", "tokensIn", "tokensOut", "configRevision")} == {
+        k: status[k] for k in ("phase", "stepsTotal", "tokensIn", "tokensOut", "configRevision")
+    }
+    task = status["currentTask"]
+    assert summary["currentTask"] == (
+        None if task is None else {"id": task["id"], "outcome": task["outcome"]}
+    )
+    assert "ping" not in json.dumps(summary)
     agent.signal(15)
     assert agent.wait_exit(10) == EXIT_OK

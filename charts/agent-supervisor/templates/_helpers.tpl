@@ -139,3 +139,37 @@ which every authenticated client may make.
 {{- fail "metrics.serviceMonitor.enabled needs metrics.service.enabled: the ServiceMonitor scrapes the metrics Service" -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The Observer's labels: the chart's, with component observer (the operator's selector must not match it). */}}
+{{- define "agent-supervisor.observerSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "agent-supervisor.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: observer
+{{- end -}}
+
+{{- define "agent-supervisor.observerLabels" -}}
+helm.sh/chart: {{ include "agent-supervisor.chart" . }}
+{{ include "agent-supervisor.observerSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: agent-supervisor
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{/* The namespaces the Observer watches: its own list, else the operator's, else every namespace (empty). */}}
+{{- define "agent-supervisor.observerNamespaces" -}}
+{{- toJson (default .Values.watchNamespaces .Values.observer.namespaces) -}}
+{{- end -}}
+
+{{/* What the Observer may read: get, list and watch, no Secrets anywhere (docs/operations.md, "Observer").
+The services/proxy get reaches the agents' token-free /v1/summary through the API server. */}}
+{{- define "agent-supervisor.observerRules" -}}
+- apiGroups: ["otp.agents.dev"]
+  resources: ["agents", "agentsupervisors"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: [""]
+  resources: ["pods", "events"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: [""]
+  resources: ["pods/log", "services/proxy"]
+  verbs: ["get"]
+{{- end -}}

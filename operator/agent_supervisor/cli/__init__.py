@@ -32,6 +32,12 @@ def _run_tree(rest: Sequence[str]) -> int:
     return tree_main(list(rest))
 
 
+def _run_observer(rest: Sequence[str]) -> int:
+    from agent_supervisor.cli.observer.server import main as observer_main
+
+    return observer_main(list(rest))
+
+
 def _run_chaos(rest: Sequence[str]) -> int:
     from agent_supervisor.cli.chaos import main as chaos_main
 
@@ -43,6 +49,7 @@ COMMANDS = {
     "local": ("run the local development cluster (up, down, status)", _run_local),
     "demo": ("run the local demo end to end", _run_demo),
     "tree": ("show the supervision trees in the terminal (also `kubectl otp tree`)", _run_tree),
+    "observer": ("serve a web page of the live supervision trees (read-only)", _run_observer),
     "chaos": ("run the chaos soak on the local cluster and audit it", _run_chaos),
 }
 

@@ -16,8 +16,16 @@ def _tree(rest: Sequence[str]) -> int:
     return tree.main(rest, prog="kubectl otp tree")
 
 
+def _observer(rest: Sequence[str]) -> int:
+    # Imported when asked for: the web server's dependencies are not needed by `tree`.
+    from agent_supervisor.cli.observer.server import main as observer_main
+
+    return observer_main(rest, prog="kubectl otp observer")
+
+
 COMMANDS: dict[str, tuple[str, Callable[[Sequence[str]], int]]] = {
     "tree": ("show the supervision trees of AgentSupervisors and Agents", _tree),
+    "observer": ("serve a web page of the live supervision trees (read-only)", _observer),
 }
 
 USAGE = "\n".join(
@@ -27,7 +35,7 @@ USAGE = "\n".join(
         "Usage: kubectl otp <command> [flags]",
         "",
         "Commands:",
-        *(f"  {name:<8}{summary}" for name, (summary, _) in COMMANDS.items()),
+        *(f"  {name:<10}{summary}" for name, (summary, _) in COMMANDS.items()),
         "",
         "Use `kubectl otp <command> --help` for a command's flags.",
     ]
