@@ -20,6 +20,7 @@ import pytest
 import yaml
 from prometheus_client import REGISTRY, CollectorRegistry, Metric
 
+from agent_runtime import token_window
 from agent_runtime.metrics import Metrics
 from agent_supervisor.controller import metrics as operator_metrics
 from agent_supervisor.translate import labels
@@ -41,6 +42,7 @@ ALERTS = {
     "AgentSupervisorEscalated",
     "AgentSupervisorRestartBudgetLow",
     "AgentDependencyUnavailable",
+    "AgentTokenBudgetLow",
 }
 Render = Callable[[dict[str, Any]], list[Manifest]]
 
@@ -109,10 +111,13 @@ def _code_metric_names() -> set[str]:
     collectors.register(operator_metrics.BudgetCollector(lambda: budgets, lambda: 0.0))
     collectors.register(operator_metrics.PhaseCollector(lambda: [("Agent", "Running")]))
     operator = [f for f in REGISTRY.collect() if f.name.startswith(operator_metrics.PREFIX)]
+    agent = Metrics("agent")
+    # The hourly token figures are collected only for an agent with an hourly budget.
+    agent.watch_hourly_tokens(lambda: (0, token_window.judge([], 0.0, 1000)))
     return (
         _exported_names(iter(operator))
         | _exported_names(collectors.collect())
-        | _exported_names(Metrics("agent").registry.collect())
+        | _exported_names(agent.registry.collect())
     )
 
 
