@@ -1,7 +1,7 @@
 """Test order for parallel runs: `make unit` hands whole files to worker processes (pytest-xdist, --dist
-loadfile) in collection order, so the files marked `cluster` (a local cluster, real processes, seconds to
-minutes each, mostly waiting) go first and the many short pure files fill the workers' gaps at the end.
-Long files coming last would leave one worker busy while the others idle.
+loadfile --no-loadscope-reorder) in collection order, so the files marked `cluster` (a local cluster, real
+processes, seconds to minutes each, mostly waiting) go first and the many short pure files fill the workers'
+gaps at the end. Long files coming last would leave one worker busy while the others idle.
 
 The order of tests within a file is kept; no test may depend on the order of files anyway.
 """
