@@ -141,6 +141,8 @@ class Kubelet:
         self._tasks.clear()
         await asyncio.gather(*(self._shut_down(entry, grace_cap) for entry in self._pods.values()))
         self._pods.clear()
+        # Every pod process is gone: another cluster may hand out these addresses now.
+        self._addresses.close()
         if self._connection is not None:
             await self._connection.session.close()
             self._connection = None

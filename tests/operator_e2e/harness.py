@@ -232,7 +232,9 @@ class Operator:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
-        wait_for(self._healthy, timeout=30, what=f"operator {self.identity} to serve /healthz")
+        # A deadline for a start-up, not a goal: with test files in parallel on a loaded 2-core machine the
+        # operator's imports alone have taken over 30 s.
+        wait_for(self._healthy, timeout=60, what=f"operator {self.identity} to serve /healthz")
         return self
 
     def _healthy(self) -> bool:

@@ -6,10 +6,12 @@ import base64
 import ipaddress
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from localcluster.kubelet import addresses
 from localcluster.kubelet.addresses import PodAddressPool
 from localcluster.kubelet.atomic import write_atomic
 from localcluster.kubelet.downward import PodFacts
@@ -372,6 +374,31 @@ def test_two_pools_start_in_their_own_random_slash_16_and_wrap_around():
         "127.255.255.254",
         "127.0.1.1",
     ]
+
+
+def slash_16(pool: PodAddressPool) -> str:
+    return pool.allocate("probe").rsplit(".", 2)[0]
+
+
+def test_live_pools_never_share_a_slash_16_and_a_closed_pool_frees_its_own(monkeypatch, tmp_path):
+    # The lock files in a directory of this test's own, so that clusters of other test runs on the machine
+    # take no /16 from it.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    live = [PodAddressPool() for _ in range(100)]
+    # 100 random picks of 254 without the locks would repeat one almost surely (p > 0.9999).
+    assert len({slash_16(pool) for pool in live}) == 100
+    first = slash_16(live[0])
+    live[0].close()
+    second_octet = int(first.split(".")[1])
+    reopened = addresses._try_lock(second_octet)
+    assert reopened is not None, f"{first}.0.0/16 still held after close()"
+    reopened.close()
+
+
+def test_a_pool_still_gets_addresses_when_no_slash_16_can_be_locked(monkeypatch):
+    # Every /16 held by others, or a temporary directory that cannot be written.
+    monkeypatch.setattr(addresses, "_try_lock", lambda second_octet: None)
+    assert ipaddress.IPv4Address(PodAddressPool().allocate("a")) in ipaddress.IPv4Network("127.0.0.0/8")
 
 
 def test_the_first_pod_address_can_be_pinned_to_a_loopback_address(monkeypatch):
