@@ -64,21 +64,19 @@ def test_a_pool_scales_up_and_down_in_order_and_a_member_crash_restarts_only_it(
     # Every incarnation a pod, so that the pod recorder sees what the operator decides: its Ready is the
     # operator's, and a restart is a new pod (in place, the pod supervisor reports Ready first and a restart
     # keeps the pod; test_in_place.py covers that path).
-    # 8 -> 12 -> 5 members: each scale crosses from one digit to two (w-9, w-10), where an order by name
-    # rather than by index would show; larger pools would only add agents to wait for.
     env.operator("op-1", "--no-in-place-restarts")
-    env.apply(pool_supervisor(8))
-    wait_running(env, "pool", 9, timeout=180)
+    env.apply(pool_supervisor(20))
+    wait_running(env, "pool", 21, timeout=180)
     status = env.status("agentsupervisors", "pool")
-    assert status["pools"] == [{"name": "w", "replicas": 8, "readyReplicas": 8}]
+    assert status["pools"] == [{"name": "w", "replicas": 20, "readyReplicas": 20}]
     agent = env.get("agents", "pool-w-7")
     assert agent is not None and agent["metadata"]["labels"][POOL_LABEL] == "w"
     before = uids(env)
 
     pods = env.record_pods()
-    scale(env, 12)
-    wait_running(env, "pool", 13, timeout=180)
-    assert children_in(pods, "created") == members(8, 12), "new members start in index order"
+    scale(env, 30)
+    wait_running(env, "pool", 31, timeout=180)
+    assert children_in(pods, "created") == members(20, 30), "new members start in index order"
     created = pods.created()
     for earlier, later in itertools.pairwise(created):
         assert pods.index(earlier, "ready") < pods.index(later, "created"), (
@@ -92,7 +90,7 @@ def test_a_pool_scales_up_and_down_in_order_and_a_member_crash_restarts_only_it(
     # w-5 stops last; its Agent goes once it has stopped.
     wait_for(lambda: env.get("agents", "pool-w-5") is None, timeout=120, what="the scale-down to finish")
     wait_running(env, "pool", 6)
-    assert children_in(pods, "deleting") == list(reversed(members(5, 12))), "the highest index stops first"
+    assert children_in(pods, "deleting") == list(reversed(members(5, 30))), "the highest index stops first"
     assert pods.created() == []
     assert {child: uid for child, uid in uids(env).items()} == {
         child: after_up[child] for child in ["lead", *members(0, 5)]
