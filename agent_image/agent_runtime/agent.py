@@ -692,6 +692,19 @@ class Agent:
             "agent": self.config.agent.name,
             "namespace": self.config.agent.namespace,
             "mode": self.config.mode,
+            **self._progress(),
+            "currentTask": None
+            if task is None
+            else {"id": task.id, "prompt": task.prompt[:500], "outcome": task.outcome, "result": task.result},
+            "lastError": self.last_error,
+            "mcpServers": self._mcp.status(),
+            "dependencies": self.dependencies.report(),
+        }
+
+    def _progress(self) -> dict[str, Any]:
+        """What both /v1/status and the token-free /v1/summary report: phase, counters and revisions."""
+        task = self.state.task
+        return {
             "phase": self.phase,
             "ready": self.ready,
             "step": task.step if task else 0,
@@ -703,12 +716,6 @@ class Agent:
             "inboxDepth": len(self.state.inbox),
             "configRevision": self.config.revision,
             "pendingRevision": self.pending_config.revision if self.pending_config else None,
-            "currentTask": None
-            if task is None
-            else {"id": task.id, "prompt": task.prompt[:500], "outcome": task.outcome, "result": task.result},
-            "lastError": self.last_error,
-            "mcpServers": self._mcp.status(),
-            "dependencies": self.dependencies.report(),
         }
 
     def _budget_status(self) -> dict[str, Any]:
@@ -735,18 +742,8 @@ class Agent:
         No prompt, result or error text: those carry what users and tools said, which /v1/status guards."""
         task = self.state.task
         return {
-            "phase": self.phase,
-            "ready": self.ready,
-            "step": task.step if task else 0,
-            "stepsTotal": self.state.steps_total,
-            "tokensIn": self.state.tokens_in_total,
-            "tokensOut": self.state.tokens_out_total,
-            "tasksCompleted": self.state.tasks_completed,
-            "inboxDepth": len(self.state.inbox),
-            "configRevision": self.config.revision,
-            "pendingRevision": self.pending_config.revision if self.pending_config else None,
+            **self._progress(),
             "currentTask": None if task is None else {"id": task.id, "outcome": task.outcome},
-            "tokenBudget": self._budget_status(),
         }
 
     async def aclose(self) -> None:

@@ -15,14 +15,12 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Final, TextIO
 
 from agent_supervisor.api import GROUP, VERSION
-from agent_supervisor.cli import tree_model, tree_render
+from agent_supervisor.cli import kube_contexts, tree_model, tree_render
 
 PLURALS: Final = {tree_model.SUPERVISOR_KIND: "agentsupervisors", tree_model.AGENT_KIND: "agents"}
-IN_CLUSTER_NAMESPACE: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 CLEAR_SCREEN: Final = "\x1b[H\x1b[2J"
 NEEDS_CLIENT: Final = (
     "the tree command needs the Kubernetes client: pip install 'agent-supervisor[cli]' "
@@ -114,25 +112,19 @@ def _connect(kubeconfig: str | None, context: str | None) -> tuple[Any, str]:
         raise TreeError(NEEDS_CLIENT) from err
     try:
         contexts, current = config.list_kube_config_contexts(config_file=kubeconfig)
-        chosen = next((c for c in contexts if c.get("name") == context), None) if context else current
-        if chosen is None:
-            names = ", ".join(sorted(str(c.get("name")) for c in contexts)) or "none"
-            raise TreeError(f"--context {context}: no such context in the kubeconfig (it has: {names})")
+        namespace = kube_contexts.context_namespace(contexts, current, context)
         api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
-        namespace = (chosen.get("context") or {}).get("namespace") or "default"
+    except kube_contexts.ContextError as err:
+        raise TreeError(str(err)) from err
     except config.ConfigException as err:
-        if kubeconfig or context or not os.environ.get("KUBERNETES_SERVICE_HOST"):
-            where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-            raise TreeError(
-                f"cannot load the kubeconfig {where}: {str(err).rstrip('.')}; pass --kubeconfig or set "
-                "KUBECONFIG"
-            ) from err
+        if (unusable := kube_contexts.unusable_kubeconfig(kubeconfig, context, err)) is not None:
+            raise TreeError(str(unusable)) from err
         try:
             config.load_incluster_config()
         except config.ConfigException as in_pod:
             raise TreeError(f"no kubeconfig, and no service account to use in this pod: {in_pod}") from in_pod
         api_client = client.ApiClient()
-        namespace = IN_CLUSTER_NAMESPACE.read_text().strip() if IN_CLUSTER_NAMESPACE.exists() else "default"
+        namespace = kube_contexts.in_cluster_namespace()
     return client.CustomObjectsApi(api_client), namespace
 
 

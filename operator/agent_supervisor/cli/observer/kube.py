@@ -8,17 +8,15 @@ the bodies tree_model and view read. Every call is a GET: the Observer's RBAC gr
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
 from agent_supervisor.api import GROUP, VERSION
+from agent_supervisor.cli import kube_contexts
 from agent_supervisor.translate import labels
 
-IN_CLUSTER_NAMESPACE: Final = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 NEEDS_CLIENT: Final = (
     "the observer needs kubernetes_asyncio and aiohttp: pip install 'agent-supervisor[observer]' "
     "(the operator extra has them too)"
@@ -71,22 +69,20 @@ async def connect(kubeconfig: str | None, context: str | None) -> tuple[Any, str
         raise ObserverError(NEEDS_CLIENT) from err
     try:
         contexts, current = config.list_kube_config_contexts(config_file=kubeconfig)
-        chosen = next((c for c in contexts if c.get("name") == context), None) if context else current
-        if chosen is None:
-            names = ", ".join(sorted(str(c.get("name")) for c in contexts)) or "none"
-            raise ObserverError(f"--context {context}: no such context in the kubeconfig (it has: {names})")
+        namespace = kube_contexts.context_namespace(contexts, current, context)
         api = await config.new_client_from_config(config_file=kubeconfig, context=context)
-        namespace = (chosen.get("context") or {}).get("namespace") or "default"
+    except kube_contexts.ContextError as err:
+        raise ObserverError(str(err)) from err
     except config.ConfigException as err:
-        if kubeconfig or context or not os.environ.get("KUBERNETES_SERVICE_HOST"):
-            where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-            raise ObserverError(
-                f"cannot load the kubeconfig {where}: {str(err).rstrip('.')}; pass --kubeconfig or set "
-                "KUBECONFIG"
-            ) from err
-        config.load_incluster_config()
+        if (unusable := kube_contexts.unusable_kubeconfig(kubeconfig, context, err)) is not None:
+            raise ObserverError(str(unusable)) from err
+        try:
+            config.load_incluster_config()
+        except config.ConfigException as in_pod:
+            message = f"no kubeconfig, and no service account to use in this pod: {in_pod}"
+            raise ObserverError(message) from in_pod
         api = client.ApiClient()
-        namespace = IN_CLUSTER_NAMESPACE.read_text().strip() if IN_CLUSTER_NAMESPACE.exists() else "default"
+        namespace = kube_contexts.in_cluster_namespace()
     return api, namespace
 
 
