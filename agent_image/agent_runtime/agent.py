@@ -115,6 +115,8 @@ class Agent:
         self._mcp_started = False
         self._tools: ToolRegistry = build_registry(config.tools, peers, self._mcp)
         self._stopping = False
+        self._settled = asyncio.Event()
+        """Set once this process's start is over: ready, or stopping or ended before it was."""
         self._outbox_task: asyncio.Task[None] | None = None
         self._traced_task: str | None = None
         self._task_span: Span | None = None
@@ -146,6 +148,7 @@ class Agent:
         self._mcp.update(self.config.mcp_servers)
         self._events.publish("started", mode=self.config.mode, revision=self.config.revision)
         self.ready = True
+        self._settled.set()
         self._kick_outbox()
 
     async def _start_fresh(self) -> None:
@@ -173,9 +176,15 @@ class Agent:
         self._wake.set()
         self._interrupt.set()
 
+    async def wait_settled(self, seconds: float) -> None:
+        """Return once the start is over (ready, or stopping or ended first), or after `seconds`."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._settled.wait(), seconds)
+
     def request_stop(self) -> None:
         self._stopping = True
         self.ready = False
+        self._settled.set()
         self._events.publish("draining")
         self._wake.set()
         self._interrupt.set()
@@ -215,6 +224,7 @@ class Agent:
             return await self._run_service_agent()
         finally:
             self.ready = False
+            self._settled.set()
             self._end_task_span(None)  # a stop or a crash leaves the task unfinished in this process
 
     def _new_task(self, task_id: str, prompt: str, source: AgentMessage | None) -> TaskState:

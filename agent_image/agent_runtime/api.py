@@ -35,6 +35,8 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 DEFAULT_MAX_REQUEST_BYTES: Final = 1024 * 1024
 """A message's JSON is held in memory whole to be parsed: bodies past this are refused
 (AGENT_MAX_REQUEST_BYTES changes it)."""
+MAX_READY_WAIT_SECONDS: Final = 1.0
+"""The longest `/readyz?wait=SECONDS` holds its answer while the agent starts."""
 
 
 def _detail(status: int, detail: object, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -99,6 +101,17 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
+        # `?wait=SECONDS`: answer as soon as the start is over rather than at once. The pod supervisor asks
+        # so (one probe, answered the moment the agent is ready) instead of polling /readyz while it starts.
+        raw = request.query_params.get("wait")
+        if raw is not None:
+            try:
+                wait = float(raw)
+            except ValueError:
+                wait = -1.0
+            if not 0 <= wait <= MAX_READY_WAIT_SECONDS:
+                return _detail(400, f"wait={raw!r}: expected seconds from 0 to {MAX_READY_WAIT_SECONDS:g}")
+            await agent.wait_settled(wait)
         ready = agent.ready
         return JSONResponse({"ready": ready, "phase": agent.phase}, status_code=200 if ready else 503)
 

@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from agent_runtime import fast_yaml
 from agent_runtime.mcp_config import McpServerConfig, unique_servers
 from agent_runtime.paths import builtin_path
 from agent_runtime.tool_settings import TOOL_SETTINGS
@@ -345,7 +346,7 @@ def load_config(path: str | Path) -> RuntimeConfig:
             f"cannot read runtime config {str(path)!r}: {err.strerror}; set {CONFIG_PATH_ENV}"
         ) from None
     try:
-        document = yaml.safe_load(text)
+        document = fast_yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise ConfigError(f"runtime config {str(path)!r} is not valid YAML/JSON: {err}") from None
     if not isinstance(document, Mapping):

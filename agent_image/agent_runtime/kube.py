@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import yaml
 
-from agent_runtime import tls
+from agent_runtime import fast_yaml, tls
 from agent_runtime.paths import builtin_path
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def _named(entries: Any, name: Any, key: str) -> dict[str, Any]:
 
 def _from_kubeconfig(path: str) -> tuple[str, str | None]:
     try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        document = fast_yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as err:
         raise KubeAccessError(f"cannot read KUBECONFIG {path!r}: {err}") from err
     context = _named(document.get("contexts"), document.get("current-context"), "context")

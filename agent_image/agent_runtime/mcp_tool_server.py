@@ -26,20 +26,22 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from agent_runtime.body_limit import BodyLimit
 
 server = MCPServer("tools")
+# Every tool is `async def`: the SDK runs a plain function in a worker thread, a hand-off per call that
+# costs more than these tools' work.
 
 
 @server.tool(description="Add two integers.")
-def add(a: int, b: int) -> str:
+async def add(a: int, b: int) -> str:
     return str(a + b)
 
 
 @server.tool(description="Echo the text back.")
-def echo(text: str) -> str:
+async def echo(text: str) -> str:
     return text
 
 
 @server.tool(description="Which process answered: its pid (it changes when the server is restarted).")
-def whoami() -> str:
+async def whoami() -> str:
     return f"pid {os.getpid()}"
 
 
@@ -55,7 +57,7 @@ async def slow(seconds: float) -> str:
 
 
 @server.tool(description=f"Return `size` bytes (at most {BIG_MAX_BYTES}) of the digits 0-9, repeated.")
-def big(size: int) -> str:
+async def big(size: int) -> str:
     size = min(max(size, 0), BIG_MAX_BYTES)
     return ("0123456789" * (size // 10 + 1))[:size]
 
@@ -93,7 +95,10 @@ def main() -> None:
     # Reached through a Service name or a pod IP, not localhost: the SDK's DNS-rebinding guard (a defence for
     # servers on a desktop, reached by browsers) would refuse those Host headers.
     security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    app = server.streamable_http_app(transport_security=security)
+    # One JSON body per request, not an event stream: the SDK's client drops an event stream's connection
+    # once the response event arrives, so each call on an SSE answer costs a new TCP connection (issue 13).
+    # These tools send nothing to the client while they run, which is all that JSON mode gives up.
+    app = server.streamable_http_app(transport_security=security, json_response=True)
     if args.max_request_bytes < 1:
         parser.error(f"--max-request-bytes must be at least 1, not {args.max_request_bytes}")
     # JSON-RPC's error shape, as the SDK answers other bad requests.

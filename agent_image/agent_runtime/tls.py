@@ -11,10 +11,16 @@ import functools
 import ssl
 
 
-@functools.cache
 def client_context(ca_file: str | None = None) -> ssl.SSLContext:
     """Verifies servers against `ca_file`, or against the bundle httpx trusts by default (certifi, or what
     SSL_CERT_FILE / SSL_CERT_DIR name)."""
+    # One cache key for `client_context()` and `client_context(None)`: functools.cache keys the two calls
+    # apart, and the Kubernetes client's `client_context(None)` missed the context the forkserver preloaded.
+    return _context(ca_file)
+
+
+@functools.cache
+def _context(ca_file: str | None) -> ssl.SSLContext:
     if ca_file is not None:
         return ssl.create_default_context(cafile=ca_file)
     import httpx

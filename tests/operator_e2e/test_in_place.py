@@ -179,6 +179,9 @@ def test_an_operator_killed_during_an_in_place_group_restart_completes_it_exactl
 def test_an_incarnation_started_by_a_lost_chain_is_stopped_before_the_group_restarts_again(env: Env) -> None:
     recorder = start_team(env, "one_for_all")
     uids = pod_uids(env)
+    # b's incarnation 5 reads its checkpoint slowly: a warm start is Ready in tens of milliseconds, and the
+    # operator killed below must not have chained on to c's start meanwhile.
+    env.cluster.delay("GET", r"/configmaps/team-b-checkpoint$", 1.0, count=1)
     kill_incarnation(env, "team-b-2")
     env.cluster.delay("PATCH", r"/agentsupervisors/team/status", 5.0, count=1)
     recorder.wait("team-b-2", 5, "Starting")

@@ -133,6 +133,10 @@ async def test_kubernetes_store_keeps_the_blob_in_the_configmap(
     assert DATA_KEY in stored["binaryData"]
     await store.clear()
     assert await store.load() is None
+    # Nothing left to clear: no write (every start of a `resume: false` agent clears).
+    api_server.faults.fail_next("PUT", "k1-checkpoint", status=403, count=5)
+    await store.clear()
+    api_server.faults.clear()
     await store.close()
 
 

@@ -79,7 +79,10 @@ class KubernetesCheckpointStore:
         await self._write({DATA_KEY: base64.b64encode(blob).decode("ascii")})
 
     async def clear(self) -> None:
-        if await self._read() is not None:
+        found = await self._read()
+        # Nothing stored (never saved, or cleared already): no write. Every start of an agent with
+        # `resume: false` clears: one that saved nothing since costs a GET before /readyz, not two calls.
+        if found is not None and found.get("binaryData"):
             await self._write({})
 
     async def _write(self, binary_data: dict[str, str]) -> None:

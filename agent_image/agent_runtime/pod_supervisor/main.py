@@ -44,7 +44,8 @@ def _wait_until_ready(first: ProcessHandle, settings: Settings) -> None:
 
     deadline = time.monotonic() + FIRST_READY_WAIT_SECONDS
     while first.is_alive() and time.monotonic() < deadline:
-        if http_status_blocking(settings.probe_host, settings.agent_port, "/readyz", 0.2) == 200:
+        # Held by the agent until it is ready (api.py), so Ready is seen at once rather than at the next poll.
+        if http_status_blocking(settings.probe_host, settings.agent_port, "/readyz?wait=0.1", 0.2) == 200:
             return
         time.sleep(0.01)
 

@@ -3,13 +3,20 @@
 Each incarnation is a fork of the forkserver, so it starts with all of this in memory and reaches /readyz
 without importing anything (a fresh `python -m agent_runtime` spends most of its start-up importing). Listed
 beyond what the runtime imports at start-up: what is imported on first use, during start-up (uvicorn's HTTP
-protocol) or at the first model call, message or checkpoint (httpx, its transport, the Kubernetes store).
+protocol) or at the first model call, message or checkpoint (httpx, its transport, the Kubernetes store, and
+anyio's asyncio backend, which anyio imports at the first request: about 25 ms of an incarnation's CPU
+before /readyz, as its checkpoint is read through the Kubernetes store).
 """
 
 import contextlib
 import gc
 import ssl
 
+import anyio._backends._asyncio
+import anyio.lowlevel
+import anyio.streams.memory
+import anyio.streams.stapled
+import anyio.streams.tls
 import httpcore
 import httpx
 import uvicorn.lifespan.off
@@ -44,7 +51,7 @@ with contextlib.suppress(OSError, ssl.SSLError, ValueError, kube.KubeAccessError
     if ca is not None:
         tls.client_context(str(ca))
 
-__all__ = ["agent_runtime", "httpcore", "httpx", "uvicorn"]
+__all__ = ["agent_runtime", "anyio", "httpcore", "httpx", "uvicorn"]
 
 # What the forkserver holds now is shared by every incarnation copy-on-write. Freezing it keeps the garbage
 # collector from touching (and so copying) those objects in each incarnation, and from scanning them again and
