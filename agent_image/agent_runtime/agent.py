@@ -154,15 +154,18 @@ class Agent:
     async def _start_fresh(self) -> None:
         """`resume: false`: everything of the last incarnation goes but its token window, so that a crash
         loop cannot reset the hourly budget. An unreadable checkpoint is discarded whole."""
+        unreadable = False
         try:
             saved = await self._persister.load()
         except CheckpointError:
-            saved = None
-        await self._persister.clear()
+            saved, unreadable = None, True
         if saved is not None and saved.agent == self.config.agent.name and saved.hourly_tokens:
+            # The fresh state with the window replaces the stored one whole: no clear before it.
             self.state.hourly_tokens = saved.hourly_tokens
             self._persister.changed()
             await self._persister.persist()
+        elif saved is not None or unreadable:
+            await self._persister.clear()
 
     # ----- requests from the HTTP API and the config watcher ---------------------------------------
 
