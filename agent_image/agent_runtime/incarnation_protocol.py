@@ -62,6 +62,11 @@ class IncarnationExit(_Wire):
     stopped: bool = Field(
         default=False, description="True when the operator asked for the stop (a stop or a newer start)"
     )
+    terminating: bool = Field(
+        default=False,
+        description="True when the pod's own SIGTERM (its deletion, a node shutdown) stopped it, and the "
+        "operator did not ask for the stop: the incarnation ended with its pod, not on its own",
+    )
     finished_at: str = Field(alias="finishedAt", description="RFC 3339")
 
 

@@ -315,6 +315,7 @@ def test_sigterm_stops_the_incarnation_and_ends_with_its_exit(model_server, pods
 
     exited = watch.wait_state(has_exited(1), what="the incarnation to drain")
     assert exited["exits"][-1]["stopped"] is False  # the pod's end, not an operator's stop
+    assert exited["exits"][-1]["terminating"] is True  # so even its drained exit 0 is the pod's deletion
     assert pod.wait_exit() == exitcodes.EXIT_OK
     assert pod.termination()["message"] == "stopped on SIGTERM; state checkpointed"
     assert not process_alive(ready["pid"])

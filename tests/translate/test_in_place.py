@@ -291,3 +291,20 @@ def test_a_pod_someone_deletes_ends_its_incarnation_when_the_pod_supervisor_repo
     assert isinstance(event, ChildExited)
     cause, _ = split_detail(event.detail)
     assert (event.name, event.reason, cause) == ("a", ExitReason.ABNORMAL, "PodDeleted")
+
+
+def test_an_incarnation_its_pod_supervisor_stopped_on_the_pods_sigterm_ended_with_its_pod():
+    """A pod deleted with no grace while the pod watch is down: the index still shows it running, but its pod
+    supervisor reports the incarnation stopped by the pod's SIGTERM. Its drained exit 0 is the deletion's."""
+    sup = spec()
+    state, pods, reports = running_pair(sup)
+    drained = ended(1, 0, "Completed").model_copy(update={"terminating": True})
+    reports["uid-a-1"] = report(1, "Exited", drained)
+    (event,) = seen_events(state, pods, reports)
+    assert isinstance(event, ChildExited)
+    cause, _ = split_detail(event.detail)
+    assert (event.name, event.reason, cause) == ("a", ExitReason.ABNORMAL, "PodDeleted")
+    # The same exit 0 without the pod's SIGTERM is the agent's own: normal.
+    reports["uid-a-1"] = report(1, "Exited", ended(1, 0, "Completed"))
+    (own,) = seen_events(state, pods, reports)
+    assert isinstance(own, ChildExited) and own.reason is ExitReason.NORMAL

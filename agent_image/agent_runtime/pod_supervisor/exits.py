@@ -34,7 +34,13 @@ class Ended:
 
 
 def ended(
-    attempt: int, status: ExitStatus, written: dict[str, Any] | None, stopped: bool, note: str = ""
+    attempt: int,
+    status: ExitStatus,
+    written: dict[str, Any] | None,
+    stopped: bool,
+    note: str = "",
+    *,
+    terminating: bool = False,
 ) -> Ended:
     """Combine the process's status with what it wrote. The status wins: a summary whose exitCode differs
     (written, then the process died another way) only lends its result fields, not its reason."""
@@ -56,6 +62,7 @@ def ended(
         reason=reason,
         message=message,
         stopped=stopped,
+        terminating=terminating and not stopped,
         finished_at=rfc3339(),
     )
     return Ended(record, summary)

@@ -299,7 +299,12 @@ class PodSupervisor:
         if order is not None and order.killed_by_deadline and order.grace:
             note = f" after the {order.grace:g}s grace period"
         done = ended(
-            attempt, status, summary.read(), stopped=order is not None and order.requested, note=note
+            attempt,
+            status,
+            summary.read(),
+            stopped=order is not None and order.requested,
+            note=note,
+            terminating=order is not None and self._ending == "terminating",
         )
         self._exits.append(done)
         self._running, self._pid, self._active, self._phase = None, None, False, "Exited"

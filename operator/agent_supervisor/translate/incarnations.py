@@ -76,6 +76,10 @@ def exit_outcome(done: IncarnationExit, stopping: bool) -> PodOutcome:
     if stopping:
         stopped, code = "stopped by its supervisor", done.exit_code
         return PodOutcome(OutcomeKind.EXITED, ExitReason.SHUTDOWN, pod_exits.SHUTDOWN, stopped, code)
+    if done.terminating:
+        # Stopped by its pod's SIGTERM, which the operator did not send: the pod is being deleted (perhaps
+        # forcibly, and the pod watch has not told yet). A drained exit 0 is not the agent finishing.
+        return pod_exits.deleted_pod_outcome(done.exit_code)
     if done.exit_code == exitcodes.EXIT_OK:
         return PodOutcome(OutcomeKind.EXITED, ExitReason.NORMAL, "Completed", message, done.exit_code)
     cause = exitcodes.REASONS.get(done.exit_code) or pod_exits.camel(done.reason) or "Error"

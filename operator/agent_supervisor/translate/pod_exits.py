@@ -113,8 +113,7 @@ def classify(
             return None
         # Someone else deleted the pod. It may drain and exit 0, but that is not the agent finishing: it is an
         # exit nobody in the tree asked for.
-        code = None if terminated is None else _int(terminated.get("exitCode"))
-        return PodOutcome(OutcomeKind.EXITED, ExitReason.ABNORMAL, POD_DELETED, "the pod was deleted", code)
+        return deleted_pod_outcome(None if terminated is None else _int(terminated.get("exitCode")))
     if _failed(pod) and _status(pod).get("reason"):
         return _from_failed_pod(pod, terminated)  # evicted or node lost: even an exit 0 was forced
     if terminated is not None:
@@ -142,11 +141,16 @@ def deletion_settles_at(pod: Mapping[str, Any]) -> int | None:
     return None if deadline is None else deadline + DELETION_SETTLE_SECONDS
 
 
+def deleted_pod_outcome(code: int | None) -> PodOutcome:
+    """The end of an incarnation whose pod someone else deleted: abnormal, whatever its code."""
+    return PodOutcome(OutcomeKind.EXITED, ExitReason.ABNORMAL, POD_DELETED, "the pod was deleted", code)
+
+
 def pod_gone(stopping: bool) -> PodOutcome:
     """The pod of the incarnation no longer exists: stopped as asked, or deleted by someone else."""
     if stopping:
         return PodOutcome(OutcomeKind.EXITED, ExitReason.SHUTDOWN, SHUTDOWN, "stopped by its supervisor")
-    return PodOutcome(OutcomeKind.EXITED, ExitReason.ABNORMAL, POD_DELETED, "the pod was deleted")
+    return deleted_pod_outcome(None)
 
 
 def _status(pod: Mapping[str, Any]) -> Mapping[str, Any]:
