@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from agent_supervisor import api
-from agent_supervisor.translate.conditions import Judgement, parse_conditions
+from agent_supervisor.translate.conditions import Judgement, changed, parse_conditions
 from agent_supervisor.translate.dependencies import Notice
 
 T, F = api.ConditionStatus.TRUE, api.ConditionStatus.FALSE
@@ -103,10 +103,10 @@ def status_fields(report: Mapping[str, Any] | None) -> dict[str, Any]:
 def transition_notice(before: Any, after: Any) -> Notice | None:
     """The Event a change of BudgetAvailable between two raw condition lists is worth: exhaustion, and the
     recovery from it (a first True posts nothing)."""
-    old = api.find_condition(parse_conditions(before), api.ConditionType.BUDGET_AVAILABLE)
-    new = api.find_condition(parse_conditions(after), api.ConditionType.BUDGET_AVAILABLE)
-    if new is None or (old is not None and old.status == new.status):
+    moved = changed(before, after, api.ConditionType.BUDGET_AVAILABLE)
+    if moved is None:
         return None
+    old, new = moved
     if new.status == F:
         return Notice("Warning", "HourlyBudgetExhausted", new.message)
     if old is None:

@@ -82,6 +82,18 @@ def parse_conditions(raw: Any) -> list[api.Condition]:
     return parsed
 
 
+def changed(
+    before: Any, after: Any, kind: api.ConditionType
+) -> tuple[api.Condition | None, api.Condition] | None:
+    """Condition `kind` before and after, from two raw condition lists, when its status moved (or it first
+    appeared); None when it did not, or is gone. What an Event about a transition is made from."""
+    old = api.find_condition(parse_conditions(before), kind)
+    new = api.find_condition(parse_conditions(after), kind)
+    if new is None or (old is not None and old.status == new.status):
+        return None
+    return old, new
+
+
 def apply(
     previous: Sequence[api.Condition], judgements: Sequence[Judgement], generation: int | None, now: int
 ) -> list[api.Condition]:

@@ -25,7 +25,7 @@ from typing import Any, Final
 
 from agent_supervisor import api
 from agent_supervisor.translate import labels
-from agent_supervisor.translate.conditions import Judgement, apply, parse_conditions
+from agent_supervisor.translate.conditions import Judgement, apply, changed, parse_conditions
 from agent_supervisor.translate.pods import pod_is_ready
 
 T, F = api.ConditionStatus.TRUE, api.ConditionStatus.FALSE
@@ -180,10 +180,10 @@ class Notice:
 def degraded_notice(before: Any, after: Any) -> Notice | None:
     """The Event a change of the supervisor's Degraded between two raw condition lists is worth, if any: only
     a change of its status (a first False, a supervisor that never was degraded, posts nothing)."""
-    old = api.find_condition(parse_conditions(before), api.ConditionType.DEGRADED)
-    new = api.find_condition(parse_conditions(after), api.ConditionType.DEGRADED)
-    if new is None or (old is not None and old.status == new.status):
+    moved = changed(before, after, api.ConditionType.DEGRADED)
+    if moved is None:
         return None
+    old, new = moved
     if new.status == T:
         return Notice("Warning", "Degraded", new.message)
     if old is None:
@@ -196,10 +196,10 @@ def transition_notice(before: Any, after: Any) -> Notice | None:
 
     Only transitions are news: a first True (an agent that never waited) posts nothing, a first False does.
     """
-    old = api.find_condition(parse_conditions(before), api.ConditionType.DEPENDENCY_AVAILABLE)
-    new = api.find_condition(parse_conditions(after), api.ConditionType.DEPENDENCY_AVAILABLE)
-    if new is None or (old is not None and old.status == new.status):
+    moved = changed(before, after, api.ConditionType.DEPENDENCY_AVAILABLE)
+    if moved is None:
         return None
+    old, new = moved
     if new.status == F:
         return Notice("Warning", "DependencyUnavailable", new.message)
     if old is None:
