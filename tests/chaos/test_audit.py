@@ -301,6 +301,31 @@ def test_a_pod_created_before_the_operator_heard_of_the_next_crash_was_decided_b
     assert [v.subject for v in report.violations if v.check == "unexplained"] == ["chaos-pool-1"]
 
 
+def test_a_pod_the_observer_saw_before_the_next_crash_was_counted_was_decided_before_it() -> None:
+    # Its creation second ends after the next crash was counted, but the observer saw the pod before that:
+    # the operator had decided the start by then (the 10-minute soak flagged three such restarts).
+    ledger, history = world([(1, "chaos-pool-0"), (40, "chaos-front")])
+    first, second = ledger.faults
+    second = replace(second, acked_at=second.at + 0.5)
+    assert second.acked_at is not None
+    pool_1 = [i for i in history.incarnations if i.agent == "chaos-pool-1"]
+    created = float(int(second.acked_at))  # the creation second ends after the ack
+    slow = replace(pool_1[1], created=created, started=created + 1.2, ready=None, ended=created + 1.5)
+    last = replace(pool_1[2], started=created + 1.6, ready=created + 1.7)
+    settled = [t for t in ledger.settled if not first.at < t < second.at]
+    run = Ledger([first, second], settled)
+
+    def audited(incarnation: Incarnation) -> list[str]:
+        moved = {pool_1[1]: incarnation, pool_1[2]: last}
+        incarnations = [moved.get(i, i) for i in history.incarnations]
+        found = audit(TREE, run, replace(history, incarnations=incarnations))
+        return [v.subject for v in found.violations if v.check == "unexplained"]
+
+    assert created + 1 > second.acked_at
+    assert audited(slow) == ["chaos-pool-1"]  # by the creation second alone: unexplained
+    assert audited(replace(slow, seen=second.acked_at - 0.1)) == []
+
+
 def test_status_counters_must_equal_the_ledger() -> None:
     ledger, history = world([(1, "chaos-team-lead")])
     final = history.final

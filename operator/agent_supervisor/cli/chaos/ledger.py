@@ -76,6 +76,9 @@ class Incarnation:
     pod_ready: float | None = None
     """For a pod's first incarnation: the second (rounded down) its pod's Ready condition turned True. The
     operator may act on that (the kubelet's probe) before the pod supervisor reports readiness."""
+    seen: float | None = None
+    """For a pod's first incarnation: when the observer first saw its pod, so a time by which the operator
+    had decided to start it (the creation time has whole seconds only)."""
 
     def earliest_ready(self) -> float | None:
         """No later than the first moment anyone could see it Ready."""
@@ -96,13 +99,11 @@ class Incarnation:
         return self.created + 1 if self.created is not None else float("inf")
 
     def decided_by(self) -> float:
-        """No earlier than the moment the operator decided to start it: its start, or for the first
-        incarnation of a pod the end of the second its pod was created in (the process may start seconds
-        later on a loaded machine, but the decision was the pod's creation)."""
-        started = self.started if self.started is not None else float("inf")
-        if self.created is None:
-            return started
-        return min(started, self.created + 1)
+        """A time by which the operator had decided to start it: its start, or for the first incarnation of a
+        pod its pod's creation (the end of its whole second, or when the observer saw the pod): the process
+        may start seconds later on a loaded machine, but the decision was the pod's creation."""
+        bounds = [self.started, None if self.created is None else self.created + 1, self.seen]
+        return min((t for t in bounds if t is not None), default=float("inf"))
 
     def known_alive_until(self) -> float | None:
         times = [t for t in (self.ended, self.alive_until, self.ready, self.started) if t is not None]

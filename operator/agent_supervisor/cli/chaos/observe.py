@@ -171,6 +171,8 @@ class Observer:
         current = self._incarnations.get(key) or Incarnation(agent, attempt, pod, started=None)
         if current.created is None:
             current = replace(current, created=_time(body["metadata"].get("creationTimestamp")))
+        if current.seen is None:
+            current = replace(current, seen=time.time())
         if current.pod_ready is None:
             for condition in (body.get("status") or {}).get("conditions") or []:
                 if condition.get("type") == "Ready" and condition.get("status") == "True":
