@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = REPO / ".tools" / "bin" / "chromium"
 SKIP_REASON = REPO / ".tools" / "chromium.skipped"
 # Playwright's own default is 30 s per wait; a page under test that is right answers in well under a second.
-PAGE_TIMEOUT_MS = 10_000
+PAGE_TIMEOUT_MS = 60_000
 LAUNCH_TIMEOUT_MS = 30_000
 
 
