@@ -95,10 +95,10 @@ def main() -> None:
     # Reached through a Service name or a pod IP, not localhost: the SDK's DNS-rebinding guard (a defence for
     # servers on a desktop, reached by browsers) would refuse those Host headers.
     security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    # Event-stream answers (the SDK's default). JSON response mode kept the client's connection and halved
-    # a call's cost (docs/benchmarks.md, session 7), but after it the MCP limits e2e restarted its `slow`
-    # agent (the call that times out) in 2 of 4 full runs; it stays off until that is understood.
-    app = server.streamable_http_app(transport_security=security)
+    # One JSON body per request, not an event stream: the SDK's client drops an event stream's connection
+    # once the response event arrives, so each call on an SSE answer costs a new TCP connection (issue 13).
+    # These tools send nothing to the client while they run, which is all that JSON mode gives up.
+    app = server.streamable_http_app(transport_security=security, json_response=True)
     if args.max_request_bytes < 1:
         parser.error(f"--max-request-bytes must be at least 1, not {args.max_request_bytes}")
     # JSON-RPC's error shape, as the SDK answers other bad requests.

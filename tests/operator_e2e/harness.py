@@ -356,12 +356,21 @@ class Env:
         return [e for e in events if reason is None or e.get("reason") == reason]
 
     def dump(self) -> str:
-        """Diagnostics for a failed test: operator logs and object states."""
+        """Diagnostics for a failed test: operator logs, object states, events and pod logs."""
         parts = [f"--- operator {op.identity} ---\n{op.log_tail()}" for op in self.operators]
         for kind in ("agentsupervisors", "agents"):
             for obj in self.api.list(kind, self.namespace):
                 parts.append(f"--- {kind} {obj['metadata']['name']} ---\n{yaml.safe_dump(obj.get('status'))}")
         parts.append("--- pods ---\n" + "\n".join(f"{e}" for r in self.recorders for e in r.events))
+        for event in self.events():
+            when = event.get("lastTimestamp") or event.get("eventTime")
+            subject = (event.get("involvedObject") or {}).get("name")
+            kind = f"{event.get('type')} {event.get('reason')}"
+            parts.append(f"event {when} {kind} {subject}: {event.get('message')}")
+        # Every pod's log: the pod supervisor's and its incarnations' lines say why each one ended.
+        for name in self.pods():
+            result = self.kubectl("logs", name, check=False)
+            parts.append(f"--- logs {name} ---\n{result.stdout[-6000:]}{result.stderr[-500:]}")
         return "\n".join(parts)
 
 

@@ -32,6 +32,10 @@ MAX_BACKOFF_SECONDS: Final = 10.0
 CONNECT_TIMEOUT_SECONDS: Final = 10.0
 CONNECTION_CLOSED: Final = -32000
 """The SDK's JSON-RPC code for a call on a session whose transport has ended."""
+CLOSE_TIMEOUT_SECONDS: Final = 2.0
+"""How long closing waits for the session's DELETE (sent as the transport closes, past the cancellation that
+closes it, under the 300 s read timeout) before cancelling that too: a server or proxy that never answers it
+must not hold a finished agent's exit, whose HTTP server (and so its liveness probe) is already down."""
 OUTAGE_AFTER_FAILURES: Final = 3
 """Failed attempts in a row (about 0.7-1.4 s of backoff) after which the server is an outage, not a blip."""
 _URL: Final = re.compile(r"\w+://[^\s'\"]+")
@@ -112,10 +116,19 @@ class McpConnection:
         await self._up.wait()
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        await asyncio.wait({task}, timeout=CLOSE_TIMEOUT_SECONDS)
+        if not task.done():
+            log.warning(
+                "MCP server %s did not end the session within %gs; closing the connection without it",
+                self.config.name,
+                CLOSE_TIMEOUT_SECONDS,
+            )
+            task.cancel()  # the DELETE, awaited in the transport's `finally`
+        await asyncio.gather(task, return_exceptions=True)
 
     # ----- calls -----------------------------------------------------------------------------------
 

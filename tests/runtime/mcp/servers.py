@@ -112,3 +112,20 @@ async def stdio_bridge(command: str, args: list[str]) -> AsyncIterator[Starlette
             return await upstream.call_tool(params.name, params.arguments or {})
 
         yield Server("bridge", on_list_tools=list_tools, on_call_tool=call_tool).streamable_http_app()
+
+
+class SilentOnDelete:
+    """An ASGI app that never answers a DELETE (the request that ends an MCP session) and passes everything
+    else to `app`: a server, or a proxy before it, that hangs at the end of a session."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.deletes = 0
+        self.released = asyncio.Event()
+        """Set it to answer the held DELETEs (the test's server cannot stop while one is held)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "DELETE":
+            self.deletes += 1
+            await self.released.wait()
+        await self.app(scope, receive, send)

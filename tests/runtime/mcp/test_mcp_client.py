@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from agent_runtime.mcp import McpToolset
+from agent_runtime.mcp import connection as connection_module
 from agent_runtime.mcp_config import McpServerConfig
-from tests.runtime.mcp.servers import demo_server, free_port, serving
+from tests.runtime.mcp.servers import SilentOnDelete, demo_server, free_port, serving
 
 
 def server(url: str, **extra: object) -> McpServerConfig:
@@ -83,6 +84,23 @@ async def test_a_call_past_timeout_seconds_is_a_tool_error_and_the_session_goes_
     assert result.is_error
     assert "did not answer within 0.2s (timeoutSeconds)" in result.content
     assert (await toolset.call("demo__echo", {"text": "still here"})).content == "still here"
+
+
+async def test_a_server_that_never_ends_the_session_does_not_hold_the_agents_exit(monkeypatch):
+    """The session's DELETE runs as the connection closes, past the cancellation that closes it: a server
+    (or proxy) that never answers it must not keep a finished agent from exiting (its HTTP server is already
+    down then, so its liveness probe would fail and the kubelet's SIGTERM would turn its success into a
+    crash)."""
+    monkeypatch.setattr(connection_module, "CLOSE_TIMEOUT_SECONDS", 0.2, raising=False)
+    app = SilentOnDelete(demo_server().streamable_http_app())
+    async with serving(app) as endpoint:
+        tools = await started(McpToolset(), server(endpoint))
+        assert (await tools.call("demo__echo", {"text": "hi"})).content == "hi"
+        try:
+            await asyncio.wait_for(tools.aclose(), 30)
+        finally:
+            app.released.set()
+        assert app.deletes == 1, "the session was ended the polite way first"
 
 
 async def test_a_result_over_max_result_bytes_is_cut(url, toolset):
