@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
-from agent_runtime.incarnation_protocol import IncarnationState
+from agent_runtime.incarnation_protocol import IncarnationExit, IncarnationState, WatchLine
 from agent_supervisor.controller.incarnation_watch import IncarnationWatch
 from agent_supervisor.translate import incarnations
 from tests.runtime.conftest import agent_config
@@ -147,3 +148,66 @@ async def test_a_pod_that_stops_running_is_no_longer_watched(watched):
     watch.sync(deleting)
     assert watch.watching() == 0
     assert UID in watch.reports, "the last report stays until the pod is gone"
+
+
+def line(state: IncarnationState) -> bytes:
+    return WatchLine(type="state", state=state).model_dump_json(by_alias=True).encode() + b"\n"
+
+
+async def test_a_calls_answer_never_replaces_a_newer_line_of_the_watch():
+    """A brutal kill's Exited line can reach the operator before the stop call's own answer, which says
+    Stopping (the state as the call was answered). Nothing follows the Exited line: were the late answer
+    taken, the operator would wait for an exit it has already been told of, and the group restart would stall.
+    The race is staged by a stand-in pod supervisor that answers the stop only once the watch has taken both
+    lines (the real one cannot be made to lose it on purpose)."""
+    running = IncarnationState(attempt=1, phase="Ready", pid=42, startedAt="t0", readyAt="t1")
+    stopping = running.model_copy(update={"phase": "Stopping"})
+    done = IncarnationExit(attempt=1, exitCode=137, signal=9, reason="Killed", stopped=True, finishedAt="t2")
+    exited = running.model_copy(update={"phase": "Exited", "pid": None, "exits": (done,)})
+    lines: asyncio.Queue[bytes] = asyncio.Queue()
+    lines.put_nowait(line(running))
+    reports = Reports()
+    watch = IncarnationWatch(CONTROL_TOKEN, reports)
+
+    async def watch_stream(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        while chunk := await lines.get():  # b"": the test is over
+            await response.write(chunk)
+        return response
+
+    async def stop(request: web.Request) -> web.Response:
+        await lines.put(line(stopping))
+        await lines.put(line(exited))
+        await reports.until(watch, lambda r: r.phase == "Exited", "the Exited line")
+        return web.json_response(stopping.model_dump(mode="json", by_alias=True), status=202)
+
+    app = web.Application()
+    app.router.add_get("/v1/incarnation", watch_stream)
+    app.router.add_post("/v1/incarnation/stop", stop)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    body = {
+        "metadata": {
+            "name": "team-a-1",
+            "uid": UID,
+            "annotations": {incarnations.CONTROL_PORT: str(port)},
+        },
+        "status": {
+            "phase": "Running",
+            "podIP": "127.0.0.1",
+            "containerStatuses": [{"state": {"running": {}}}],
+        },
+    }
+    try:
+        watch.sync(body)
+        await reports.until(watch, lambda r: r.phase == "Ready", "the first line")
+        assert await watch.stop(body, 1, 0)
+        assert watch.reports[UID].phase == "Exited", "the stale answer replaced the watch's newer line"
+    finally:
+        await watch.close()
+        lines.put_nowait(b"")
+        await runner.cleanup()

@@ -76,6 +76,8 @@ class IncarnationWatch:
         self._session: aiohttp.ClientSession | None = None
         self._changed: dict[str, asyncio.Event] = {}
         """Pod uid -> set when its report changes, for `settled`."""
+        self._lines: dict[str, int] = {}
+        """Pod uid -> how many state lines its watch has delivered: a call's answer may be older than them."""
 
     @property
     def reports(self) -> Mapping[str, IncarnationState]:
@@ -117,6 +119,7 @@ class IncarnationWatch:
         uid = _uid(pod)
         self._cancel(uid)
         self._reports.pop(uid, None)
+        self._lines.pop(uid, None)
 
     def _cancel(self, uid: str) -> None:
         watch = self._watches.pop(uid, None)
@@ -181,6 +184,7 @@ class IncarnationWatch:
             log.warning("incarnation watch of %s: unreadable line: %s", watch.address, error)
             return
         if line.state is not None:
+            self._lines[uid] = self._lines.get(uid, 0) + 1
             self._report(uid, watch.pod, line.state)
 
     def _report(self, uid: str, pod: Mapping[str, Any], state: IncarnationState) -> None:
@@ -234,6 +238,7 @@ class IncarnationWatch:
         watch = self._watches.get(uid)
         if address is None or (watch is not None and watch.refused):
             return False
+        lines_before = self._lines.get(uid, 0)
         try:
             async with self._client().post(
                 f"http://{address}{path}",
@@ -246,10 +251,13 @@ class IncarnationWatch:
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as error:
             log.warning("pod supervisor of %s: %s failed: %s", address, path, error)
             return False
-        with contextlib.suppress(ValidationError):
-            # Every answer, a refusal's too, is the state after the call: the next reconcile need not wait for
-            # the watch line.
-            self._report(uid, pod, IncarnationState.model_validate(body))
+        if self._lines.get(uid, 0) == lines_before:
+            with contextlib.suppress(ValidationError):
+                # Every answer, a refusal's too, is the state after the call: the next reconcile need not wait
+                # for the watch line. Unless the watch delivered a line meanwhile: that line may be newer than
+                # the answer (a brutal kill's Exited can overtake the answer that says Stopping), and nothing
+                # would follow to replace a stale answer, so the watch's ordered lines are kept.
+                self._report(uid, pod, IncarnationState.model_validate(body))
         if not ok:
             log.warning("pod supervisor of %s refused %s: %s", address, path, body)
         return ok
