@@ -160,6 +160,8 @@ class Executor:
         self._applied: dict[tuple[str, str, str], tuple[str, str]] = {}
         """(kind, namespace, name) -> (digest of the child manifest last applied, uid of the result)."""
         self._annotating: set[asyncio.Task[None]] = set()
+        self._to_annotate: dict[tuple[str, str], int] = {}
+        """(namespace, pod) -> the attempt started in place there, not annotated yet (annotate_started)."""
         self._ensured: dict[tuple[str, str, str], tuple[str, int, Hashable]] = {}
         """Supervisor key -> (uid, generation, what `ensure_children` last made its children from)."""
 
@@ -305,15 +307,25 @@ class Executor:
         metrics.IN_PLACE_RESTARTS.inc()
         self._reacted(target, action.name)
         name = (host.pod.get("metadata") or {}).get("name", "")
-        # For people reading the pod (kubectl get pod -L): the operator itself goes by the pod supervisor, so
-        # this write stays off the path of a group restart's next step (and a failure of it only logs).
-        task = asyncio.create_task(self._annotate(target.namespace, name, action.attempt))
-        self._annotating.add(task)
-        task.add_done_callback(self._annotating.discard)
+        self._to_annotate[(target.namespace, name)] = action.attempt
         return True
 
+    def annotate_started(self) -> None:
+        """Annotate the pods started in place with their current attempt, off the reconcile's path.
+
+        For people reading the pod (kubectl get pod -L); the operator itself goes by the pod supervisor. Sent
+        once the reconcile's starts are done, not after each: in a group restart each pod write (and the
+        kubelet's and the operator's handling of its watch event) took CPU from the next start on a busy
+        machine. A failure only logs."""
+        for (namespace, name), attempt in self._to_annotate.items():
+            task = asyncio.create_task(self._annotate(namespace, name, attempt))
+            self._annotating.add(task)
+            task.add_done_callback(self._annotating.discard)
+        self._to_annotate.clear()
+
     async def close(self) -> None:
-        """Let the pod annotations being written finish (at shutdown): each is one short request."""
+        """Write the pod annotations still owed and let them finish (at shutdown): each is a short request."""
+        self.annotate_started()
         if self._annotating:
             await asyncio.gather(*self._annotating, return_exceptions=True)
 

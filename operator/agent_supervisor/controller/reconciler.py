@@ -386,6 +386,7 @@ class Controller:
             obj, outcome, observed = await self._chain(
                 key, obj, sup, spec, outcome, target, started, degraded
             )
+        self.executor.annotate_started()
         await self.agent_statuses.write(key, self.indexes.agents_of(key), outcome.state, observed, _now())
         self._after(key, obj, spec, outcome)
         self._notify(obj, dependencies.degraded_notice(previous.get("conditions"), status_conditions(obj)))
@@ -507,6 +508,7 @@ class Controller:
         obj = await self.writer.write_status(key, AGENTS, obj, outcome.status)
         target = Target(agent, outcome.state, observed, {}, {}, triggered, outcome.restarted)
         await self.executor.execute(target, outcome.actions)
+        self.executor.annotate_started()
         self._after(key, obj, spec, outcome)
         self._notify_dependency(obj, previous)
 
