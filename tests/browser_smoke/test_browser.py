@@ -12,6 +12,8 @@ from pathlib import Path
 from aiohttp import web
 from playwright.async_api import Page
 
+from tests.aiohttp_serving import serving
+
 PAGE = """<!doctype html>
 <html><head><title>push test</title></head>
 <body>
@@ -53,17 +55,12 @@ async def push_server(pushes: asyncio.Queue[str | None]) -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_get("/", page)
     app.router.add_get("/events", events)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        # Ends the open event stream, so that the server's shutdown does not wait for it.
-        pushes.put_nowait(None)
-        await runner.cleanup()
+    async with serving(app) as port:
+        try:
+            yield f"http://127.0.0.1:{port}/"
+        finally:
+            # Ends the open event stream, so that the server's shutdown does not wait for it.
+            pushes.put_nowait(None)
 
 
 async def test_a_server_push_changes_the_page_and_a_screenshot_is_written(

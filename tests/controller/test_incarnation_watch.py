@@ -18,6 +18,7 @@ from aiohttp import web
 from agent_runtime.incarnation_protocol import IncarnationExit, IncarnationState, WatchLine
 from agent_supervisor.controller.incarnation_watch import IncarnationWatch
 from agent_supervisor.translate import incarnations
+from tests.aiohttp_serving import serving
 from tests.runtime.conftest import agent_config
 from tests.runtime.conftest import model_server as model_server
 from tests.runtime.pod_harness import CONTROL_TOKEN, PodSupervisorProcess
@@ -33,7 +34,7 @@ def pod_supervisor(tmp_path: Path, model_server: Any) -> Iterator[PodSupervisorP
     pod.kill()
 
 
-def pod_body(pod: PodSupervisorProcess) -> dict[str, Any]:
+def pod_body(host: str, control_port: int) -> dict[str, Any]:
     """The pod as the operator's index holds it: running, with its address and control port."""
     return {
         "metadata": {
@@ -41,9 +42,9 @@ def pod_body(pod: PodSupervisorProcess) -> dict[str, Any]:
             "namespace": "team-ns",
             "uid": UID,
             "labels": {"otp.agents.dev/supervisor": "team", "otp.agents.dev/child": "a"},
-            "annotations": {incarnations.CONTROL_PORT: str(pod.control_port)},
+            "annotations": {incarnations.CONTROL_PORT: str(control_port)},
         },
-        "status": {"phase": "Running", "podIP": pod.host, "containerStatuses": [{"state": {"running": {}}}]},
+        "status": {"phase": "Running", "podIP": host, "containerStatuses": [{"state": {"running": {}}}]},
     }
 
 
@@ -65,7 +66,7 @@ async def watched(pod_supervisor: PodSupervisorProcess) -> AsyncIterator[Callabl
         reports = Reports()
         watch = IncarnationWatch(token, reports)
         made.append(watch)
-        body = pod_body(pod_supervisor)
+        body = pod_body(pod_supervisor.host, pod_supervisor.control_port)
         watch.sync(body)
         return Watched(watch, reports, body)
 
@@ -185,29 +186,13 @@ async def test_a_calls_answer_never_replaces_a_newer_line_of_the_watch():
     app = web.Application()
     app.router.add_get("/v1/incarnation", watch_stream)
     app.router.add_post("/v1/incarnation/stop", stop)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    body = {
-        "metadata": {
-            "name": "team-a-1",
-            "uid": UID,
-            "annotations": {incarnations.CONTROL_PORT: str(port)},
-        },
-        "status": {
-            "phase": "Running",
-            "podIP": "127.0.0.1",
-            "containerStatuses": [{"state": {"running": {}}}],
-        },
-    }
-    try:
-        watch.sync(body)
-        await reports.until(watch, lambda r: r.phase == "Ready", "the first line")
-        assert await watch.stop(body, 1, 0)
-        assert watch.reports[UID].phase == "Exited", "the stale answer replaced the watch's newer line"
-    finally:
-        await watch.close()
-        lines.put_nowait(b"")
-        await runner.cleanup()
+    async with serving(app) as port:
+        body = pod_body("127.0.0.1", port)
+        try:
+            watch.sync(body)
+            await reports.until(watch, lambda r: r.phase == "Ready", "the first line")
+            assert await watch.stop(body, 1, 0)
+            assert watch.reports[UID].phase == "Exited", "the stale answer replaced the watch's newer line"
+        finally:
+            await watch.close()
+            lines.put_nowait(b"")  # ends the open watch response

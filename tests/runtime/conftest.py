@@ -1,5 +1,6 @@
 """Runtime test fixtures: a real scripted model server and real runtime processes on loopback addresses."""
 
+import contextlib
 import http.server
 import json
 import os
@@ -38,6 +39,31 @@ def free_address() -> tuple[str, int]:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return host, sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def mcp_tool_server(log_folder: Path, *args: str) -> Iterator[tuple[str, int]]:
+    """The runtime image's MCP tool server (agent_runtime.mcp_tool_server) as a process on a free loopback
+    address, with extra `args`; yields (host, port) once it listens."""
+    host, port = free_address()
+    command = [sys.executable, "-m", "agent_runtime.mcp_tool_server", "--host", host, "--port", str(port)]
+    with (log_folder / "mcp.log").open("wb") as log:
+        process = subprocess.Popen([*command, *args], stdout=log, stderr=log)
+
+    def listening() -> bool:
+        assert process.poll() is None, "the MCP tool server exited"
+        try:
+            socket.create_connection((host, port), 1).close()
+        except OSError:
+            return False
+        return True
+
+    try:
+        poll_until(listening, 15, "the MCP tool server to listen", 0.02)
+        yield host, port
+    finally:
+        process.kill()
+        process.wait(10)
 
 
 def loopback_http_get(url: str) -> dict[str, Any]:

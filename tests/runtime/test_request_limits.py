@@ -7,9 +7,6 @@ all) and, for the agent, that its peak memory did not grow with the body.
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +15,7 @@ import httpx
 import pytest
 
 from agent_runtime import exitcodes
-from tests.runtime.conftest import TOKEN, ModelServer, Runtime, free_address
+from tests.runtime.conftest import TOKEN, ModelServer, Runtime, mcp_tool_server
 from tests.runtime.pod_harness import AUTH as CONTROL_AUTH
 from tests.runtime.pod_harness import PodSupervisorProcess
 from tests.runtime.streaming import MIB, peak_rss, stream_body
@@ -108,33 +105,9 @@ def test_the_model_server_caps_a_chat_request(model_server: ModelServer) -> None
 
 
 def test_the_mcp_tool_server_caps_a_request(tmp_path: Path) -> None:
-    host, port = free_address()
-    args = ["--host", host, "--port", str(port), "--max-request-bytes", "4096"]
-    with (tmp_path / "mcp.log").open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "agent_runtime.mcp_tool_server", *args], stdout=log, stderr=log
-        )
-    try:
-        _wait_listening(host, port, process)
+    with mcp_tool_server(tmp_path, "--max-request-bytes", "4096") as (host, port):
         streamed = stream_body(host, port, "/mcp", BODY, {"Accept": "application/json, text/event-stream"})
         assert streamed.status == 413, streamed.response
         assert streamed.sent < TAKEN_AT_MOST
         small = httpx.post(f"http://{host}:{port}/mcp", content=b"{}", headers={"Accept": "application/json"})
         assert small.status_code != 413, "a small request reaches the MCP server"
-    finally:
-        process.kill()
-        process.wait(10)
-
-
-def _wait_listening(host: str, port: int, process: subprocess.Popen[bytes]) -> None:
-    from tests.polling import poll_until
-
-    def listening() -> bool:
-        assert process.poll() is None, "the MCP tool server exited"
-        try:
-            socket.create_connection((host, port), 1).close()
-        except OSError:
-            return False
-        return True
-
-    poll_until(listening, 15, "the MCP tool server to listen", 0.02)

@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from localcluster.apiserver import ApiServer, pod_log_path
+from tests.aiohttp_serving import serving
 
 AGGREGATED = (
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
@@ -257,12 +258,7 @@ async def test_service_proxy_reaches_a_ready_pod(http, ns):
 
     app = web.Application()
     app.router.add_get("/{tail:.*}", hello)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
+    async with serving(app) as port:
         pod = {
             "metadata": {"name": "web", "labels": {"app": "web"}},
             "spec": {
@@ -283,8 +279,6 @@ async def test_service_proxy_reaches_a_ready_pod(http, ns):
         await call(http, "PATCH", f"/api/v1/namespaces/{ns}/pods/web/status", ready, **MERGE)
         answer = await call(http, "GET", f"/api/v1/namespaces/{ns}/services/web:80/proxy/greet/me?q=1")
         assert answer == "hello /greet/me 1"
-    finally:
-        await runner.cleanup()
 
 
 async def test_state_persists_across_restarts(tmp_path):

@@ -5,17 +5,13 @@ SDK's client closes an event stream as soon as the response event arrives, befor
 each call on an SSE-answering server costs a new TCP connection (issue 13: the per-call overhead).
 """
 
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.polling import poll_until
-from tests.runtime.conftest import free_address
+from tests.runtime.conftest import mcp_tool_server
 
 ACCEPT = {"Accept": "application/json, text/event-stream"}
 """What the SDK's client sends: it takes either answer."""
@@ -23,28 +19,8 @@ ACCEPT = {"Accept": "application/json, text/event-stream"}
 
 @pytest.fixture
 def server_url(tmp_path: Path) -> Iterator[str]:
-    host, port = free_address()
-    with (tmp_path / "mcp.log").open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "agent_runtime.mcp_tool_server", "--host", host, "--port", str(port)],
-            stdout=log,
-            stderr=log,
-        )
-
-    def listening() -> bool:
-        assert process.poll() is None, "the MCP tool server exited"
-        try:
-            socket.create_connection((host, port), 1).close()
-        except OSError:
-            return False
-        return True
-
-    try:
-        poll_until(listening, 15, "the MCP tool server to listen", 0.02)
+    with mcp_tool_server(tmp_path) as (host, port):
         yield f"http://{host}:{port}/mcp"
-    finally:
-        process.kill()
-        process.wait(10)
 
 
 def _rpc(client: httpx.Client, url: str, body: dict[str, object], session: str | None) -> httpx.Response:
