@@ -21,6 +21,8 @@ from agent_supervisor.translate.projection import InvalidResourceError, parse_ag
 
 CONCURRENT_WRITES: Final = 16
 """Status writes to different Agents in flight at once."""
+MAX_DEFER_SECONDS: Final = 2.0
+"""How long a supervisor's reconciles may leave its Agents' statuses to the next one (see `deferrable`)."""
 
 
 class SupervisedAgentStatuses:
@@ -29,9 +31,29 @@ class SupervisedAgentStatuses:
         self._retry = retry
         self._written: dict[ObjectKey, tuple[tuple[object, ...], frozenset[str]]] = {}
         """Agent key -> (inputs, resourceVersions of the Agent those inputs are reflected in)."""
+        self._deferred_since: dict[ObjectKey, float] = {}
+        """Supervisor key -> monotonic time its reconciles began to leave the Agents' statuses to the next."""
 
     def forget(self, key: ObjectKey) -> None:
         self._written.pop(key, None)
+        self._deferred_since.pop(key, None)
+
+    def deferrable(self, supervisor: ObjectKey, superseded: bool, clock: float) -> bool:
+        """Whether this reconcile of `supervisor` may leave its Agents' statuses to the next one.
+
+        `superseded`: another reconcile of it is queued already (a change came in meanwhile), and it will
+        write newer statuses. A group restart's first reconcile sends the stops, whose answers queue the next
+        one at once: writing every child's "stopping" first held the decision of the first start behind a
+        write per child. Never for longer than MAX_DEFER_SECONDS, so a supervisor that changes all the time
+        still has its Agents' statuses written."""
+        if not superseded:
+            self._deferred_since.pop(supervisor, None)
+            return False
+        since = self._deferred_since.setdefault(supervisor, clock)
+        if clock - since >= MAX_DEFER_SECONDS:
+            del self._deferred_since[supervisor]
+            return False
+        return True
 
     async def write(
         self,

@@ -329,6 +329,7 @@ class Controller:
             self.tokens.forget(key.namespace, key.name)
         else:
             self.tokens.forget(key.namespace, key.name)
+            self.agent_statuses.forget(key)
 
     # --- AgentSupervisor ----------------------------------------------------------------------------------
 
@@ -387,7 +388,8 @@ class Controller:
                 key, obj, sup, spec, outcome, target, started, degraded
             )
         self.executor.annotate_started()
-        await self.agent_statuses.write(key, self.indexes.agents_of(key), outcome.state, observed, _now())
+        if not self.agent_statuses.deferrable(key, self.queue.pending(key), time.monotonic()):
+            await self.agent_statuses.write(key, self.indexes.agents_of(key), outcome.state, observed, _now())
         self._after(key, obj, spec, outcome)
         self._notify(obj, dependencies.degraded_notice(previous.get("conditions"), status_conditions(obj)))
         if outcome.release_finalizer:

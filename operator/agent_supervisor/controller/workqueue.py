@@ -34,6 +34,10 @@ class WorkQueue(Generic[K]):
         if key not in self._processing:
             self._ready.put_nowait(key)
 
+    def pending(self, key: K) -> bool:
+        """Whether a reconcile of `key` is queued (including one that waits for the running one to end)."""
+        return key in self._dirty
+
     def add_after(self, key: K, delay_seconds: float) -> None:
         """Queue `key` after the delay, unless an earlier wake-up for it is already set."""
         if delay_seconds <= 0:
