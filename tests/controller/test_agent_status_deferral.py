@@ -25,7 +25,7 @@ def test_a_write_ends_the_deferral_and_supervisors_are_apart():
     assert agents.deferrable(TEAM, superseded=True, clock=0.0)
     assert agents.deferrable(OTHER, superseded=True, clock=MAX_DEFER_SECONDS - 0.1)
     assert not agents.deferrable(TEAM, superseded=False, clock=1.0)
-    assert agents.deferrable(TEAM, superseded=True, clock=MAX_DEFER_SECONDS + 0.5), "counted afresh after the write"
+    assert agents.deferrable(TEAM, superseded=True, clock=MAX_DEFER_SECONDS + 0.5), "afresh after a write"
     assert agents.deferrable(OTHER, superseded=True, clock=MAX_DEFER_SECONDS + 0.5 - 0.1)
     agents.forget(OTHER)
     assert agents.deferrable(OTHER, superseded=True, clock=100.0), "a forgotten supervisor starts afresh"
