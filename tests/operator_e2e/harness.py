@@ -367,9 +367,14 @@ class Env:
             subject = (event.get("involvedObject") or {}).get("name")
             kind = f"{event.get('type')} {event.get('reason')}"
             parts.append(f"event {when} {kind} {subject}: {event.get('message')}")
-        # Every pod's log: the pod supervisor's and its incarnations' lines say why each one ended.
+        # Every pod's log: the pod supervisor's and its incarnations' lines say why each one ended. A log that
+        # cannot be read is named, not raised: the dump runs in the fixture's teardown, before its clean-up.
         for name in self.pods():
-            result = self.kubectl("logs", name, check=False)
+            try:
+                result = self.kubectl("logs", name, check=False)
+            except (subprocess.SubprocessError, OSError) as error:
+                parts.append(f"--- logs {name} --- not read: {error}")
+                continue
             parts.append(f"--- logs {name} ---\n{result.stdout[-6000:]}{result.stderr[-500:]}")
         return "\n".join(parts)
 
